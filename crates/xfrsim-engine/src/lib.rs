@@ -1,1 +1,22 @@
-pub fn x(){}
+//! The sans-IO zone-transfer engine of xfrsim.
+//!
+//! A [`Node`] is one DNS server: primary and secondary zones, SOA refresh/retry/expire,
+//! AXFR, IXFR, NOTIFY and dynamic update. It takes `now`, messages and commands, and returns
+//! messages, connections to open and close, its next deadline and [`Event`]s. It never reads a
+//! clock, opens a socket or draws OS randomness; see [`Node`] for the drive contract.
+
+mod config;
+mod event;
+mod node;
+mod notify;
+mod rng;
+mod secondary;
+mod serve;
+mod time;
+pub mod wire;
+
+pub use config::{Acl, ConfigError, NodeConfig, Role, Timeouts, ZoneConfig};
+pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
+pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
+pub use rng::SeededRng;
+pub use time::Time;

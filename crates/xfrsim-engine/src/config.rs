@@ -1,0 +1,140 @@
+//! What a node is told at start: its addresses, its zones and their roles, and protocol timers.
+
+use core::time::Duration;
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_proto::rr::Name;
+use xfrsim_zone::Zone;
+
+use crate::Time;
+
+/// Who may do something (transfer, update): nobody, anybody, or listed addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Acl {
+    #[default]
+    None,
+    Any,
+    Only(Vec<IpAddr>),
+}
+
+impl Acl {
+    pub fn allows(&self, ip: IpAddr) -> bool {
+        match self {
+            Acl::None => false,
+            Acl::Any => true,
+            Acl::Only(ips) => ips.contains(&ip),
+        }
+    }
+}
+
+/// How a node holds a zone.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// The zone's data is loaded here; it changes by dynamic update or reload.
+    Primary { zone: Zone },
+    /// The zone is pulled from `masters`, tried in this order (BIND semantics, see `secondary`).
+    /// `restored` is what survived a restart on disk: the last installed copy and the time at
+    /// which it expires (BIND keeps this as the zone file's mtime + EXPIRE).
+    Secondary { masters: Vec<SocketAddr>, restored: Option<(Zone, Time)> },
+}
+
+/// One zone on a node.
+#[derive(Debug, Clone)]
+pub struct ZoneConfig {
+    pub origin: Name,
+    pub role: Role,
+    /// Servers to NOTIFY after each new version (RFC 1996 §2: BIND's `also-notify`; the default
+    /// NS-minus-MNAME set is not derived, so scenarios say exactly whom they notify).
+    pub notify: Vec<SocketAddr>,
+    /// Who may transfer the zone from this node (RFC 5936 §5: not open by default).
+    pub allow_transfer: Acl,
+    /// Who may send dynamic updates (primaries only).
+    pub allow_update: Acl,
+    /// Versions kept for IXFR (RFC 1995 §5 lets a server purge at any time).
+    pub journal_max_diffs: usize,
+}
+
+impl ZoneConfig {
+    pub fn primary(origin: Name, zone: Zone) -> Self {
+        ZoneConfig {
+            origin,
+            role: Role::Primary { zone },
+            notify: Vec::new(),
+            allow_transfer: Acl::Any,
+            allow_update: Acl::None,
+            journal_max_diffs: 100,
+        }
+    }
+
+    pub fn secondary(origin: Name, masters: Vec<SocketAddr>) -> Self {
+        ZoneConfig {
+            origin,
+            role: Role::Secondary { masters, restored: None },
+            notify: Vec::new(),
+            allow_transfer: Acl::Any,
+            allow_update: Acl::None,
+            journal_max_diffs: 100,
+        }
+    }
+}
+
+/// Protocol timers that are not in the SOA. Defaults follow BIND 9.18 where it has one
+/// (`lib/dns/zone_p.h`, ARM) and RFC 1996 for NOTIFY.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Wait for a UDP SOA answer, per send (BIND `UDP_REQUEST_TIMEOUT`: 5 s).
+    pub udp_query: Duration,
+    /// UDP SOA sends before falling back to TCP (BIND: 2 retries, so 3 sends).
+    pub udp_sends: u32,
+    /// TCP connect deadline toward a master (BIND `tcp-primaries-timeout`: 15 s).
+    pub tcp_connect: Duration,
+    /// Wait for each message of a TCP answer or transfer stream (Knot's
+    /// `tcp-remote-io-timeout` is 5 s; BIND's idle limit is an hour; we take 30 s).
+    pub tcp_idle: Duration,
+    /// Close a served TCP connection idle this long (BIND `tcp-idle-timeout`: 30 s).
+    pub tcp_server_idle: Duration,
+    /// NOTIFY retransmission interval and count (RFC 1996 §3.6: 60 s, 5 retransmissions).
+    pub notify_interval: Duration,
+    pub notify_retransmits: u32,
+    /// Retry interval while a secondary has never held the zone (no SOA RETRY known yet):
+    /// doubles from `bootstrap_retry_min` up to `bootstrap_retry_max` (BIND: 60 s to 6 h).
+    pub bootstrap_retry_min: Duration,
+    pub bootstrap_retry_max: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            udp_query: Duration::from_secs(5),
+            udp_sends: 3,
+            tcp_connect: Duration::from_secs(15),
+            tcp_idle: Duration::from_secs(30),
+            tcp_server_idle: Duration::from_secs(30),
+            notify_interval: Duration::from_secs(60),
+            notify_retransmits: 5,
+            bootstrap_retry_min: Duration::from_secs(60),
+            bootstrap_retry_max: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// A node: a name for logs, the addresses it answers on, its zones.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub name: String,
+    /// The node's own addresses; a master list naming one of them is a 7062 (self-send).
+    pub addresses: Vec<IpAddr>,
+    pub zones: Vec<ZoneConfig>,
+    pub timeouts: Timeouts,
+}
+
+/// A configuration the engine cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("zone {0} is configured twice")]
+    DuplicateZone(String),
+    #[error("zone {configured}: loaded data is for origin {loaded}")]
+    OriginMismatch { configured: String, loaded: String },
+    #[error("timeout {0} must be greater than zero")]
+    ZeroTimeout(&'static str),
+}

@@ -1,0 +1,505 @@
+//! The node: one DNS server's zones behind a sans-IO interface.
+
+use core::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use hickory_proto::op::{Message, MessageType};
+use hickory_proto::rr::Name;
+use xfrsim_zone::{Change, Serial, Zone, ZoneDigest, ZoneError, ZoneHistory};
+
+use crate::config::{Acl, ConfigError, NodeConfig, Role, Timeouts};
+use crate::event::{Event, EventKind, trace_event};
+use crate::rng::SeededRng;
+use crate::secondary::SecondaryState;
+use crate::serve::Outgoing;
+use crate::Time;
+
+/// Identifies one TCP connection for the life of a node. The engine allocates every id, for
+/// connections it opens and for ones the driver accepted, so ids never collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+/// Something the driver must do on the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transmit {
+    /// Send one datagram from the node's DNS socket.
+    Udp { to: SocketAddr, payload: Vec<u8> },
+    /// Open a TCP connection; report `handle_tcp_connected` or `handle_tcp_connect_failed`.
+    Connect { conn: ConnId, to: SocketAddr },
+    /// Write one DNS message on a connection, adding the 2-byte length prefix (RFC 1035
+    /// §4.2.2); report `handle_tcp_sent` once written.
+    Send { conn: ConnId, payload: Vec<u8> },
+    /// Close a connection. The engine forgets it; later reports about it are ignored.
+    Close { conn: ConnId },
+}
+
+/// Why a TCP connect failed, as the driver saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// RST: a host is there, no service listens.
+    Refused,
+    /// Any other failure the driver detected itself (the engine's own deadline covers silence).
+    Unreachable,
+}
+
+/// An operator action on a running node.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Apply a dynamic update to a primary zone (as `nsupdate` would).
+    Update { zone: Name, changes: Vec<Change> },
+    /// Replace a secondary's master list (the fix the 6523 runbook asks for).
+    SetMasters { zone: Name, masters: Vec<SocketAddr> },
+    /// Load new contents into a primary, e.g. a restore with an older serial (rollback).
+    Reload { zone: Zone },
+    /// Start a refresh of a secondary zone now (`rndc refresh`).
+    Refresh { zone: Name },
+}
+
+/// Why an operator command was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("zone {0} is not configured on this node")]
+    UnknownZone(String),
+    #[error("zone {0} is not a primary zone on this node")]
+    NotPrimary(String),
+    #[error("zone {0} is not a secondary zone on this node")]
+    NotSecondary(String),
+    #[error("update rejected: {0}")]
+    Update(#[from] ZoneError),
+}
+
+/// What a zone looks like from outside right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneStatus {
+    /// Answering authoritatively with this version.
+    Serving { serial: Serial, digest: ZoneDigest },
+    /// Configured but answering SERVFAIL: never loaded, or expired (`expired: true`).
+    NotServing { expired: bool },
+}
+
+/// What a secondary keeps across a crash (a real one keeps it on disk): its copy and the time
+/// that copy expires.
+#[derive(Debug, Clone)]
+pub struct PersistedZone {
+    pub origin: Name,
+    pub zone: Zone,
+    pub expire_at: Time,
+}
+
+/// Everything shared by the zones of a node: identity, randomness, connections, and the
+/// queues of outputs the driver drains.
+pub(crate) struct Ctx {
+    pub name: String,
+    pub addresses: Vec<IpAddr>,
+    pub timeouts: Timeouts,
+    pub rng: SeededRng,
+    next_conn: u64,
+    pub conns: BTreeMap<ConnId, Conn>,
+    pub transmits: VecDeque<Transmit>,
+    pub events: VecDeque<Event>,
+}
+
+impl Ctx {
+    pub fn emit(&mut self, at: Time, zone: Option<&Name>, kind: EventKind) {
+        let event = Event { at, zone: zone.cloned(), kind };
+        trace_event(&self.name, &event);
+        self.events.push_back(event);
+    }
+
+    pub fn send_udp(&mut self, to: SocketAddr, message: &Message) {
+        self.transmits.push_back(Transmit::Udp { to, payload: crate::wire::encode(message) });
+    }
+
+    pub fn connect(&mut self, to: SocketAddr, owner: Conn) -> ConnId {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        self.conns.insert(conn, owner);
+        self.transmits.push_back(Transmit::Connect { conn, to });
+        conn
+    }
+
+    pub fn accept(&mut self, owner: Conn) -> ConnId {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        self.conns.insert(conn, owner);
+        conn
+    }
+
+    pub fn send_tcp(&mut self, conn: ConnId, payload: Vec<u8>) {
+        self.transmits.push_back(Transmit::Send { conn, payload });
+    }
+
+    pub fn close(&mut self, conn: ConnId) {
+        if self.conns.remove(&conn).is_some() {
+            self.transmits.push_back(Transmit::Close { conn });
+        }
+    }
+
+    pub fn is_own_address(&self, addr: SocketAddr) -> bool {
+        self.addresses.contains(&addr.ip())
+    }
+
+    /// `base` shortened by up to a quarter, uniformly (BIND's `DNS_ZONE_JITTER_ADD`: refresh
+    /// and retry land in [0.75·base, base]), at millisecond resolution.
+    pub fn jittered(&mut self, base: Duration) -> Duration {
+        let base_ms = u64::try_from(base.as_millis()).unwrap_or(u64::MAX);
+        base - Duration::from_millis(self.rng.below(base_ms / 4 + 1))
+    }
+}
+
+/// Who a TCP connection belongs to.
+pub(crate) enum Conn {
+    /// Opened by a secondary zone's refresh round; the round's step holds the details.
+    Client { zone: Name },
+    /// Accepted from a peer; requests are answered in order, one transfer at a time.
+    Server { peer: SocketAddr, idle_deadline: Time, outgoing: Option<Outgoing>, queued: VecDeque<Vec<u8>> },
+}
+
+/// One zone held by the node.
+pub(crate) struct HeldZone {
+    pub origin: Name,
+    /// The version served; `None` when never loaded or expired. Shared with outgoing
+    /// transfers so a version in flight is never mixed with a newer one (RFC 1035 §6.3).
+    pub data: Option<Arc<ZoneHistory>>,
+    pub notify_targets: Vec<SocketAddr>,
+    pub allow_transfer: Acl,
+    pub allow_update: Acl,
+    pub journal_max_diffs: usize,
+    pub notifies: BTreeMap<SocketAddr, crate::notify::PendingNotify>,
+    /// `Some` for a secondary zone; `None` for a primary.
+    pub secondary: Option<SecondaryState>,
+}
+
+impl HeldZone {
+    pub fn serial(&self) -> Option<Serial> {
+        self.data.as_ref().map(|h| h.zone().serial())
+    }
+
+    pub fn next_deadline(&self) -> Option<Time> {
+        let notify = self.notifies.values().map(|n| n.next_at).min();
+        let secondary = self.secondary.as_ref().and_then(SecondaryState::next_deadline);
+        [notify, secondary].into_iter().flatten().min()
+    }
+}
+
+/// A DNS server's zone-transfer engine: primaries and secondaries for any number of zones,
+/// as a sans-IO state machine.
+///
+/// # Drive contract
+///
+/// The engine never reads a clock, opens a socket or draws OS randomness. A driver:
+/// 1. creates the node with [`Node::new`], passing the current time and a seed;
+/// 2. feeds every input with the current time: datagrams ([`Node::handle_udp`]), TCP
+///    lifecycle and messages ([`Node::handle_tcp_accepted`], [`Node::handle_tcp_connected`],
+///    [`Node::handle_tcp_connect_failed`], [`Node::handle_tcp_message`],
+///    [`Node::handle_tcp_sent`], [`Node::handle_tcp_closed`]), operator [`Command`]s;
+/// 3. after each input, drains [`Node::poll_transmit`] and [`Node::poll_event`] until `None`;
+/// 4. calls [`Node::handle_timeout`] when the time from [`Node::poll_timeout`] is reached
+///    (calling it early is harmless), then drains again.
+///
+/// Time passed in must never go backwards. Given the same inputs at the same times and the
+/// same seed, a node produces the same outputs, byte for byte.
+pub struct Node {
+    pub(crate) ctx: Ctx,
+    pub(crate) zones: BTreeMap<Name, HeldZone>,
+}
+
+impl Node {
+    pub fn new(config: NodeConfig, seed: u64, now: Time) -> Result<Node, ConfigError> {
+        let t = &config.timeouts;
+        for (name, value) in [
+            ("udp_query", t.udp_query),
+            ("tcp_connect", t.tcp_connect),
+            ("tcp_idle", t.tcp_idle),
+            ("tcp_server_idle", t.tcp_server_idle),
+            ("notify_interval", t.notify_interval),
+            ("bootstrap_retry_min", t.bootstrap_retry_min),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::ZeroTimeout(name));
+            }
+        }
+        if t.udp_sends == 0 {
+            return Err(ConfigError::ZeroTimeout("udp_sends"));
+        }
+        let mut node = Node {
+            ctx: Ctx {
+                name: config.name,
+                addresses: config.addresses,
+                timeouts: config.timeouts,
+                rng: SeededRng::new(seed),
+                next_conn: 0,
+                conns: BTreeMap::new(),
+                transmits: VecDeque::new(),
+                events: VecDeque::new(),
+            },
+            zones: BTreeMap::new(),
+        };
+        for zone_config in config.zones {
+            let mut origin = zone_config.origin.clone();
+            origin.set_fqdn(true);
+            if node.zones.contains_key(&origin) {
+                return Err(ConfigError::DuplicateZone(origin.to_string()));
+            }
+            let (data, secondary) = match zone_config.role {
+                Role::Primary { zone } => {
+                    if *zone.origin() != origin {
+                        return Err(ConfigError::OriginMismatch {
+                            configured: origin.to_string(),
+                            loaded: zone.origin().to_string(),
+                        });
+                    }
+                    (Some(Arc::new(ZoneHistory::new(zone, zone_config.journal_max_diffs))), None)
+                }
+                Role::Secondary { masters, restored } => {
+                    let data = restored
+                        .as_ref()
+                        .map(|(zone, _)| Arc::new(ZoneHistory::new(zone.clone(), zone_config.journal_max_diffs)));
+                    let state = SecondaryState::new(masters, restored.as_ref().map(|(z, at)| (z, *at)), &node.ctx.timeouts);
+                    (data, Some(state))
+                }
+            };
+            let held = HeldZone {
+                origin: origin.clone(),
+                data,
+                notify_targets: zone_config.notify,
+                allow_transfer: zone_config.allow_transfer,
+                allow_update: zone_config.allow_update,
+                journal_max_diffs: zone_config.journal_max_diffs,
+                notifies: BTreeMap::new(),
+                secondary: None,
+            };
+            node.zones.insert(origin.clone(), held);
+            let zone = node.zones.get_mut(&origin).expect("just inserted");
+            zone.secondary = secondary;
+            zone.start(&mut node.ctx, now);
+        }
+        Ok(node)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.ctx.name
+    }
+
+    // ----- inputs -----------------------------------------------------------------------
+
+    /// A datagram arrived on the node's DNS socket.
+    pub fn handle_udp(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
+        let Ok(message) = Message::from_vec(payload) else {
+            self.ctx.emit(now, None, EventKind::BadPacket { peer: from });
+            return;
+        };
+        if message.metadata.message_type == MessageType::Response {
+            self.on_udp_response(now, from, &message);
+        } else if let Some(reply) = self.answer_request(now, from, &message, false) {
+            let reply = crate::serve::fit_udp(&message, reply);
+            self.ctx.send_udp(from, &reply);
+        }
+    }
+
+    /// The driver accepted an inbound TCP connection; returns the id to report it under.
+    pub fn handle_tcp_accepted(&mut self, now: Time, peer: SocketAddr) -> ConnId {
+        let idle_deadline = now + self.ctx.timeouts.tcp_server_idle;
+        self.ctx.accept(Conn::Server { peer, idle_deadline, outgoing: None, queued: VecDeque::new() })
+    }
+
+    pub fn handle_tcp_connected(&mut self, now: Time, conn: ConnId) {
+        if let Some((zone, ctx)) = self.client_zone(conn) {
+            zone.on_connected(ctx, now, conn);
+        }
+    }
+
+    pub fn handle_tcp_connect_failed(&mut self, now: Time, conn: ConnId, failure: ConnectFailure) {
+        if let Some((zone, ctx)) = self.client_zone(conn) {
+            zone.on_connect_failed(ctx, now, conn, failure);
+        }
+    }
+
+    /// One complete DNS message (length prefix removed) arrived on a connection.
+    pub fn handle_tcp_message(&mut self, now: Time, conn: ConnId, payload: &[u8]) {
+        match self.ctx.conns.get(&conn) {
+            Some(Conn::Client { .. }) => {
+                if let Some((zone, ctx)) = self.client_zone(conn) {
+                    zone.on_tcp_message(ctx, now, conn, payload);
+                }
+            }
+            Some(Conn::Server { .. }) => self.on_server_message(now, conn, payload.to_vec()),
+            None => {}
+        }
+    }
+
+    /// The last `Transmit::Send` on `conn` was written; the next message of a transfer may go.
+    pub fn handle_tcp_sent(&mut self, now: Time, conn: ConnId) {
+        self.on_server_sent(now, conn);
+    }
+
+    /// The peer closed the connection (or it broke).
+    pub fn handle_tcp_closed(&mut self, now: Time, conn: ConnId) {
+        match self.ctx.conns.get(&conn) {
+            Some(Conn::Client { .. }) => {
+                if let Some((zone, ctx)) = self.client_zone(conn) {
+                    zone.on_closed(ctx, now, conn);
+                }
+            }
+            Some(Conn::Server { .. }) => self.on_server_closed(now, conn),
+            None => {}
+        }
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        for zone in self.zones.values_mut() {
+            zone.on_timeout(&mut self.ctx, now);
+        }
+        let idle: Vec<ConnId> = self
+            .ctx
+            .conns
+            .iter()
+            .filter_map(|(id, c)| match c {
+                Conn::Server { idle_deadline, .. } if *idle_deadline <= now => Some(*id),
+                _ => None,
+            })
+            .collect();
+        for conn in idle {
+            self.on_server_idle(now, conn);
+        }
+    }
+
+    pub fn handle_command(&mut self, now: Time, command: Command) -> Result<(), CommandError> {
+        let origin = match &command {
+            Command::Update { zone, .. } | Command::SetMasters { zone, .. } | Command::Refresh { zone } => zone.clone(),
+            Command::Reload { zone } => zone.origin().clone(),
+        };
+        let Some(zone) = self.zones.get_mut(&origin) else {
+            return Err(CommandError::UnknownZone(origin.to_string()));
+        };
+        match command {
+            Command::Update { changes, .. } => zone.apply_update(&mut self.ctx, now, &changes).map(|_| ()),
+            Command::Reload { zone: data } => zone.reload(&mut self.ctx, now, data),
+            Command::SetMasters { masters, .. } => zone.set_masters(&mut self.ctx, now, masters),
+            Command::Refresh { .. } => zone.refresh_now(&mut self.ctx, now),
+        }
+    }
+
+    // ----- outputs ----------------------------------------------------------------------
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.ctx.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.ctx.events.pop_front()
+    }
+
+    /// The earliest time at which [`Node::handle_timeout`] has work, if any.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        let zones = self.zones.values().filter_map(HeldZone::next_deadline).min();
+        let conns = self
+            .ctx
+            .conns
+            .values()
+            .filter_map(|c| match c {
+                Conn::Server { idle_deadline, .. } => Some(*idle_deadline),
+                Conn::Client { .. } => None,
+            })
+            .min();
+        [zones, conns].into_iter().flatten().min()
+    }
+
+    // ----- inspection -------------------------------------------------------------------
+
+    pub fn zone_status(&self, origin: &Name) -> Option<ZoneStatus> {
+        let zone = self.zones.get(origin)?;
+        Some(match &zone.data {
+            Some(history) => ZoneStatus::Serving { serial: history.zone().serial(), digest: history.zone().digest() },
+            None => ZoneStatus::NotServing { expired: zone.secondary.as_ref().is_some_and(|s| s.expired) },
+        })
+    }
+
+    /// The served copy of a zone, if any.
+    pub fn zone(&self, origin: &Name) -> Option<&Zone> {
+        self.zones.get(origin)?.data.as_deref().map(ZoneHistory::zone)
+    }
+
+    /// What survives a crash: every secondary copy with its expire time.
+    pub fn persisted(&self) -> Vec<PersistedZone> {
+        self.zones
+            .values()
+            .filter_map(|z| {
+                let expire_at = z.secondary.as_ref()?.expire_at?;
+                Some(PersistedZone { origin: z.origin.clone(), zone: z.data.as_deref()?.zone().clone(), expire_at })
+            })
+            .collect()
+    }
+
+    /// Splits the node into the zone owning client connection `conn` and the shared context.
+    fn client_zone(&mut self, conn: ConnId) -> Option<(&mut HeldZone, &mut Ctx)> {
+        match self.ctx.conns.get(&conn)? {
+            Conn::Client { zone } => Some((self.zones.get_mut(zone)?, &mut self.ctx)),
+            Conn::Server { .. } => None,
+        }
+    }
+
+    fn on_udp_response(&mut self, now: Time, from: SocketAddr, message: &Message) {
+        for zone in self.zones.values_mut() {
+            if zone.on_udp_response(&mut self.ctx, now, from, message) {
+                return;
+            }
+        }
+        // Unmatched: a stale or duplicate answer (held traffic, a retransmission). Ignored.
+    }
+
+    /// The zone a query name falls in: the longest held origin that encloses it.
+    pub(crate) fn zone_for(&self, qname: &Name) -> Option<&Name> {
+        self.zones.keys().filter(|origin| origin.zone_of(qname)).max_by_key(|origin| origin.num_labels())
+    }
+}
+
+impl HeldZone {
+    fn start(&mut self, ctx: &mut Ctx, now: Time) {
+        match self.secondary.is_some() {
+            true => self.start_secondary(ctx, now),
+            // RFC 1996 §4.2: notifying every zone's set at startup is reasonable.
+            false => self.notify_all(ctx, now),
+        }
+    }
+
+    fn apply_update(&mut self, ctx: &mut Ctx, now: Time, changes: &[Change]) -> Result<Option<Serial>, CommandError> {
+        if self.secondary.is_some() {
+            return Err(CommandError::NotPrimary(self.origin.to_string()));
+        }
+        let history = Arc::make_mut(self.data.as_mut().expect("a primary always holds data"));
+        match history.update(changes)? {
+            xfrsim_zone::UpdateOutcome::Unchanged => Ok(None),
+            xfrsim_zone::UpdateOutcome::Committed { serial } => {
+                ctx.emit(now, Some(&self.origin), EventKind::DynamicUpdate { serial });
+                self.notify_all(ctx, now);
+                Ok(Some(serial))
+            }
+        }
+    }
+
+    pub(crate) fn update_from_wire(&mut self, ctx: &mut Ctx, now: Time, changes: &[Change]) -> Result<(), ZoneError> {
+        match self.apply_update(ctx, now, changes) {
+            Ok(_) => Ok(()),
+            Err(CommandError::Update(e)) => Err(e),
+            Err(other) => unreachable!("wire updates are only routed to primary zones: {other}"),
+        }
+    }
+
+    fn reload(&mut self, ctx: &mut Ctx, now: Time, zone: Zone) -> Result<(), CommandError> {
+        if self.secondary.is_some() {
+            return Err(CommandError::NotPrimary(self.origin.to_string()));
+        }
+        let serial = zone.serial();
+        match self.data.as_mut() {
+            Some(history) => Arc::make_mut(history).replace(zone),
+            None => self.data = Some(Arc::new(ZoneHistory::new(zone, self.journal_max_diffs))),
+        }
+        ctx.emit(now, Some(&self.origin), EventKind::ZoneReloaded { serial });
+        self.notify_all(ctx, now);
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! Engine tests: primaries and secondaries driven together in virtual time on a tiny network.
+
+#[path = "engine/net.rs"]
+mod net;
+#[path = "engine/support.rs"]
+mod support;
+#[path = "engine/behaviour.rs"]
+mod behaviour;
+#[path = "engine/malformed.rs"]
+mod malformed;

@@ -1,0 +1,141 @@
+//! Malformed input from peers never panics and always ends in a clear event or a clean result.
+
+use std::net::SocketAddr;
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::RecordType;
+use proptest::prelude::*;
+use xfrsim_engine::{ConnId, EventKind, Node, Time, Transmit, ZoneStatus, wire};
+use xfrsim_zone::Serial;
+
+use crate::net::{addr, ip};
+use crate::support::*;
+
+fn drain(node: &mut Node) -> (Vec<Transmit>, Vec<EventKind>) {
+    let mut transmits = Vec::new();
+    while let Some(t) = node.poll_transmit() {
+        transmits.push(t);
+    }
+    let mut events = Vec::new();
+    while let Some(e) = node.poll_event() {
+        events.push(e.kind);
+    }
+    (transmits, events)
+}
+
+/// A secondary that has asked its master for SOA, been told 100, connected, and sent its AXFR
+/// request. Returns the node, its connection and the request id.
+fn secondary_awaiting_axfr() -> (Node, ConnId, Message) {
+    let master = addr(1);
+    let mut s = Node::new(node("s", 2, vec![secondary(vec![master])]), 7, Time::ZERO).unwrap();
+    assert_eq!(s.poll_timeout(), Some(Time::ZERO), "a new secondary refreshes at once");
+    s.handle_timeout(Time::ZERO);
+    let (transmits, _) = drain(&mut s);
+    let Some(Transmit::Udp { payload, .. }) = transmits.first() else { panic!("SOA query expected: {transmits:?}") };
+    let query = Message::from_vec(payload).unwrap();
+    let zone = zone(100, 400);
+    let mut answer = wire::response_to(&query, ResponseCode::NoError);
+    answer.metadata.authoritative = true;
+    answer.add_answer(zone.soa_record().clone());
+    s.handle_udp(Time::from_millis(20), master, &answer.to_vec().unwrap());
+    let (transmits, _) = drain(&mut s);
+    let Some(Transmit::Connect { conn, .. }) = transmits.first() else { panic!("connect expected: {transmits:?}") };
+    s.handle_tcp_connected(Time::from_millis(40), *conn);
+    let (transmits, _) = drain(&mut s);
+    let Some(Transmit::Send { payload, .. }) = transmits.first() else { panic!("AXFR query expected") };
+    let request = Message::from_vec(payload).unwrap();
+    assert_eq!(request.queries[0].query_type(), RecordType::AXFR);
+    (s, *conn, request)
+}
+
+fn axfr_messages(request: &Message) -> Vec<Vec<u8>> {
+    let zone = zone(100, 400);
+    let mut messages = Vec::new();
+    // Small messages so a mutation can land in any of several.
+    let records: Vec<_> = zone.axfr_records().cloned().collect();
+    for (i, chunk) in records.chunks(100).enumerate() {
+        let mut m = if i == 0 { wire::response_to(request, ResponseCode::NoError) } else { Message::new(request.metadata.id, MessageType::Response, OpCode::Query) };
+        m.metadata.authoritative = true;
+        m.add_answers(chunk.iter().cloned());
+        messages.push(m.to_vec().unwrap());
+    }
+    messages
+}
+
+#[test]
+fn unmutated_stream_installs() {
+    let (mut s, conn, request) = secondary_awaiting_axfr();
+    for m in axfr_messages(&request) {
+        s.handle_tcp_message(Time::from_millis(60), conn, &m);
+    }
+    let (_, events) = drain(&mut s);
+    assert!(events.iter().any(|e| matches!(e, EventKind::ZoneUpdate { serial: Serial(100), .. })), "{events:?}");
+    assert_eq!(s.zone(&origin()).unwrap().digest(), zone(100, 400).digest());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Random datagrams and TCP messages to a primary: no panic; undecodable UDP is a 5501.
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let mut p = Node::new(node("p", 1, vec![primary(zone(100, 10), vec![])]), 1, Time::ZERO).unwrap();
+        drain(&mut p);
+        let peer: SocketAddr = addr(9);
+        p.handle_udp(Time::from_millis(1), peer, &bytes);
+        let (_, events) = drain(&mut p);
+        if Message::from_vec(&bytes).is_err() {
+            prop_assert!(events.contains(&EventKind::BadPacket { peer }), "{:?}", events);
+        }
+        let conn = p.handle_tcp_accepted(Time::from_millis(2), peer);
+        p.handle_tcp_message(Time::from_millis(3), conn, &bytes);
+        drain(&mut p);
+        // Still serving, unchanged.
+        let serving = matches!(p.zone_status(&origin()), Some(ZoneStatus::Serving { serial: Serial(100), .. }));
+        prop_assert!(serving);
+    }
+
+    /// A transfer stream with bytes flipped or cut short: the secondary either installs a
+    /// complete zone (the mutation was harmless, e.g. a TTL) or reports 6524/6534 and serves
+    /// nothing half-made.
+    #[test]
+    fn mutated_transfer_never_installs_partial_data(
+        which in 0usize..5,
+        offset in any::<prop::sample::Index>(),
+        value in any::<u8>(),
+        truncate in any::<bool>(),
+    ) {
+        let (mut s, conn, request) = secondary_awaiting_axfr();
+        let mut messages = axfr_messages(&request);
+        let which = which % messages.len();
+        let target = &mut messages[which];
+        let at = offset.index(target.len());
+        if truncate { target.truncate(at) } else { target[at] = value }
+        for m in &messages {
+            s.handle_tcp_message(Time::from_millis(60), conn, m);
+        }
+        s.handle_tcp_closed(Time::from_millis(80), conn);
+        let (_, events) = drain(&mut s);
+        let installed = events.iter().any(|e| matches!(e, EventKind::ZoneUpdate { .. }));
+        let failed = events.iter().any(|e| matches!(e, EventKind::AxfrBadResponse { .. } | EventKind::XfrAbortedByMaster { .. }));
+        prop_assert!(installed != failed, "exactly one outcome: {:?}", events);
+        match s.zone_status(&origin()) {
+            Some(ZoneStatus::Serving { .. }) => prop_assert!(installed),
+            _ => prop_assert!(!installed),
+        }
+    }
+}
+
+#[test]
+fn primary_ignores_stale_responses() {
+    let mut p = Node::new(node("p", 1, vec![primary(zone(100, 10), vec![addr(2)])]), 1, Time::ZERO).unwrap();
+    drain(&mut p);
+    // A response nobody asked for (wrong id) is dropped silently; the NOTIFY stays pending.
+    let mut stale = Message::new(1, MessageType::Response, OpCode::Notify);
+    stale.add_query(wire::question(&origin(), RecordType::SOA));
+    p.handle_udp(Time::from_millis(5), addr(2), &stale.to_vec().unwrap());
+    let (transmits, events) = drain(&mut p);
+    assert!(transmits.is_empty() && events.is_empty());
+    assert!(p.poll_timeout().is_some());
+    let _ = ip(1);
+}

@@ -33,7 +33,7 @@ fn secondary_awaiting_axfr() -> (Node, ConnId, Message) {
     let (transmits, _) = drain(&mut s);
     let Some(Transmit::Udp { payload, .. }) = transmits.first() else { panic!("SOA query expected: {transmits:?}") };
     let query = Message::from_vec(payload).unwrap();
-    let zone = zone(100, 400);
+    let zone = zone(100, 150);
     let mut answer = wire::response_to(&query, ResponseCode::NoError);
     answer.metadata.authoritative = true;
     answer.add_answer(zone.soa_record().clone());
@@ -49,11 +49,11 @@ fn secondary_awaiting_axfr() -> (Node, ConnId, Message) {
 }
 
 fn axfr_messages(request: &Message) -> Vec<Vec<u8>> {
-    let zone = zone(100, 400);
+    let zone = zone(100, 150);
     let mut messages = Vec::new();
     // Small messages so a mutation can land in any of several.
     let records: Vec<_> = zone.axfr_records().cloned().collect();
-    for (i, chunk) in records.chunks(100).enumerate() {
+    for (i, chunk) in records.chunks(50).enumerate() {
         let mut m = if i == 0 { wire::response_to(request, ResponseCode::NoError) } else { Message::new(request.metadata.id, MessageType::Response, OpCode::Query) };
         m.metadata.authoritative = true;
         m.add_answers(chunk.iter().cloned());
@@ -70,7 +70,7 @@ fn unmutated_stream_installs() {
     }
     let (_, events) = drain(&mut s);
     assert!(events.iter().any(|e| matches!(e, EventKind::ZoneUpdate { serial: Serial(100), .. })), "{events:?}");
-    assert_eq!(s.zone(&origin()).unwrap().digest(), zone(100, 400).digest());
+    assert_eq!(s.zone(&origin()).unwrap().digest(), zone(100, 150).digest());
 }
 
 proptest! {
@@ -138,4 +138,76 @@ fn primary_ignores_stale_responses() {
     assert!(transmits.is_empty() && events.is_empty());
     assert!(p.poll_timeout().is_some());
     let _ = ip(1);
+}
+
+/// Streams that are well-formed DNS but break RFC 5936 §2.2 or the request: each is rejected
+/// with the named reason and nothing is installed (R4: all or nothing).
+#[test]
+fn inconsistent_streams_are_rejected() {
+    use xfrsim_engine::BadResponse;
+    let other_soa = zone(101, 0).soa_record().clone();
+    let cases: Vec<(&str, BadResponse, Box<dyn Fn(&Message) -> Vec<Message>>)> = vec![
+        ("closing SOA differs from opening", BadResponse::SoaMismatch, Box::new(move |req: &Message| {
+            let mut m = ok_response(req);
+            let zone = zone(100, 3);
+            m.add_answers(zone.axfr_records().take(zone.len()).cloned());
+            m.add_answer(other_soa.clone());
+            vec![m]
+        })),
+        ("SOA in the middle", BadResponse::DataAfterEnd, Box::new(|req: &Message| {
+            let zone = zone(100, 3);
+            let mut m = ok_response(req);
+            let records: Vec<_> = zone.axfr_records().cloned().collect();
+            m.add_answers(records[..3].iter().cloned());
+            m.add_answer(zone.soa_record().clone());
+            m.add_answers(records[3..].iter().cloned());
+            vec![m]
+        })),
+        ("first record not the SOA", BadResponse::FirstNotSoa, Box::new(|req: &Message| {
+            let zone = zone(100, 3);
+            let mut m = ok_response(req);
+            m.add_answers(zone.axfr_records().skip(1).cloned());
+            vec![m]
+        })),
+        ("wrong id", BadResponse::WrongId, Box::new(|req: &Message| {
+            let mut m = ok_response(req);
+            m.metadata.id = req.metadata.id.wrapping_add(1);
+            m.add_answers(zone(100, 3).axfr_records().cloned());
+            vec![m]
+        })),
+        ("wrong question", BadResponse::WrongQuestion, Box::new(|req: &Message| {
+            let mut m = ok_response(req);
+            m.queries[0] = wire::question(&origin(), RecordType::SOA);
+            m.add_answers(zone(100, 3).axfr_records().cloned());
+            vec![m]
+        })),
+        ("record outside the zone", BadResponse::BadZoneData, Box::new(|req: &Message| {
+            let zone = zone(100, 3);
+            let mut m = ok_response(req);
+            let mut stray = a_record("x", 1);
+            stray.name = hickory_proto::rr::Name::from_ascii("www.example.net.").unwrap();
+            m.add_answer(zone.soa_record().clone());
+            m.add_answer(stray);
+            m.add_answer(zone.soa_record().clone());
+            vec![m]
+        })),
+    ];
+    for (what, reason, build) in cases {
+        let (mut s, conn, request) = secondary_awaiting_axfr();
+        for m in build(&request) {
+            s.handle_tcp_message(Time::from_millis(60), conn, &m.to_vec().unwrap());
+        }
+        let (_, events) = drain(&mut s);
+        assert!(
+            events.contains(&EventKind::AxfrBadResponse { master: addr(1), reason: reason.clone() }),
+            "{what}: expected 6524 {reason:?}, got {events:?}"
+        );
+        assert!(s.zone(&origin()).is_none(), "{what}: nothing may be installed");
+    }
+}
+
+fn ok_response(request: &Message) -> Message {
+    let mut m = wire::response_to(request, ResponseCode::NoError);
+    m.metadata.authoritative = true;
+    m
 }

@@ -23,7 +23,7 @@ pub enum Severity {
 
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Error => "error",
@@ -226,7 +226,11 @@ impl EventKind {
             XfrAbortedByMaster { .. } => 6534,
             IxfrBadResponse { .. } => 6536,
             SelfSend { .. } => 7062,
-            NotifyRefused { .. } | NotifyReceived { .. } | NotifyUnanswered { .. } | DynamicUpdate { .. } | ZoneReloaded { .. } => {
+            NotifyRefused { .. }
+            | NotifyReceived { .. }
+            | NotifyUnanswered { .. }
+            | DynamicUpdate { .. }
+            | ZoneReloaded { .. } => {
                 return None;
             }
         })
@@ -317,7 +321,9 @@ impl EventKind {
                 vec![("serial", s(serial)), ("master", s(master))]
             }
             XfrMasterUnavailable { master, reason } => vec![("master", s(master)), ("reason", s(reason))],
-            AxfrBadResponse { master, reason } | XfrAbortedByMaster { master, reason } | IxfrBadResponse { master, reason } => {
+            AxfrBadResponse { master, reason }
+            | XfrAbortedByMaster { master, reason }
+            | IxfrBadResponse { master, reason } => {
                 vec![("master", s(master)), ("reason", s(reason))]
             }
             AxfrRefused { master } | SelfSend { master } => vec![("master", s(master))],
@@ -325,10 +331,9 @@ impl EventKind {
                 vec![("ours", s(ours)), ("theirs", s(theirs)), ("master", s(master))]
             }
             NotifyRefused { from } => vec![("from", s(from))],
-            NotifyReceived { from, serial } => vec![
-                ("from", s(from)),
-                ("serial", serial.map_or_else(|| "none".to_string(), |v| v.to_string())),
-            ],
+            NotifyReceived { from, serial } => {
+                vec![("from", s(from)), ("serial", serial.map_or_else(|| "none".to_string(), |v| v.to_string()))]
+            }
             NotifyUnanswered { target } => vec![("target", s(target))],
             DynamicUpdate { serial } | ZoneReloaded { serial } => vec![("serial", s(serial))],
         }
@@ -388,19 +393,19 @@ impl fmt::Display for Event {
 /// Emits one event through `tracing`, at the level matching its severity.
 pub(crate) fn trace_event(node: &str, event: &Event) {
     let zone = event.zone.as_ref().map(ToString::to_string).unwrap_or_default();
-    let params = event
-        .kind
-        .params()
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let params = event.kind.params().into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
     let id = event.kind.windows_id().map(u32::from).unwrap_or(0);
     let name = event.kind.name();
     let at = event.at.to_string();
     match event.kind.severity() {
-        Severity::Info => tracing::info!(target: "xfrsim::event", event_id = id, event_name = name, node, zone, sim_time = at, params),
-        Severity::Warning => tracing::warn!(target: "xfrsim::event", event_id = id, event_name = name, node, zone, sim_time = at, params),
-        Severity::Error => tracing::error!(target: "xfrsim::event", event_id = id, event_name = name, node, zone, sim_time = at, params),
+        Severity::Info => {
+            tracing::info!(target: "xfrsim::event", event_id = id, event_name = name, node, zone, sim_time = at, params)
+        }
+        Severity::Warning => {
+            tracing::warn!(target: "xfrsim::event", event_id = id, event_name = name, node, zone, sim_time = at, params)
+        }
+        Severity::Error => {
+            tracing::error!(target: "xfrsim::event", event_id = id, event_name = name, node, zone, sim_time = at, params)
+        }
     }
 }

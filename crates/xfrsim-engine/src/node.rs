@@ -9,12 +9,12 @@ use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::Name;
 use xfrsim_zone::{Change, Serial, Zone, ZoneDigest, ZoneError, ZoneHistory};
 
+use crate::Time;
 use crate::config::{Acl, ConfigError, NodeConfig, Role, Timeouts};
 use crate::event::{Event, EventKind, trace_event};
 use crate::rng::SeededRng;
 use crate::secondary::SecondaryState;
 use crate::serve::Outgoing;
-use crate::Time;
 
 /// Identifies one TCP connection for the life of a node. The engine allocates every id, for
 /// connections it opens and for ones the driver accepted, so ids never collide.
@@ -52,7 +52,7 @@ pub enum Command {
     /// Replace a secondary's master list (the fix the 6523 runbook asks for).
     SetMasters { zone: Name, masters: Vec<SocketAddr> },
     /// Load new contents into a primary, e.g. a restore with an older serial (rollback).
-    Reload { zone: Zone },
+    Reload { zone: Box<Zone> },
     /// Start a refresh of a secondary zone now (`rndc refresh`).
     Refresh { zone: Name },
 }
@@ -257,7 +257,8 @@ impl Node {
                     let data = restored
                         .as_ref()
                         .map(|(zone, _)| Arc::new(ZoneHistory::new(zone.clone(), zone_config.journal_max_diffs)));
-                    let state = SecondaryState::new(masters, restored.as_ref().map(|(z, at)| (z, *at)), &node.ctx.timeouts);
+                    let state =
+                        SecondaryState::new(masters, restored.as_ref().map(|(z, at)| (z, *at)), &node.ctx.timeouts);
                     (data, Some(state))
                 }
             };
@@ -377,7 +378,7 @@ impl Node {
         };
         match command {
             Command::Update { changes, .. } => zone.apply_update(&mut self.ctx, now, &changes).map(|_| ()),
-            Command::Reload { zone: data } => zone.reload(&mut self.ctx, now, data),
+            Command::Reload { zone: data } => zone.reload(&mut self.ctx, now, *data),
             Command::SetMasters { masters, .. } => zone.set_masters(&mut self.ctx, now, masters),
             Command::Refresh { .. } => zone.refresh_now(&mut self.ctx, now),
         }

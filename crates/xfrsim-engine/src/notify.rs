@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use hickory_proto::op::Message;
 use xfrsim_zone::Serial;
 
+use crate::Time;
 use crate::event::EventKind;
 use crate::node::{Ctx, HeldZone};
 use crate::wire;
-use crate::Time;
 
 pub(crate) struct PendingNotify {
     id: u16,

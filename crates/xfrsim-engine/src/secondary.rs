@@ -17,11 +17,11 @@ use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use xfrsim_zone::{Serial, Zone, ZoneHistory};
 
+use crate::Time;
 use crate::config::Timeouts;
 use crate::event::{BadResponse, EventKind, Unreachable};
-use crate::node::{ConnId, ConnectFailure, Conn, Ctx, HeldZone};
+use crate::node::{Conn, ConnId, ConnectFailure, Ctx, HeldZone};
 use crate::wire::{self, TransferOutcome, TransferReceiver};
-use crate::Time;
 
 /// The SOA timers of the last version held, kept after expiry so retries keep their pace.
 #[derive(Debug, Clone, Copy)]
@@ -63,9 +63,24 @@ struct Round {
 enum Step {
     /// Between masters (never observed outside `try_master`).
     Idle,
-    SoaUdp { id: u16, sends: u32, deadline: Time },
-    SoaTcp { conn: ConnId, id: u16, deadline: Time },
-    Transfer { conn: ConnId, id: u16, qtype: RecordType, deadline: Time, receiver: TransferReceiver, sent: bool },
+    SoaUdp {
+        id: u16,
+        sends: u32,
+        deadline: Time,
+    },
+    SoaTcp {
+        conn: ConnId,
+        id: u16,
+        deadline: Time,
+    },
+    Transfer {
+        conn: ConnId,
+        id: u16,
+        qtype: RecordType,
+        deadline: Time,
+        receiver: Box<TransferReceiver>,
+        sent: bool,
+    },
 }
 
 impl SecondaryState {
@@ -85,7 +100,9 @@ impl SecondaryState {
     pub fn next_deadline(&self) -> Option<Time> {
         let step = self.round.as_ref().and_then(|r| match &r.step {
             Step::Idle => None,
-            Step::SoaUdp { deadline, .. } | Step::SoaTcp { deadline, .. } | Step::Transfer { deadline, .. } => Some(*deadline),
+            Step::SoaUdp { deadline, .. } | Step::SoaTcp { deadline, .. } | Step::Transfer { deadline, .. } => {
+                Some(*deadline)
+            }
         });
         let refresh = if self.round.is_none() { self.next_refresh } else { None };
         let expire = if self.expired { None } else { self.expire_at };
@@ -143,7 +160,12 @@ impl HeldZone {
         }
     }
 
-    pub(crate) fn set_masters(&mut self, ctx: &mut Ctx, now: Time, masters: Vec<SocketAddr>) -> Result<(), crate::CommandError> {
+    pub(crate) fn set_masters(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Time,
+        masters: Vec<SocketAddr>,
+    ) -> Result<(), crate::CommandError> {
         let origin = self.origin.clone();
         let Some(sec) = self.secondary.as_mut() else {
             return Err(crate::CommandError::NotSecondary(origin.to_string()));
@@ -190,7 +212,9 @@ impl HeldZone {
         let deadline_passed = sec.next_deadline().is_some_and(|at| at <= now)
             && sec.round.as_ref().is_some_and(|r| match &r.step {
                 Step::Idle => false,
-                Step::SoaUdp { deadline, .. } | Step::SoaTcp { deadline, .. } | Step::Transfer { deadline, .. } => *deadline <= now,
+                Step::SoaUdp { deadline, .. } | Step::SoaTcp { deadline, .. } | Step::Transfer { deadline, .. } => {
+                    *deadline <= now
+                }
             });
         if deadline_passed {
             self.on_step_deadline(ctx, now);
@@ -277,7 +301,11 @@ impl HeldZone {
             Step::Transfer { qtype, sent, .. } => {
                 let (qtype, sent) = (*qtype, *sent);
                 if !sent {
-                    ctx.emit(now, Some(&origin), EventKind::XfrMasterUnavailable { master, reason: Unreachable::Timeout });
+                    ctx.emit(
+                        now,
+                        Some(&origin),
+                        EventKind::XfrMasterUnavailable { master, reason: Unreachable::Timeout },
+                    );
                     self.finish_step(ctx, now, StepEnd::NextMaster);
                 } else {
                     self.transfer_failed(ctx, now, master, qtype, Failure::Cut(BadResponse::IdleTimeout));
@@ -340,7 +368,11 @@ impl HeldZone {
         let master = self.sec().current_master().expect("a step runs against a master");
         match &self.sec().round.as_ref().expect("in a round").step {
             Step::SoaTcp { .. } => {
-                ctx.emit(now, Some(&origin), EventKind::XfrMasterUnavailable { master, reason: Unreachable::ClosedBeforeAnswer });
+                ctx.emit(
+                    now,
+                    Some(&origin),
+                    EventKind::XfrMasterUnavailable { master, reason: Unreachable::ClosedBeforeAnswer },
+                );
                 self.finish_step(ctx, now, StepEnd::NextMaster);
             }
             Step::Transfer { qtype, .. } => {
@@ -386,15 +418,27 @@ impl HeldZone {
             Step::SoaTcp { id, .. } => {
                 let id = *id;
                 match message {
-                    Ok(m) if m.metadata.id == id && m.metadata.message_type == MessageType::Response && self.echoes_soa_question(&m) => {
+                    Ok(m)
+                        if m.metadata.id == id
+                            && m.metadata.message_type == MessageType::Response
+                            && self.echoes_soa_question(&m) =>
+                    {
                         self.on_soa_answer(ctx, now, master, &m);
                     }
                     Ok(_) => {
-                        ctx.emit(now, Some(&origin), EventKind::AxfrBadResponse { master, reason: BadResponse::WrongId });
+                        ctx.emit(
+                            now,
+                            Some(&origin),
+                            EventKind::AxfrBadResponse { master, reason: BadResponse::WrongId },
+                        );
                         self.finish_step(ctx, now, StepEnd::NextMaster);
                     }
                     Err(_) => {
-                        ctx.emit(now, Some(&origin), EventKind::AxfrBadResponse { master, reason: BadResponse::Malformed });
+                        ctx.emit(
+                            now,
+                            Some(&origin),
+                            EventKind::AxfrBadResponse { master, reason: BadResponse::Malformed },
+                        );
                         self.finish_step(ctx, now, StepEnd::NextMaster);
                     }
                 }
@@ -409,7 +453,9 @@ impl HeldZone {
                 match result {
                     Ok(None) => {}
                     Ok(Some(outcome)) => self.transfer_done(ctx, now, master, qtype, outcome),
-                    Err(BadResponse::Rcode(code)) => self.transfer_failed(ctx, now, master, qtype, Failure::Rcode(code)),
+                    Err(BadResponse::Rcode(code)) => {
+                        self.transfer_failed(ctx, now, master, qtype, Failure::Rcode(code))
+                    }
                     Err(reason) => self.transfer_failed(ctx, now, master, qtype, Failure::Bad(reason)),
                 }
             }
@@ -488,12 +534,20 @@ impl HeldZone {
         let conn = ctx.connect(master, Conn::Client { zone: self.origin.clone() });
         let id = ctx.rng.next_id();
         let our_serial = if qtype == RecordType::IXFR { self.serial() } else { None };
-        let receiver = TransferReceiver::new(self.origin.clone(), id, qtype, our_serial);
+        let receiver = Box::new(TransferReceiver::new(self.origin.clone(), id, qtype, our_serial));
         let deadline = now + ctx.timeouts.tcp_connect;
-        self.sec().round.as_mut().expect("in a round").step = Step::Transfer { conn, id, qtype, deadline, receiver, sent: false };
+        self.sec().round.as_mut().expect("in a round").step =
+            Step::Transfer { conn, id, qtype, deadline, receiver, sent: false };
     }
 
-    fn transfer_done(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: RecordType, outcome: TransferOutcome) {
+    fn transfer_done(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Time,
+        master: SocketAddr,
+        qtype: RecordType,
+        outcome: TransferOutcome,
+    ) {
         let origin = self.origin.clone();
         let ours = self.serial();
         match outcome {
@@ -503,14 +557,20 @@ impl HeldZone {
                     self.finish_step(ctx, now, StepEnd::Success);
                 } else {
                     let ours = ours.expect("IXFR is only asked with a copy in hand");
-                    ctx.emit(now, Some(&origin), EventKind::ZoneNewerThanServerVersion { ours, theirs: serial, master });
+                    ctx.emit(
+                        now,
+                        Some(&origin),
+                        EventKind::ZoneNewerThanServerVersion { ours, theirs: serial, master },
+                    );
                     self.finish_step(ctx, now, StepEnd::NextMaster);
                 }
             }
             TransferOutcome::Full { records } => {
                 let zone = match Zone::new(origin.clone(), records) {
                     Ok(zone) => zone,
-                    Err(_) => return self.transfer_failed(ctx, now, master, qtype, Failure::Bad(BadResponse::BadZoneData)),
+                    Err(_) => {
+                        return self.transfer_failed(ctx, now, master, qtype, Failure::Bad(BadResponse::BadZoneData));
+                    }
                 };
                 let serial = zone.serial();
                 match ours {
@@ -519,7 +579,11 @@ impl HeldZone {
                         return self.finish_step(ctx, now, StepEnd::Success);
                     }
                     Some(ours) if !serial.is_newer_than(ours) => {
-                        ctx.emit(now, Some(&origin), EventKind::ZoneNewerThanServerVersion { ours, theirs: serial, master });
+                        ctx.emit(
+                            now,
+                            Some(&origin),
+                            EventKind::ZoneNewerThanServerVersion { ours, theirs: serial, master },
+                        );
                         return self.finish_step(ctx, now, StepEnd::NextMaster);
                     }
                     _ => {}
@@ -537,7 +601,9 @@ impl HeldZone {
                         let serial = history.zone().serial();
                         self.installed(ctx, now, master, serial, true);
                     }
-                    Err(_) => self.transfer_failed(ctx, now, master, qtype, Failure::Bad(BadResponse::DiffDoesNotApply)),
+                    Err(_) => {
+                        self.transfer_failed(ctx, now, master, qtype, Failure::Bad(BadResponse::DiffDoesNotApply))
+                    }
                 }
             }
         }
@@ -628,10 +694,10 @@ impl HeldZone {
     /// notifier first, or queue it behind the round in progress (RFC 1996 §3.11, §4.4).
     pub(crate) fn on_master_notify(&mut self, ctx: &mut Ctx, now: Time, from: SocketAddr, hinted: Option<Serial>) {
         // BIND `notify from M: zone is up to date`: a hint not newer than our copy is ignored.
-        if let (Some(ours), Some(hint)) = (self.serial(), hinted) {
-            if !hint.is_newer_than(ours) {
-                return;
-            }
+        if let (Some(ours), Some(hint)) = (self.serial(), hinted)
+            && !hint.is_newer_than(ours)
+        {
+            return;
         }
         let sec = self.sec();
         if sec.round.is_some() {

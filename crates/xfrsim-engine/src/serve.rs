@@ -9,10 +9,10 @@ use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use xfrsim_zone::{Change, Serial, ZoneHistory};
 
-use crate::event::EventKind;
-use crate::node::{ConnId, Conn, Node};
-use crate::wire;
 use crate::Time;
+use crate::event::EventKind;
+use crate::node::{Conn, ConnId, Node};
+use crate::wire;
 
 /// A transfer being sent: the remaining messages, released one per `handle_tcp_sent`, so a
 /// peer that stops reading stalls the transfer rather than the node's memory.
@@ -36,7 +36,13 @@ pub(crate) fn fit_udp(request: &Message, reply: Message) -> Message {
 
 impl Node {
     /// Answers a request that takes one response message (everything but a TCP transfer).
-    pub(crate) fn answer_request(&mut self, now: Time, from: SocketAddr, request: &Message, over_tcp: bool) -> Option<Message> {
+    pub(crate) fn answer_request(
+        &mut self,
+        now: Time,
+        from: SocketAddr,
+        request: &Message,
+        over_tcp: bool,
+    ) -> Option<Message> {
         match request.metadata.op_code {
             OpCode::Query => Some(self.answer_query(now, from, request, over_tcp)),
             OpCode::Notify => Some(self.answer_notify(now, from, request)),
@@ -112,11 +118,7 @@ impl Node {
             self.ctx.emit(now, Some(&origin), EventKind::NotifyRefused { from });
             return wire::response_to(request, ResponseCode::Refused);
         }
-        let hinted = request
-            .answers
-            .iter()
-            .find(|r| r.name == origin)
-            .and_then(wire::soa_serial);
+        let hinted = request.answers.iter().find(|r| r.name == origin).and_then(wire::soa_serial);
         self.ctx.emit(now, Some(&origin), EventKind::NotifyReceived { from, serial: hinted });
         zone.on_master_notify(&mut self.ctx, now, from, hinted);
         let mut ack = wire::response_to(request, ResponseCode::NoError);
@@ -298,8 +300,12 @@ fn decode_changes(origin: &Name, updates: &[Record]) -> Result<Vec<Change>, Resp
         let empty = matches!(record.data, RData::Update0(_));
         let change = match record.dns_class {
             DNSClass::IN if !meta && !empty && rtype != RecordType::ANY => Change::Add(record.clone()),
-            DNSClass::ANY if record.ttl == 0 && empty && rtype == RecordType::ANY => Change::DeleteName(record.name.clone()),
-            DNSClass::ANY if record.ttl == 0 && empty && !meta => Change::DeleteRrset { name: record.name.clone(), rtype },
+            DNSClass::ANY if record.ttl == 0 && empty && rtype == RecordType::ANY => {
+                Change::DeleteName(record.name.clone())
+            }
+            DNSClass::ANY if record.ttl == 0 && empty && !meta => {
+                Change::DeleteRrset { name: record.name.clone(), rtype }
+            }
             DNSClass::NONE if record.ttl == 0 && !empty && !meta && rtype != RecordType::ANY => {
                 let mut rr = record.clone();
                 rr.dns_class = DNSClass::IN;

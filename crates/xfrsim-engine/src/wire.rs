@@ -187,7 +187,8 @@ impl TransferReceiver {
         }
         // A lone SOA in a single message is "up to date" for IXFR (RFC 1995 §2) — only when the
         // message ends right after it; otherwise more records would have followed in it.
-        if matches!(self.phase, Phase::OpeningSoa) && self.qtype == RecordType::IXFR && count == 1 && self.messages == 1 {
+        if matches!(self.phase, Phase::OpeningSoa) && self.qtype == RecordType::IXFR && count == 1 && self.messages == 1
+        {
             let serial = self.opening_soa.as_ref().and_then(soa_serial).ok_or(BadResponse::FirstNotSoa)?;
             if self.our_serial.is_some_and(|ours| !serial.is_newer_than(ours)) {
                 self.phase = Phase::Done;
@@ -221,7 +222,8 @@ impl TransferReceiver {
                 let second_is_ours = is_soa && soa_serial(&record) == self.our_serial && self.qtype == RecordType::IXFR;
                 if second_is_ours && opening != self.our_serial {
                     // RFC 1995 §4: a second SOA carrying the client's serial means incremental.
-                    self.current_diff = Some(Diff { old_soa: record, deleted: vec![], new_soa: record_placeholder(), added: vec![] });
+                    self.current_diff =
+                        Some(Diff { old_soa: record, deleted: vec![], new_soa: record_placeholder(), added: vec![] });
                     self.phase = Phase::Deleting;
                 } else if is_soa {
                     // AXFR of a zone holding only its SOA: the closing SOA right away.
@@ -263,7 +265,12 @@ impl TransferReceiver {
                         }
                         self.phase = Phase::Done;
                     } else {
-                        self.current_diff = Some(Diff { old_soa: record, deleted: vec![], new_soa: record_placeholder(), added: vec![] });
+                        self.current_diff = Some(Diff {
+                            old_soa: record,
+                            deleted: vec![],
+                            new_soa: record_placeholder(),
+                            added: vec![],
+                        });
                         self.phase = Phase::Deleting;
                     }
                 } else {

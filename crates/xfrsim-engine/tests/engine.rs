@@ -1,10 +1,12 @@
 //! Engine tests: primaries and secondaries driven together in virtual time on a tiny network.
 
+#[path = "engine/behaviour.rs"]
+mod behaviour;
+#[path = "engine/catalog.rs"]
+mod catalog;
+#[path = "engine/malformed.rs"]
+mod malformed;
 #[path = "engine/net.rs"]
 mod net;
 #[path = "engine/support.rs"]
 mod support;
-#[path = "engine/behaviour.rs"]
-mod behaviour;
-#[path = "engine/malformed.rs"]
-mod malformed;

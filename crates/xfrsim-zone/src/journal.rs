@@ -308,10 +308,10 @@ impl ZoneHistory {
             return Ok(UpdateOutcome::Unchanged);
         }
         let mut soa_record = new_soa.unwrap_or_else(|| old_soa.clone());
-        if let RData::SOA(soa) = &mut soa_record.data {
-            if !Serial(soa.serial).is_newer_than(old_serial) {
-                set_serial(soa, old_serial.next());
-            }
+        if let RData::SOA(soa) = &mut soa_record.data
+            && !Serial(soa.serial).is_newer_than(old_serial)
+        {
+            set_serial(soa, old_serial.next());
         }
         let serial = soa_serial(&soa_record)?;
         self.zone.set_soa(ZoneRecord::new(soa_record.clone())?);
@@ -322,8 +322,7 @@ impl ZoneHistory {
     fn push(&mut self, diff: Diff) {
         self.journal_records += diff.wire_records();
         self.journal.push_back(diff);
-        while self.journal.len() > self.max_diffs
-            || (self.journal_records > self.zone.len() && self.journal.len() > 1)
+        while self.journal.len() > self.max_diffs || (self.journal_records > self.zone.len() && self.journal.len() > 1)
         {
             if let Some(old) = self.journal.pop_front() {
                 self.journal_records -= old.wire_records();
@@ -372,7 +371,10 @@ fn apply_change(
             if record.record_type() == RecordType::SOA {
                 return Ok(());
             }
-            if record.record_type() == RecordType::NS && record.name == *origin && edit.zone.count(origin, RecordType::NS) <= 1 {
+            if record.record_type() == RecordType::NS
+                && record.name == *origin
+                && edit.zone.count(origin, RecordType::NS) <= 1
+            {
                 return Ok(());
             }
             edit.remove(&ZoneRecord::new(record.clone())?);
@@ -389,12 +391,8 @@ fn apply_change(
         Change::DeleteName(name) => {
             in_zone(name)?;
             let apex = *name == *origin;
-            let doomed: Vec<ZoneRecord> = edit
-                .zone
-                .owned_by(name)
-                .filter(|r| !(apex && r.record_type() == RecordType::NS))
-                .cloned()
-                .collect();
+            let doomed: Vec<ZoneRecord> =
+                edit.zone.owned_by(name).filter(|r| !(apex && r.record_type() == RecordType::NS)).cloned().collect();
             for record in doomed {
                 edit.remove(&record);
             }

@@ -87,8 +87,13 @@ fn higher_serial_is_pulled_at_the_next_refresh_by_ixfr() {
     assert_eq!(serial_of(&mut net, S), Some(Serial(101)), "{}", net.dump());
     assert_eq!(digest_of(&mut net, S), digest_of(&mut net, P));
     let updates = net.events("s", "6520");
-    assert!(matches!(updates.last().unwrap().kind, EventKind::ZoneUpdate { incremental: true, serial: Serial(101), .. }));
-    assert!(net.events("p", "6000").iter().any(|e| matches!(e.kind, EventKind::ZoneXfrStart { incremental: true, .. })));
+    assert!(matches!(
+        updates.last().unwrap().kind,
+        EventKind::ZoneUpdate { incremental: true, serial: Serial(101), .. }
+    ));
+    assert!(
+        net.events("p", "6000").iter().any(|e| matches!(e.kind, EventKind::ZoneXfrStart { incremental: true, .. }))
+    );
 }
 
 #[test]
@@ -96,11 +101,14 @@ fn lower_serial_at_master_is_reported_and_not_transferred() {
     let mut net = pair(false);
     net.run_for(secs(60));
     let before = digest_of(&mut net, S);
-    net.command(ip(P), Command::Reload { zone: zone(90, 5) }).unwrap();
+    net.command(ip(P), Command::Reload { zone: Box::new(zone(90, 5)) }).unwrap();
     net.run_for(secs(2 * HOUR));
     let lower = net.events("s", "6526");
     assert!(!lower.is_empty(), "{}", net.dump());
-    assert!(matches!(lower[0].kind, EventKind::ZoneNewerThanServerVersion { ours: Serial(100), theirs: Serial(90), .. }));
+    assert!(matches!(
+        lower[0].kind,
+        EventKind::ZoneNewerThanServerVersion { ours: Serial(100), theirs: Serial(90), .. }
+    ));
     assert_eq!(serial_of(&mut net, S), Some(Serial(100)));
     assert_eq!(digest_of(&mut net, S), before);
     // A lower serial does not restart the refresh timer: the next try comes after RETRY.
@@ -112,7 +120,7 @@ fn lower_serial_at_master_is_reported_and_not_transferred() {
 fn lower_serial_is_accepted_after_expiry() {
     let mut net = pair(false);
     net.run_for(secs(60));
-    net.command(ip(P), Command::Reload { zone: zone(90, 5) }).unwrap();
+    net.command(ip(P), Command::Reload { zone: Box::new(zone(90, 5)) }).unwrap();
     net.run_for(secs(DAY + HOUR));
     assert_eq!(net.count("s", "6527"), 1, "{}", net.dump());
     assert_eq!(serial_of(&mut net, S), Some(Serial(90)), "after expiry any serial is taken\n{}", net.dump());
@@ -129,7 +137,11 @@ fn notify_triggers_an_immediate_refresh() {
     net.run_for(secs(10));
     assert_eq!(serial_of(&mut net, S), Some(Serial(101)), "{}", net.dump());
     let received = net.events("s", "XFRSIM_NOTIFY_RECEIVED");
-    assert!(received.iter().any(|e| e.at >= at && matches!(e.kind, EventKind::NotifyReceived { serial: Some(Serial(101)), .. })));
+    assert!(
+        received
+            .iter()
+            .any(|e| e.at >= at && matches!(e.kind, EventKind::NotifyReceived { serial: Some(Serial(101)), .. }))
+    );
     let installed = net.events("s", "6520");
     assert!(installed.last().unwrap().at.saturating_since(at).as_millis() < 500);
 }
@@ -183,14 +195,21 @@ fn unreachable_master_warns_every_retry_then_expires_then_recovers() {
     let expired = net.events("s", "6527");
     assert_eq!(expired.len(), 1);
     // Expiry itself starts a refresh at once (BIND and Knot both do); elsewhere the pace is RETRY.
-    for pair in unavailable.windows(2).filter(|p| p[1].at.saturating_since(expired[0].at).as_secs() > 60 || p[1].at < expired[0].at) {
+    for pair in unavailable
+        .windows(2)
+        .filter(|p| p[1].at.saturating_since(expired[0].at).as_secs() > 60 || p[1].at < expired[0].at)
+    {
         let gap = pair[1].at.saturating_since(pair[0].at).as_secs();
         assert!((450..=640).contains(&gap), "gap {gap}s between 6523s");
     }
     // Expire counts from the last successful refresh — the initial transfer, just after 0 —
     // not from the cut or from any failed retry.
     assert!(cut_at > Time::from_secs(59));
-    assert!(expired[0].at >= Time::from_secs(DAY) && expired[0].at < Time::from_secs(DAY + 1), "expired at {}", expired[0].at);
+    assert!(
+        expired[0].at >= Time::from_secs(DAY) && expired[0].at < Time::from_secs(DAY + 1),
+        "expired at {}",
+        expired[0].at
+    );
     // Expired: SERVFAIL on the wire.
     net.client_send(addr(S), soa_query(77));
     net.run_for(secs(1));
@@ -250,7 +269,7 @@ fn first_master_behind_second_ahead() {
     assert_eq!(serial_of(&mut net, S), Some(Serial(100)), "{}", net.dump());
     // The first master falls behind (restored from an old backup): at the next refresh it is
     // reported (6526) and the round goes on to the second master, which is ahead.
-    net.command(ip(3), Command::Reload { zone: zone(99, 5) }).unwrap();
+    net.command(ip(3), Command::Reload { zone: Box::new(zone(99, 5)) }).unwrap();
     net.run_for(secs(HOUR));
     let behind = net.events("s", "6526");
     assert!(!behind.is_empty(), "{}", net.dump());
@@ -291,7 +310,13 @@ fn master_that_is_not_authoritative() {
         hickory_proto::rr::Name::from_ascii("other.test.").unwrap(),
         xfrsim_zone::Zone::new(
             hickory_proto::rr::Name::from_ascii("other.test.").unwrap(),
-            vec![xfrsim_zone::soa_record(&hickory_proto::rr::Name::from_ascii("other.test.").unwrap(), 1, 3600, 600, 86400)],
+            vec![xfrsim_zone::soa_record(
+                &hickory_proto::rr::Name::from_ascii("other.test.").unwrap(),
+                1,
+                3600,
+                600,
+                86400,
+            )],
         )
         .unwrap(),
     );
@@ -323,7 +348,10 @@ fn cut_transfer_keeps_the_old_zone_in_service() {
     assert!(net.count("s", "6536") >= 1, "{}", net.dump());
     let aborted = net.events("s", "6534");
     assert!(!aborted.is_empty());
-    assert!(matches!(&aborted[0].kind, EventKind::XfrAbortedByMaster { reason: xfrsim_engine::BadResponse::ClosedMidStream, .. }));
+    assert!(matches!(
+        &aborted[0].kind,
+        EventKind::XfrAbortedByMaster { reason: xfrsim_engine::BadResponse::ClosedMidStream, .. }
+    ));
     assert_eq!(serial_of(&mut net, S), Some(Serial(100)));
     assert_eq!(digest_of(&mut net, S), old);
     assert!(net.count("p", "6002") >= 1, "the primary saw the transfer aborted");
@@ -402,7 +430,9 @@ fn chain_primary_to_secondary_to_secondary() {
     assert_eq!(serial_of(&mut net, 3), Some(Serial(101)), "{}", net.dump());
     assert_eq!(digest_of(&mut net, 3), digest_of(&mut net, P));
     // The leaf learned of it by NOTIFY from the middle node, and pulled by IXFR from it.
-    assert!(matches!(net.events("leaf", "6520").last().unwrap().kind, EventKind::ZoneUpdate { master, incremental: true, .. } if master == addr(S)));
+    assert!(
+        matches!(net.events("leaf", "6520").last().unwrap().kind, EventKind::ZoneUpdate { master, incremental: true, .. } if master == addr(S))
+    );
 }
 
 #[test]
@@ -445,7 +475,8 @@ fn notify_during_a_transfer_is_queued_not_dropped() {
     net.run_for(secs(60));
     update(&mut net, "first", 1);
     // Step until P has started sending 101, then change the zone again mid-transfer.
-    while !net.events("p", "6000").iter().any(|e| matches!(e.kind, EventKind::ZoneXfrStart { serial: Serial(101), .. })) {
+    while !net.events("p", "6000").iter().any(|e| matches!(e.kind, EventKind::ZoneXfrStart { serial: Serial(101), .. }))
+    {
         net.run_for(std::time::Duration::from_millis(1));
         assert!(net.now < Time::from_secs(120), "no transfer started\n{}", net.dump());
     }
@@ -460,14 +491,19 @@ fn notify_during_a_transfer_is_queued_not_dropped() {
             _ => None,
         })
         .collect();
-    let got_101 = installed.iter().find(|(s, _)| *s == Serial(101)).unwrap_or_else(|| panic!("101 installed\n{}", net.dump())).1;
+    let got_101 =
+        installed.iter().find(|(s, _)| *s == Serial(101)).unwrap_or_else(|| panic!("101 installed\n{}", net.dump())).1;
     let notify_102 = net
         .events("s", "XFRSIM_NOTIFY_RECEIVED")
         .iter()
         .find(|e| matches!(e.kind, EventKind::NotifyReceived { serial: Some(Serial(102)), .. }))
         .expect("NOTIFY for 102 received")
         .at;
-    assert!(transfer_started <= notify_102 && notify_102 < got_101, "the NOTIFY arrived during the transfer\n{}", net.dump());
+    assert!(
+        transfer_started <= notify_102 && notify_102 < got_101,
+        "the NOTIFY arrived during the transfer\n{}",
+        net.dump()
+    );
     // Without queuing, 102 would wait for the refresh timer (≥ 45 min).
     assert_eq!(serial_of(&mut net, S), Some(Serial(102)), "{}", net.dump());
     assert_eq!(digest_of(&mut net, S), digest_of(&mut net, P));

@@ -54,7 +54,11 @@ fn axfr_messages(request: &Message) -> Vec<Vec<u8>> {
     // Small messages so a mutation can land in any of several.
     let records: Vec<_> = zone.axfr_records().cloned().collect();
     for (i, chunk) in records.chunks(50).enumerate() {
-        let mut m = if i == 0 { wire::response_to(request, ResponseCode::NoError) } else { Message::new(request.metadata.id, MessageType::Response, OpCode::Query) };
+        let mut m = if i == 0 {
+            wire::response_to(request, ResponseCode::NoError)
+        } else {
+            Message::new(request.metadata.id, MessageType::Response, OpCode::Query)
+        };
         m.metadata.authoritative = true;
         m.add_answers(chunk.iter().cloned());
         messages.push(m.to_vec().unwrap());
@@ -146,51 +150,76 @@ fn primary_ignores_stale_responses() {
 fn inconsistent_streams_are_rejected() {
     use xfrsim_engine::BadResponse;
     let other_soa = zone(101, 0).soa_record().clone();
-    let cases: Vec<(&str, BadResponse, Box<dyn Fn(&Message) -> Vec<Message>>)> = vec![
-        ("closing SOA differs from opening", BadResponse::SoaMismatch, Box::new(move |req: &Message| {
-            let mut m = ok_response(req);
-            let zone = zone(100, 3);
-            m.add_answers(zone.axfr_records().take(zone.len()).cloned());
-            m.add_answer(other_soa.clone());
-            vec![m]
-        })),
-        ("SOA in the middle", BadResponse::DataAfterEnd, Box::new(|req: &Message| {
-            let zone = zone(100, 3);
-            let mut m = ok_response(req);
-            let records: Vec<_> = zone.axfr_records().cloned().collect();
-            m.add_answers(records[..3].iter().cloned());
-            m.add_answer(zone.soa_record().clone());
-            m.add_answers(records[3..].iter().cloned());
-            vec![m]
-        })),
-        ("first record not the SOA", BadResponse::FirstNotSoa, Box::new(|req: &Message| {
-            let zone = zone(100, 3);
-            let mut m = ok_response(req);
-            m.add_answers(zone.axfr_records().skip(1).cloned());
-            vec![m]
-        })),
-        ("wrong id", BadResponse::WrongId, Box::new(|req: &Message| {
-            let mut m = ok_response(req);
-            m.metadata.id = req.metadata.id.wrapping_add(1);
-            m.add_answers(zone(100, 3).axfr_records().cloned());
-            vec![m]
-        })),
-        ("wrong question", BadResponse::WrongQuestion, Box::new(|req: &Message| {
-            let mut m = ok_response(req);
-            m.queries[0] = wire::question(&origin(), RecordType::SOA);
-            m.add_answers(zone(100, 3).axfr_records().cloned());
-            vec![m]
-        })),
-        ("record outside the zone", BadResponse::BadZoneData, Box::new(|req: &Message| {
-            let zone = zone(100, 3);
-            let mut m = ok_response(req);
-            let mut stray = a_record("x", 1);
-            stray.name = hickory_proto::rr::Name::from_ascii("www.example.net.").unwrap();
-            m.add_answer(zone.soa_record().clone());
-            m.add_answer(stray);
-            m.add_answer(zone.soa_record().clone());
-            vec![m]
-        })),
+    type StreamBuilder = Box<dyn Fn(&Message) -> Vec<Message>>;
+    let cases: Vec<(&str, BadResponse, StreamBuilder)> = vec![
+        (
+            "closing SOA differs from opening",
+            BadResponse::SoaMismatch,
+            Box::new(move |req: &Message| {
+                let mut m = ok_response(req);
+                let zone = zone(100, 3);
+                m.add_answers(zone.axfr_records().take(zone.len()).cloned());
+                m.add_answer(other_soa.clone());
+                vec![m]
+            }),
+        ),
+        (
+            "SOA in the middle",
+            BadResponse::DataAfterEnd,
+            Box::new(|req: &Message| {
+                let zone = zone(100, 3);
+                let mut m = ok_response(req);
+                let records: Vec<_> = zone.axfr_records().cloned().collect();
+                m.add_answers(records[..3].iter().cloned());
+                m.add_answer(zone.soa_record().clone());
+                m.add_answers(records[3..].iter().cloned());
+                vec![m]
+            }),
+        ),
+        (
+            "first record not the SOA",
+            BadResponse::FirstNotSoa,
+            Box::new(|req: &Message| {
+                let zone = zone(100, 3);
+                let mut m = ok_response(req);
+                m.add_answers(zone.axfr_records().skip(1).cloned());
+                vec![m]
+            }),
+        ),
+        (
+            "wrong id",
+            BadResponse::WrongId,
+            Box::new(|req: &Message| {
+                let mut m = ok_response(req);
+                m.metadata.id = req.metadata.id.wrapping_add(1);
+                m.add_answers(zone(100, 3).axfr_records().cloned());
+                vec![m]
+            }),
+        ),
+        (
+            "wrong question",
+            BadResponse::WrongQuestion,
+            Box::new(|req: &Message| {
+                let mut m = ok_response(req);
+                m.queries[0] = wire::question(&origin(), RecordType::SOA);
+                m.add_answers(zone(100, 3).axfr_records().cloned());
+                vec![m]
+            }),
+        ),
+        (
+            "record outside the zone",
+            BadResponse::BadZoneData,
+            Box::new(|req: &Message| {
+                let zone = zone(100, 3);
+                let mut m = ok_response(req);
+                let mut stray = a_record("x", 1);
+                stray.name = hickory_proto::rr::Name::from_ascii("www.example.net.").unwrap();
+                m.add_answer(zone.soa_record().clone());
+                m.add_answer(stray);
+                m.add_answer(zone.soa_record().clone());
+                vec![m]
+            }),
+        ),
     ];
     for (what, reason, build) in cases {
         let (mut s, conn, request) = secondary_awaiting_axfr();

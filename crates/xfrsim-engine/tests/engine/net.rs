@@ -55,8 +55,6 @@ pub struct Net {
     /// connection is cut (the client sees a close).
     cut_after: BTreeMap<IpAddr, usize>,
     sent_on_conn: BTreeMap<(IpAddr, ConnId), usize>,
-    /// Drop UDP datagrams for which this returns true.
-    pub drop_udp: Option<Box<dyn FnMut(&SocketAddr, &SocketAddr, &[u8]) -> bool>>,
     pub log: Vec<(String, Event)>,
     /// Replies received by the test client at 192.0.2.250.
     pub client_inbox: Vec<Vec<u8>>,
@@ -75,7 +73,6 @@ impl Net {
             isolated: BTreeSet::new(),
             cut_after: BTreeMap::new(),
             sent_on_conn: BTreeMap::new(),
-            drop_udp: None,
             log: Vec::new(),
             client_inbox: Vec::new(),
         }
@@ -243,8 +240,7 @@ impl Net {
     fn drain_all(&mut self) {
         let ips: Vec<IpAddr> = self.hosts.keys().copied().collect();
         for ip in ips {
-            loop {
-                let Some(Host::Node(node)) = self.hosts.get_mut(&ip) else { break };
+            while let Some(Host::Node(node)) = self.hosts.get_mut(&ip) {
                 let name = node.name().to_string();
                 while let Some(event) = node.poll_event() {
                     self.log.push((name.clone(), event));
@@ -263,11 +259,6 @@ impl Net {
                 let from = SocketAddr::new(from_ip, 53);
                 if !self.passes(from_ip, to.ip()) {
                     return;
-                }
-                if let Some(drop) = self.drop_udp.as_mut() {
-                    if drop(&from, &to, &payload) {
-                        return;
-                    }
                 }
                 self.schedule(now + LATENCY, Delivery::Udp { from, to, payload });
             }
@@ -312,7 +303,8 @@ impl Net {
         self.log
             .iter()
             .filter(|(n, e)| {
-                n == node && (e.kind.windows_id().map(|id| id.to_string()).as_deref() == Some(what) || e.kind.name() == what)
+                n == node
+                    && (e.kind.windows_id().map(|id| id.to_string()).as_deref() == Some(what) || e.kind.name() == what)
             })
             .map(|(_, e)| e.clone())
             .collect()

@@ -29,17 +29,29 @@ pub fn zone(serial: u32, hosts: u32) -> Zone {
 pub fn zone_with_timers(serial: u32, hosts: u32, refresh: i32, retry: i32, expire: i32) -> Zone {
     let origin = origin();
     let mut records = vec![soa_record(&origin, serial, refresh, retry, expire)];
-    records.push(Record::from_rdata(origin.clone(), 3600, RData::NS(hickory_proto::rr::rdata::NS(Name::from_ascii("ns1.example.com.").unwrap()))));
+    records.push(Record::from_rdata(
+        origin.clone(),
+        3600,
+        RData::NS(hickory_proto::rr::rdata::NS(Name::from_ascii("ns1.example.com.").unwrap())),
+    ));
     for i in 0..hosts {
         let name = Name::from_ascii(format!("host{i}.example.com.")).unwrap();
         records.push(Record::from_rdata(name.clone(), 300, RData::A(A::new(10, 0, (i / 256) as u8, (i % 256) as u8))));
-        records.push(Record::from_rdata(name, 300, RData::TXT(TXT::new(vec![format!("host number {i} with some padding text")]))));
+        records.push(Record::from_rdata(
+            name,
+            300,
+            RData::TXT(TXT::new(vec![format!("host number {i} with some padding text")])),
+        ));
     }
     Zone::new(origin, records).unwrap()
 }
 
 pub fn a_record(label: &str, last: u8) -> Record {
-    Record::from_rdata(Name::from_ascii(format!("{label}.example.com.")).unwrap(), 300, RData::A(A::new(198, 51, 100, last)))
+    Record::from_rdata(
+        Name::from_ascii(format!("{label}.example.com.")).unwrap(),
+        300,
+        RData::A(A::new(198, 51, 100, last)),
+    )
 }
 
 pub fn node(name: &str, last: u8, zones: Vec<ZoneConfig>) -> NodeConfig {

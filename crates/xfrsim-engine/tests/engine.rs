@@ -8,5 +8,7 @@ mod catalog;
 mod malformed;
 #[path = "engine/net.rs"]
 mod net;
+#[path = "engine/primary.rs"]
+mod primary;
 #[path = "engine/support.rs"]
 mod support;

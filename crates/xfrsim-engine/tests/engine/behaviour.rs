@@ -508,3 +508,17 @@ fn notify_during_a_transfer_is_queued_not_dropped() {
     assert_eq!(serial_of(&mut net, S), Some(Serial(102)), "{}", net.dump());
     assert_eq!(digest_of(&mut net, S), digest_of(&mut net, P));
 }
+
+#[test]
+fn soa_query_falls_back_to_tcp_when_udp_is_lost() {
+    let mut net = Net::new();
+    net.add(node("p", P, vec![primary(zone(100, 5), vec![])]), 1);
+    net.block_udp(ip(P));
+    net.add(node("s", S, vec![secondary(vec![addr(P)])]), 2);
+    net.run_for(secs(60));
+    assert_eq!(serial_of(&mut net, S), Some(Serial(100)), "{}", net.dump());
+    assert_eq!(net.count("s", "6523"), 0, "reachable over TCP is reachable");
+    // Three UDP sends 5 s apart went unanswered before the TCP query.
+    let found = net.events("s", "6522");
+    assert!(found[0].at >= Time::from_secs(15) && found[0].at < Time::from_secs(16), "{}", found[0].at);
+}

@@ -37,7 +37,8 @@ fn one_of_each() -> Vec<EventKind> {
 
 #[test]
 fn catalog_lists_every_promised_windows_id() {
-    let promised = [503, 6000, 6001, 6002, 6003, 6004, 6520, 6521, 6522, 6523, 6524, 6525, 6526, 6527, 6534, 6536, 7062];
+    let promised =
+        [503, 6000, 6001, 6002, 6003, 6004, 6520, 6521, 6522, 6523, 6524, 6525, 6526, 6527, 6534, 6536, 7062];
     for id in promised {
         assert!(CATALOG.iter().any(|(i, _, _)| *i == Some(id)), "{id} missing from the catalog");
     }

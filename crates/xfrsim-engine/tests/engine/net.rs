@@ -51,6 +51,8 @@ pub struct Net {
     links: BTreeMap<(IpAddr, ConnId), (IpAddr, ConnId)>,
     /// Hosts cut off from everyone (both directions).
     isolated: BTreeSet<IpAddr>,
+    /// Hosts whose UDP traffic is dropped (TCP still passes), like a UDP-hostile firewall.
+    udp_blocked: BTreeSet<IpAddr>,
     /// Server ip → messages it may still send on each transfer connection before the
     /// connection is cut (the client sees a close).
     cut_after: BTreeMap<IpAddr, usize>,
@@ -71,6 +73,7 @@ impl Net {
             seq: 0,
             links: BTreeMap::new(),
             isolated: BTreeSet::new(),
+            udp_blocked: BTreeSet::new(),
             cut_after: BTreeMap::new(),
             sent_on_conn: BTreeMap::new(),
             log: Vec::new(),
@@ -102,6 +105,10 @@ impl Net {
 
     pub fn heal(&mut self, ip: IpAddr) {
         self.isolated.remove(&ip);
+    }
+
+    pub fn block_udp(&mut self, ip: IpAddr) {
+        self.udp_blocked.insert(ip);
     }
 
     pub fn cut_transfers_from(&mut self, server: IpAddr, after_messages: usize) {
@@ -257,7 +264,10 @@ impl Net {
         match transmit {
             Transmit::Udp { to, payload } => {
                 let from = SocketAddr::new(from_ip, 53);
-                if !self.passes(from_ip, to.ip()) {
+                if !self.passes(from_ip, to.ip())
+                    || self.udp_blocked.contains(&from_ip)
+                    || self.udp_blocked.contains(&to.ip())
+                {
                     return;
                 }
                 self.schedule(now + LATENCY, Delivery::Udp { from, to, payload });

@@ -331,12 +331,17 @@ impl HeldZone {
                 let message = wire::query(*id, &origin, RecordType::SOA);
                 ctx.send_tcp(conn, wire::encode(&message));
             }
-            Step::Transfer { conn: c, id, qtype, deadline, sent, .. } if *c == conn => {
+            Step::Transfer { conn: c, id, qtype, deadline, sent, receiver } if *c == conn => {
                 *deadline = now + ctx.timeouts.tcp_idle;
                 *sent = true;
                 let message = match (*qtype, our_soa) {
                     (RecordType::IXFR, Some(soa)) => wire::ixfr_query(*id, &origin, &soa),
-                    _ => wire::query(*id, &origin, RecordType::AXFR),
+                    _ => {
+                        // No copy (any more: it may have expired since the transfer was chosen).
+                        *qtype = RecordType::AXFR;
+                        **receiver = TransferReceiver::new(origin.clone(), *id, RecordType::AXFR, None);
+                        wire::query(*id, &origin, RecordType::AXFR)
+                    }
                 };
                 ctx.send_tcp(conn, wire::encode(&message));
             }
@@ -550,13 +555,18 @@ impl HeldZone {
     ) {
         let origin = self.origin.clone();
         let ours = self.serial();
+        if ours.is_none() && !matches!(outcome, TransferOutcome::Full { .. }) {
+            // The copy this IXFR was relative to expired while the answer was in flight:
+            // the answer no longer applies; take the whole zone instead.
+            return self.transfer_failed(ctx, now, master, qtype, Failure::Bad(BadResponse::DiffDoesNotApply));
+        }
         match outcome {
             TransferOutcome::UpToDate { serial } => {
                 if Some(serial) == ours {
                     ctx.emit(now, Some(&origin), EventKind::ZoneInSync { serial, master });
                     self.finish_step(ctx, now, StepEnd::Success);
                 } else {
-                    let ours = ours.expect("IXFR is only asked with a copy in hand");
+                    let ours = ours.expect("checked above: IXFR outcomes need a copy");
                     ctx.emit(
                         now,
                         Some(&origin),
@@ -595,7 +605,7 @@ impl HeldZone {
                 self.installed(ctx, now, master, serial, false);
             }
             TransferOutcome::Incremental { diffs } => {
-                let history = Arc::make_mut(self.data.as_mut().expect("IXFR is only asked with a copy in hand"));
+                let history = Arc::make_mut(self.data.as_mut().expect("checked above: IXFR outcomes need a copy"));
                 match history.apply_diffs(diffs) {
                     Ok(()) => {
                         let serial = history.zone().serial();

@@ -4,6 +4,8 @@
 mod behaviour;
 #[path = "engine/catalog.rs"]
 mod catalog;
+#[path = "engine/chaos.rs"]
+mod chaos;
 #[path = "engine/malformed.rs"]
 mod malformed;
 #[path = "engine/net.rs"]

@@ -1,5 +1,7 @@
 //! Transfer behaviour end to end: each test names the behaviour it pins down.
 
+use std::collections::BTreeSet;
+
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, RecordType};
 use xfrsim_engine::{Acl, Command, EventKind, Time, ZoneStatus};
@@ -521,4 +523,47 @@ fn soa_query_falls_back_to_tcp_when_udp_is_lost() {
     // Three UDP sends 5 s apart went unanswered before the TCP query.
     let found = net.events("s", "6522");
     assert!(found[0].at >= Time::from_secs(15) && found[0].at < Time::from_secs(16), "{}", found[0].at);
+}
+
+#[test]
+fn one_node_holds_primary_and_secondary_zones() {
+    let other = hickory_proto::rr::Name::from_ascii("example.org.").unwrap();
+    let other_zone = xfrsim_zone::Zone::new(
+        other.clone(),
+        vec![xfrsim_zone::soa_record(&other, 7, 3600, 600, 86_400), a_record("x", 1)].into_iter().map(|mut r| {
+            if r.record_type() != RecordType::SOA {
+                r.name = hickory_proto::rr::Name::from_ascii("x.example.org.").unwrap();
+            }
+            r
+        }),
+    )
+    .unwrap();
+    let mut net = Net::new();
+    // A is primary for example.com and secondary for example.org; B the other way round.
+    let mut b_secondary = xfrsim_engine::ZoneConfig::secondary(origin(), vec![addr(P)]);
+    b_secondary.notify = vec![];
+    net.add(
+        node(
+            "a",
+            P,
+            vec![
+                primary(zone(100, 5), vec![addr(S)]),
+                xfrsim_engine::ZoneConfig::secondary(other.clone(), vec![addr(S)]),
+            ],
+        ),
+        1,
+    );
+    net.add(node("b", S, vec![b_secondary, xfrsim_engine::ZoneConfig::primary(other.clone(), other_zone.clone())]), 2);
+    net.run_for(secs(60));
+    assert_eq!(serial_of(&mut net, S), Some(Serial(100)), "{}", net.dump());
+    let a_other = net.node(ip(P)).zone(&other).map(|z| z.digest());
+    assert_eq!(a_other, Some(other_zone.digest()), "{}", net.dump());
+    // Events name their zone.
+    let zones: BTreeSet<String> = net
+        .events("a", "6520")
+        .iter()
+        .chain(net.events("b", "6520").iter())
+        .filter_map(|e| e.zone.as_ref().map(|z| z.to_string()))
+        .collect();
+    assert_eq!(zones, BTreeSet::from(["example.com.".to_string(), "example.org.".to_string()]));
 }

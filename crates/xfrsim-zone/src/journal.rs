@@ -204,7 +204,9 @@ fn apply_one(edit: &mut Edit<'_>, diff: &Diff) -> Result<(), ZoneError> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// Add an RR (an identical RR is replaced, taking the new TTL). Adding an SOA whose serial
-    /// is newer replaces the SOA; otherwise the SOA add is ignored (§3.4.2.2).
+    /// is newer than the current SOA's (an earlier SOA add of the same update included) and
+    /// than the serial before the update replaces the SOA; otherwise the SOA add is ignored
+    /// (§3.4.2.2). A requested serial of 0 is replaced by the automatic increment.
     Add(Record),
     /// Delete one RR (name, type, RDATA), if present.
     DeleteRecord(Record),
@@ -257,9 +259,16 @@ impl ZoneHistory {
     }
 
     /// The diffs from `serial` to the current version, oldest first; `None` when the journal
-    /// does not reach back to `serial` (the caller then falls back to a full transfer).
+    /// does not reach back to `serial` (the caller then falls back to a full transfer), or when
+    /// `serial` is the current serial (there is nothing to send).
+    ///
+    /// A serial can recur within the journal (a serial reset steps forward around the ring,
+    /// RFC 1982 §7). It then names its most recent version, and the chain starts there.
     pub fn diffs_since(&self, serial: Serial) -> Option<impl Iterator<Item = &Diff>> {
-        let start = self.journal.iter().position(|d| d.from_serial() == serial)?;
+        if serial == self.zone.serial() {
+            return None;
+        }
+        let start = self.journal.iter().rposition(|d| d.from_serial() == serial)?;
         Some(self.journal.iter().skip(start))
     }
 
@@ -308,8 +317,10 @@ impl ZoneHistory {
             return Ok(UpdateOutcome::Unchanged);
         }
         let mut soa_record = new_soa.unwrap_or_else(|| old_soa.clone());
+        // An explicit SOA asking for serial 0 keeps its other fields but takes the automatic
+        // increment: serial 0 is never published (RFC 1982 §7, RFC 2136 §7.11).
         if let RData::SOA(soa) = &mut soa_record.data
-            && !Serial(soa.serial).is_newer_than(old_serial)
+            && (soa.serial == 0 || !Serial(soa.serial).is_newer_than(old_serial))
         {
             set_serial(soa, old_serial.next());
         }
@@ -357,9 +368,20 @@ fn apply_change(
         Change::Add(record) => {
             in_zone(&record.name)?;
             if record.record_type() == RecordType::SOA {
-                // §3.4.2.2: an SOA add replaces the SOA only when its serial is newer.
-                if record.name == *origin && soa_serial(record)?.is_newer_than(old_serial) {
-                    *new_soa = Some(record.clone());
+                // §3.4.2.2: an SOA add replaces the zone's *current* SOA (which an earlier SOA
+                // add of this update may already have replaced) only when its serial is newer.
+                // It must also be newer than the serial before the update: sequence space is
+                // not transitive, so a chain of ever "newer" SOAs could otherwise end at or
+                // behind the serial the update started from.
+                if record.name == *origin {
+                    let serial = soa_serial(record)?;
+                    let current = match new_soa.as_ref() {
+                        Some(soa) => soa_serial(soa)?,
+                        None => old_serial,
+                    };
+                    if serial.is_newer_than(current) && serial.is_newer_than(old_serial) {
+                        *new_soa = Some(record.clone());
+                    }
                 }
                 return Ok(());
             }

@@ -147,10 +147,7 @@ impl Zone {
                 return Err(ZoneError::NotClassIn { name: record.name.to_string() });
             }
             if !origin.zone_of(&record.name) {
-                return Err(ZoneError::OutOfZone {
-                    name: record.name.to_string(),
-                    origin: origin.to_string(),
-                });
+                return Err(ZoneError::OutOfZone { name: record.name.to_string(), origin: origin.to_string() });
             }
             if record.record_type() == RecordType::SOA {
                 if record.name != origin {
@@ -164,14 +161,15 @@ impl Zone {
             }
         }
         let soa = soa.ok_or_else(|| ZoneError::NoSoa { origin: origin.to_string() })?;
-        let mut zone = Zone {
-            origin,
-            soa: ZoneRecord::new(soa)?,
-            records: BTreeSet::new(),
-            records_hash_sum: 0,
-        };
+        let mut zone = Zone { origin, soa: ZoneRecord::new(soa)?, records: BTreeSet::new(), records_hash_sum: 0 };
         for record in others {
-            zone.insert(ZoneRecord::new(record)?);
+            let record = ZoneRecord::new(record)?;
+            // RFC 5936 §2.2 (X4): duplicates are ignored. If they disagree on TTL, keep the
+            // lowest (RFC 2181 §5.2), so the result never depends on arrival order.
+            if zone.get(&record).is_some_and(|existing| existing.ttl() <= record.ttl()) {
+                continue;
+            }
+            zone.insert(record);
         }
         Ok(zone)
     }
@@ -214,8 +212,8 @@ impl Zone {
 
     /// Records owned by `name` of type `rtype` (`ANY`: every type), the SOA included.
     pub fn lookup<'a>(&'a self, name: &'a Name, rtype: RecordType) -> impl Iterator<Item = &'a Record> {
-        let soa = (matches!(rtype, RecordType::SOA | RecordType::ANY) && *name == self.origin)
-            .then(|| self.soa.record());
+        let soa =
+            (matches!(rtype, RecordType::SOA | RecordType::ANY) && *name == self.origin).then(|| self.soa.record());
         let rest = self
             .owned_by(name)
             .map(ZoneRecord::record)
@@ -285,9 +283,7 @@ impl Zone {
 
     /// The zone as an AXFR carries it (RFC 5936 §2.2): SOA, every other record, SOA again.
     pub fn axfr_records(&self) -> impl Iterator<Item = &Record> {
-        std::iter::once(self.soa.record())
-            .chain(self.records())
-            .chain(std::iter::once(self.soa.record()))
+        std::iter::once(self.soa.record()).chain(self.records()).chain(std::iter::once(self.soa.record()))
     }
 }
 
@@ -297,11 +293,7 @@ impl PartialEq for Zone {
         self.origin == other.origin
             && self.soa.content_hash() == other.soa.content_hash()
             && self.records.len() == other.records.len()
-            && self
-                .records
-                .iter()
-                .zip(other.records.iter())
-                .all(|(a, b)| a == b && a.ttl() == b.ttl())
+            && self.records.iter().zip(other.records.iter()).all(|(a, b)| a == b && a.ttl() == b.ttl())
     }
 }
 

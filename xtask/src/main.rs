@@ -1,6 +1,12 @@
-//! `cargo xtask`: the commands users type. More arrive with the simulation harness.
+//! `cargo xtask`: the commands users type.
 
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use xfrsim_scenario::DEFAULT_SEED;
+use xfrsim_sim::RunOptions;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "xfrsim: deterministic DNS zone-transfer simulation")]
@@ -11,18 +17,117 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print the event catalog: Windows event ID, symbolic name, severity.
+    /// Run scenarios and print one PASS/FAIL line each (default: everything under scenarios/).
+    Run {
+        /// Scenario files or directories.
+        paths: Vec<PathBuf>,
+        /// Seed for every scenario (default: each file's `seed`, else 6523).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Replay one scenario: the whole timeline, then `digest=<16 hex>`.
+    Replay {
+        path: PathBuf,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Step through idle time tick by tick instead of jumping (slow; for checking the warp).
+        #[arg(long)]
+        no_warp: bool,
+    },
+    /// Print the event catalog: Windows event ID, severity, symbolic name.
     Events,
 }
 
-fn main() -> anyhow::Result<()> {
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
+}
+
+/// Scenario files under the given paths, sorted (directory order is filesystem-dependent).
+fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let roots = if paths.is_empty() { vec![workspace_root().join("scenarios")] } else { paths.to_vec() };
+    let mut files = Vec::new();
+    for root in roots {
+        if root.is_dir() {
+            for entry in std::fs::read_dir(&root).with_context(|| format!("reading {}", root.display()))? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "ron") {
+                    files.push(path);
+                }
+            }
+        } else if root.exists() {
+            files.push(root);
+        } else {
+            anyhow::bail!("{}: no such file or directory", root.display());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The path as the user should type it in a reproduce line: relative to the current directory
+/// when possible.
+fn shown(path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
+}
+
+fn main() -> Result<ExitCode> {
     match Cli::parse().command {
+        Command::Run { paths, seed } => {
+            let files = scenario_files(&paths)?;
+            if files.is_empty() {
+                anyhow::bail!("no scenario files found");
+            }
+            let mut all_passed = true;
+            for file in files {
+                let loaded = match xfrsim_scenario::load(&file) {
+                    Ok(loaded) => loaded,
+                    Err(e) => {
+                        println!("FAIL {} error: {e}", shown(&file));
+                        all_passed = false;
+                        continue;
+                    }
+                };
+                let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
+                match xfrsim_sim::run(&loaded, RunOptions { seed, warp: true }) {
+                    Ok(outcome) => {
+                        println!("{}", outcome.summary_line());
+                        if !outcome.passed() {
+                            all_passed = false;
+                            for failure in &outcome.failures {
+                                println!("  {failure}");
+                            }
+                            println!("  reproduce: cargo xtask replay {} --seed {seed}", shown(&file));
+                        }
+                    }
+                    Err(e) => {
+                        all_passed = false;
+                        println!("FAIL {} seed={seed} error: {e}", loaded.name);
+                        println!("  reproduce: cargo xtask replay {} --seed {seed}", shown(&file));
+                    }
+                }
+            }
+            Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Replay { path, seed, no_warp } => {
+            let loaded = xfrsim_scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
+            let outcome = xfrsim_sim::run(&loaded, RunOptions { seed, warp: !no_warp })?;
+            for line in &outcome.recording.lines {
+                println!("{line}");
+            }
+            for failure in &outcome.failures {
+                println!("FAILED {failure}");
+            }
+            println!("digest={}", outcome.digest_hex());
+            Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
         Command::Events => {
             for (id, name, severity) in xfrsim_engine::CATALOG {
                 let id = id.map_or_else(|| "-".to_string(), |id| id.to_string());
                 println!("{id:>5} {severity:<7} {name}");
             }
+            Ok(ExitCode::SUCCESS)
         }
     }
-    Ok(())
 }

@@ -55,6 +55,8 @@ pub enum Command {
     Reload { zone: Box<Zone> },
     /// Start a refresh of a secondary zone now (`rndc refresh`).
     Refresh { zone: Name },
+    /// Replace who may transfer the zone from this node.
+    SetAllowTransfer { zone: Name, acl: Acl },
 }
 
 /// Why an operator command was not applied.
@@ -370,7 +372,10 @@ impl Node {
 
     pub fn handle_command(&mut self, now: Time, command: Command) -> Result<(), CommandError> {
         let origin = match &command {
-            Command::Update { zone, .. } | Command::SetMasters { zone, .. } | Command::Refresh { zone } => zone.clone(),
+            Command::Update { zone, .. }
+            | Command::SetMasters { zone, .. }
+            | Command::Refresh { zone }
+            | Command::SetAllowTransfer { zone, .. } => zone.clone(),
             Command::Reload { zone } => zone.origin().clone(),
         };
         let Some(zone) = self.zones.get_mut(&origin) else {
@@ -381,6 +386,10 @@ impl Node {
             Command::Reload { zone: data } => zone.reload(&mut self.ctx, now, *data),
             Command::SetMasters { masters, .. } => zone.set_masters(&mut self.ctx, now, masters),
             Command::Refresh { .. } => zone.refresh_now(&mut self.ctx, now),
+            Command::SetAllowTransfer { acl, .. } => {
+                zone.allow_transfer = acl;
+                Ok(())
+            }
         }
     }
 
@@ -388,6 +397,11 @@ impl Node {
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.ctx.transmits.pop_front()
+    }
+
+    /// True while transmits are queued: the driver has work before the network is idle.
+    pub fn has_pending_transmits(&self) -> bool {
+        !self.ctx.transmits.is_empty()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {

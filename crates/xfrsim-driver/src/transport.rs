@@ -1,0 +1,141 @@
+//! The one module where simulated (turmoil) and real (tokio) networking are swapped. Everything
+//! else in the driver is written against [`Transport`] and [`Clock`].
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use xfrsim_engine::Time;
+
+/// Sockets: a UDP socket, a TCP listener, outgoing TCP connections.
+pub trait Transport: 'static {
+    type Udp: 'static;
+    type Listener: 'static;
+    type Stream: AsyncRead + AsyncWrite + Unpin + 'static;
+
+    fn bind_udp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Udp>>;
+    fn recv_from(socket: &Self::Udp, buf: &mut [u8]) -> impl Future<Output = io::Result<(usize, SocketAddr)>>;
+    fn send_to(socket: &Self::Udp, buf: &[u8], to: SocketAddr) -> impl Future<Output = io::Result<usize>>;
+    fn bind_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>>;
+    fn accept(listener: &Self::Listener) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>>;
+    fn connect(to: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>>;
+}
+
+/// The time the engine is given, and how the driver waits for the engine's next deadline.
+pub trait Clock: Clone + 'static {
+    fn now(&self) -> Time;
+    /// Resolves at `deadline`. A clock whose owner fires deadlines itself (the simulation
+    /// harness) never resolves.
+    fn sleep_until(&self, deadline: Option<Time>) -> impl Future<Output = ()>;
+}
+
+/// turmoil's simulated sockets. turmoil only binds the unspecified address, so the listen
+/// address's port is kept and its IP replaced (the host's IP is the address peers use).
+pub struct Turmoil;
+
+fn unspecified(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], addr.port())),
+        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], addr.port())),
+    }
+}
+
+impl Transport for Turmoil {
+    type Udp = turmoil::net::UdpSocket;
+    type Listener = turmoil::net::TcpListener;
+    type Stream = turmoil::net::TcpStream;
+
+    async fn bind_udp(addr: SocketAddr) -> io::Result<Self::Udp> {
+        turmoil::net::UdpSocket::bind(unspecified(addr)).await
+    }
+    async fn recv_from(socket: &Self::Udp, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        socket.recv_from(buf).await
+    }
+    async fn send_to(socket: &Self::Udp, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        socket.send_to(buf, to).await
+    }
+    async fn bind_tcp(addr: SocketAddr) -> io::Result<Self::Listener> {
+        turmoil::net::TcpListener::bind(unspecified(addr)).await
+    }
+    async fn accept(listener: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
+        listener.accept().await
+    }
+    async fn connect(to: SocketAddr) -> io::Result<Self::Stream> {
+        turmoil::net::TcpStream::connect(to).await
+    }
+}
+
+/// Real sockets.
+pub struct Tokio;
+
+impl Transport for Tokio {
+    type Udp = tokio::net::UdpSocket;
+    type Listener = tokio::net::TcpListener;
+    type Stream = tokio::net::TcpStream;
+
+    async fn bind_udp(addr: SocketAddr) -> io::Result<Self::Udp> {
+        tokio::net::UdpSocket::bind(addr).await
+    }
+    async fn recv_from(socket: &Self::Udp, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        socket.recv_from(buf).await
+    }
+    async fn send_to(socket: &Self::Udp, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        socket.send_to(buf, to).await
+    }
+    async fn bind_tcp(addr: SocketAddr) -> io::Result<Self::Listener> {
+        tokio::net::TcpListener::bind(addr).await
+    }
+    async fn accept(listener: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
+        listener.accept().await
+    }
+    async fn connect(to: SocketAddr) -> io::Result<Self::Stream> {
+        tokio::net::TcpStream::connect(to).await
+    }
+}
+
+/// Simulated time, owned by the harness: it sets the time before each simulation step and
+/// fires engine deadlines itself (so it can jump over idle time). Drivers only read it.
+#[derive(Clone, Default)]
+pub struct HarnessClock(Rc<Cell<Time>>);
+
+impl HarnessClock {
+    pub fn set(&self, now: Time) {
+        self.0.set(now);
+    }
+}
+
+impl Clock for HarnessClock {
+    fn now(&self) -> Time {
+        self.0.get()
+    }
+    async fn sleep_until(&self, _deadline: Option<Time>) {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Real time for a node on real sockets: elapsed since the node started, from tokio's clock.
+#[derive(Clone)]
+pub struct WallClock {
+    start: tokio::time::Instant,
+}
+
+impl WallClock {
+    pub fn start() -> Self {
+        WallClock { start: tokio::time::Instant::now() }
+    }
+}
+
+impl Clock for WallClock {
+    fn now(&self) -> Time {
+        Time::from_duration(self.start.elapsed())
+    }
+    async fn sleep_until(&self, deadline: Option<Time>) {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(self.start + at.since_origin()).await,
+            None => std::future::pending::<()>().await,
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! The xfrsim scenario format: one RON file describing servers, zones, a timeline of faults and
+//! operator actions, and expectations. See `docs/scenarios.md` for the user's guide.
+//!
+//! [`load`] parses and validates; every error renders as `path:line:col: message`.
+
+mod model;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use model::*;
+
+/// The seed used when neither the command line nor the file gives one.
+pub const DEFAULT_SEED: u64 = 6523;
+
+/// A scenario that loaded and passed every check, with what it was loaded from.
+#[derive(Debug, Clone)]
+pub struct LoadedScenario {
+    pub scenario: Scenario,
+    pub path: PathBuf,
+    pub name: String,
+}
+
+/// A scenario that cannot run, with the position of the fault in the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    pub path: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.path, self.line, self.col, self.message)
+    }
+}
+
+/// Reads, parses and validates a scenario file.
+pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
+    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        path: path.display().to_string(),
+        line: 0,
+        col: 0,
+        message: format!("cannot read scenario: {e}"),
+    })?;
+    parse(&source, path)
+}
+
+/// Parses and validates scenario text; `path` names it in errors and anchors relative paths.
+pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError> {
+    let shown = path.display().to_string();
+    let options = ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES);
+    let scenario: Scenario = options.from_str(source).map_err(|e| ScenarioError {
+        path: shown.clone(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        message: lower_first(&e.code.to_string()),
+    })?;
+    let name = scenario.name.clone().unwrap_or_else(|| {
+        path.file_stem().map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned())
+    });
+    let checker = Checker { source, path: &shown, scenario: &scenario };
+    checker.check()?;
+    Ok(LoadedScenario { scenario, path: path.to_path_buf(), name })
+}
+
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Where a peer reference points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    Server(usize),
+    Address(SocketAddr),
+}
+
+impl Scenario {
+    pub fn server_index(&self, name: &str) -> Option<usize> {
+        self.servers.iter().position(|s| s.name == name)
+    }
+
+    /// Resolves a peer reference (server name, `IP` or `IP:port`) to a socket address.
+    pub fn resolve(&self, reference: &str) -> Option<SocketAddr> {
+        if let Some(i) = self.server_index(reference) {
+            return Some(SocketAddr::new(self.servers[i].address, 53));
+        }
+        reference
+            .parse::<SocketAddr>()
+            .ok()
+            .or_else(|| reference.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+    }
+
+    /// Every address a host exists at: servers, silent hosts, closed hosts.
+    pub fn host_addresses(&self) -> BTreeSet<IpAddr> {
+        self.servers
+            .iter()
+            .map(|s| s.address)
+            .chain(self.silent_hosts.iter().copied())
+            .chain(self.closed_hosts.iter().copied())
+            .collect()
+    }
+
+    /// The timeline with `Updates` expanded into single updates, in time order (stable).
+    pub fn expanded_timeline(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for step in &self.timeline {
+            match &step.action {
+                Action::Updates { server, zone, every, until } => {
+                    let mut at = step.at;
+                    while at <= *until {
+                        steps.push(Step { at, action: Action::Update { server: server.clone(), zone: zone.clone() } });
+                        at += *every;
+                    }
+                }
+                _ => steps.push(step.clone()),
+            }
+        }
+        steps.sort_by_key(|s| s.at);
+        steps
+    }
+}
+
+struct Checker<'a> {
+    source: &'a str,
+    path: &'a str,
+    scenario: &'a Scenario,
+}
+
+impl Checker<'_> {
+    /// An error placed at the first occurrence of `needle` (quoted when it is a name).
+    fn error_at(&self, needle: &str, message: String) -> ScenarioError {
+        let quoted = format!("\"{needle}\"");
+        let offset = self.source.find(&quoted).or_else(|| self.source.find(needle));
+        let (line, col) = match offset {
+            Some(offset) => {
+                let before = &self.source[..offset];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+                (line, col)
+            }
+            None => (1, 1),
+        };
+        ScenarioError { path: self.path.to_string(), line, col, message }
+    }
+
+    fn check(&self) -> Result<(), ScenarioError> {
+        let s = self.scenario;
+        let end = s.duration;
+        if end.is_zero() {
+            return Err(self.error_at("duration", "duration must be greater than zero".into()));
+        }
+        self.check_ms("duration", end)?;
+        if s.network.min_latency > s.network.max_latency {
+            return Err(self.error_at("min_latency", "min_latency is greater than max_latency".into()));
+        }
+        // Zones.
+        let mut origins = BTreeSet::new();
+        for zone in &s.zones {
+            if !zone.origin.ends_with('.') {
+                return Err(self
+                    .error_at(&zone.origin, format!("zone origin `{}` must be absolute (end with `.`)", zone.origin)));
+            }
+            if !origins.insert(zone.origin.as_str()) {
+                return Err(self.error_at(&zone.origin, format!("zone `{}` is defined twice", zone.origin)));
+            }
+            for (what, value) in [("refresh", zone.refresh), ("retry", zone.retry), ("expire", zone.expire)] {
+                if value.as_secs() == 0 || value.subsec_nanos() != 0 || value.as_secs() > u64::from(i32::MAX as u32) {
+                    return Err(self
+                        .error_at(what, format!("zone `{}`: {what} must be whole seconds, at least 1s", zone.origin)));
+                }
+            }
+        }
+        // Hosts and servers.
+        let mut names = BTreeSet::new();
+        let mut addresses = BTreeSet::new();
+        for server in &s.servers {
+            if !names.insert(server.name.as_str()) {
+                return Err(self.error_at(&server.name, format!("server `{}` is defined twice", server.name)));
+            }
+            if server.name.parse::<IpAddr>().is_ok() || server.name.contains(':') || server.name.contains(' ') {
+                return Err(self.error_at(
+                    &server.name,
+                    format!("server name `{}` must not be an address or contain spaces", server.name),
+                ));
+            }
+            if !addresses.insert(server.address) {
+                return Err(
+                    self.error_at(&server.address.to_string(), format!("address {} is used twice", server.address))
+                );
+            }
+        }
+        for ip in s.silent_hosts.iter().chain(&s.closed_hosts) {
+            if !addresses.insert(*ip) {
+                return Err(self.error_at(&ip.to_string(), format!("address {ip} is used twice")));
+            }
+        }
+        let expected_503: BTreeSet<&str> = s
+            .expect
+            .iter()
+            .filter_map(|e| match e {
+                Expectation::Event { on, event, .. }
+                    if event == "503" || event == "DNS_EVENT_SECONDARY_REQUIRES_MASTERS" =>
+                {
+                    Some(on.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        for server in &s.servers {
+            let mut held = BTreeSet::new();
+            for zone in &server.zones {
+                if !origins.contains(zone.zone()) {
+                    return Err(self.error_at(
+                        zone.zone(),
+                        format!("server `{}`: zone `{}` is not in `zones`", server.name, zone.zone()),
+                    ));
+                }
+                if !held.insert(zone.zone()) {
+                    return Err(self.error_at(
+                        zone.zone(),
+                        format!("server `{}` holds zone `{}` twice", server.name, zone.zone()),
+                    ));
+                }
+                let (masters, notify, acl): (&[String], &[String], &Option<Vec<String>>) = match zone {
+                    ServerZone::Primary { notify, allow_transfer, .. } => (&[], notify, allow_transfer),
+                    ServerZone::Secondary { masters, notify, allow_transfer, .. } => {
+                        if masters.is_empty() && !expected_503.contains(server.name.as_str()) {
+                            return Err(self.error_at(
+                                zone.zone(),
+                                format!(
+                                    "server `{}`: secondary zone `{}` has no masters; list at least one, or expect event 503 on `{}` if that is the point",
+                                    server.name,
+                                    zone.zone(),
+                                    server.name
+                                ),
+                            ));
+                        }
+                        (masters, notify, allow_transfer)
+                    }
+                };
+                for peer in masters.iter().chain(notify).chain(acl.iter().flatten()) {
+                    self.check_peer(peer)?;
+                }
+            }
+        }
+        // Timeline.
+        for step in &s.timeline {
+            self.check_ms("at", step.at)?;
+            if step.at > end {
+                return Err(self.error_at(
+                    &humantime_serde::re::humantime::format_duration(step.at).to_string(),
+                    format!(
+                        "timeline step at {} is past the end of the scenario ({})",
+                        fmt_duration(step.at),
+                        fmt_duration(end)
+                    ),
+                ));
+            }
+            self.check_action(&step.action)?;
+        }
+        // Expectations.
+        for expectation in &s.expect {
+            self.check_expectation(expectation)?;
+        }
+        Ok(())
+    }
+
+    fn check_ms(&self, field: &str, value: Duration) -> Result<(), ScenarioError> {
+        if !value.subsec_nanos().is_multiple_of(1_000_000) {
+            return Err(self.error_at(
+                field,
+                format!("{field}: {} is finer than the simulation's 1 ms resolution", fmt_duration(value)),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_peer(&self, reference: &str) -> Result<(), ScenarioError> {
+        let s = self.scenario;
+        let Some(addr) = s.resolve(reference) else {
+            return Err(self.error_at(reference, format!("`{reference}` is neither a server name nor an IP address")));
+        };
+        if !s.host_addresses().contains(&addr.ip()) {
+            return Err(self.error_at(
+                reference,
+                format!(
+                    "address {} is not a host of this scenario; add it to `silent_hosts` (nothing answers) or `closed_hosts` (no DNS service)",
+                    addr.ip()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn server(&self, name: &str) -> Result<&ServerSpec, ScenarioError> {
+        self.scenario
+            .servers
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| self.error_at(name, format!("`{name}` is not a server (servers: {})", self.server_names())))
+    }
+
+    fn server_names(&self) -> String {
+        self.scenario.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    fn link_end(&self, reference: &str) -> Result<(), ScenarioError> {
+        if self.scenario.server_index(reference).is_some() {
+            return Ok(());
+        }
+        match reference.parse::<IpAddr>() {
+            Ok(ip) if self.scenario.host_addresses().contains(&ip) => Ok(()),
+            _ => Err(self.error_at(
+                reference,
+                format!("`{reference}` is not a server or host (servers: {})", self.server_names()),
+            )),
+        }
+    }
+
+    fn zone_on(&self, server: &str, zone: &str, want_primary: Option<bool>) -> Result<(), ScenarioError> {
+        let spec = self.server(server)?;
+        let Some(held) = spec.zones.iter().find(|z| z.zone() == zone) else {
+            return Err(self.error_at(zone, format!("server `{server}` does not hold zone `{zone}`")));
+        };
+        match (want_primary, held) {
+            (Some(true), ServerZone::Secondary { .. }) => Err(self
+                .error_at(zone, format!("zone `{zone}` is a secondary on `{server}`; this action needs its primary"))),
+            (Some(false), ServerZone::Primary { .. }) => {
+                Err(self
+                    .error_at(zone, format!("zone `{zone}` is a primary on `{server}`; this action needs a secondary")))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn check_action(&self, action: &Action) -> Result<(), ScenarioError> {
+        match action {
+            Action::Partition(a, b)
+            | Action::PartitionOneway(a, b)
+            | Action::Heal(a, b)
+            | Action::HealOneway(a, b)
+            | Action::Hold(a, b)
+            | Action::Release(a, b)
+            | Action::Latency(a, b, _) => {
+                self.link_end(a)?;
+                self.link_end(b)?;
+                if a == b {
+                    return Err(self.error_at(a, format!("a link needs two different ends, got `{a}` twice")));
+                }
+            }
+            Action::Loss(a, b, rate) => {
+                self.link_end(a)?;
+                self.link_end(b)?;
+                if !(0.0..=1.0).contains(rate) {
+                    return Err(self.error_at(a, format!("loss rate {rate} is not between 0 and 1")));
+                }
+            }
+            Action::Isolate(server) | Action::Rejoin(server) | Action::Crash(server) | Action::Restart(server) => {
+                self.server(server)?;
+            }
+            Action::RestartWithSerial { server, zone, .. } | Action::Rollback { server, zone, .. } => {
+                self.zone_on(server, zone, Some(true))?;
+            }
+            Action::Update { server, zone } => self.zone_on(server, zone, Some(true))?,
+            Action::Updates { server, zone, every, until } => {
+                self.zone_on(server, zone, Some(true))?;
+                if every.is_zero() {
+                    return Err(self.error_at("every", "Updates: `every` must be greater than zero".into()));
+                }
+                self.check_ms("every", *every)?;
+                if *until > self.scenario.duration {
+                    return Err(self.error_at(
+                        "until",
+                        format!("Updates: `until` {} is past the end of the scenario", fmt_duration(*until)),
+                    ));
+                }
+            }
+            Action::SetMasters { server, zone, masters } => {
+                self.zone_on(server, zone, Some(false))?;
+                for m in masters {
+                    self.check_peer(m)?;
+                }
+            }
+            Action::DenyTransfer { server, zone, peer } | Action::AllowTransfer { server, zone, peer } => {
+                self.zone_on(server, zone, None)?;
+                self.check_peer(peer)?;
+            }
+            Action::Refresh { server, zone } => self.zone_on(server, zone, Some(false))?,
+        }
+        Ok(())
+    }
+
+    fn check_event_name(&self, event: &str) -> Result<(), ScenarioError> {
+        let known = xfrsim_engine::CATALOG
+            .iter()
+            .any(|(id, name, _)| *name == event || id.is_some_and(|id| id.to_string() == event));
+        if !known {
+            return Err(self.error_at(event, format!("unknown event `{event}`; `cargo xtask events` lists them")));
+        }
+        Ok(())
+    }
+
+    fn check_window(&self, from: Option<Duration>, until: Option<Duration>) -> Result<(), ScenarioError> {
+        for (field, value) in [("from", from), ("until", until)] {
+            if let Some(value) = value
+                && value > self.scenario.duration
+            {
+                return Err(
+                    self.error_at(field, format!("{field} {} is past the end of the scenario", fmt_duration(value)))
+                );
+            }
+        }
+        if let (Some(from), Some(until)) = (from, until)
+            && from > until
+        {
+            return Err(self.error_at(
+                "from",
+                format!("window from {} until {} is empty", fmt_duration(from), fmt_duration(until)),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_match(&self, m: &EventMatch) -> Result<(), ScenarioError> {
+        self.server(&m.on)?;
+        self.check_event_name(&m.event)?;
+        if let Some(zone) = &m.zone {
+            self.zone_exists(zone)?;
+        }
+        self.check_window(m.from, m.until)
+    }
+
+    fn zone_exists(&self, zone: &str) -> Result<(), ScenarioError> {
+        if self.scenario.zones.iter().any(|z| z.origin == zone) {
+            Ok(())
+        } else {
+            Err(self.error_at(zone, format!("zone `{zone}` is not in `zones`")))
+        }
+    }
+
+    fn check_expectation(&self, expectation: &Expectation) -> Result<(), ScenarioError> {
+        match expectation {
+            Expectation::Event { on, event, zone, from, until, .. } => {
+                self.server(on)?;
+                self.check_event_name(event)?;
+                if let Some(zone) = zone {
+                    self.zone_exists(zone)?;
+                }
+                self.check_window(*from, *until)
+            }
+            Expectation::Before { first, then } => {
+                self.check_match(first)?;
+                self.check_match(then)
+            }
+            Expectation::Converged { zone, by } => {
+                self.zone_exists(zone)?;
+                self.check_window(Some(*by), None)
+            }
+            Expectation::Lag { zone, from, until, max_serials, max_lag } => {
+                self.zone_exists(zone)?;
+                self.check_window(Some(*from), Some(*until))?;
+                if max_serials.is_none() && max_lag.is_none() {
+                    return Err(self.error_at(zone, "Lag: give max_serials, max_lag, or both".into()));
+                }
+                Ok(())
+            }
+            Expectation::State { on, zone, at, .. } => {
+                self.zone_on(on, zone, None)?;
+                self.check_window(Some(*at), None)
+            }
+        }
+    }
+}
+
+/// A duration as scenario files write it (`1d 2h 3m 4s 5ms`).
+pub fn fmt_duration(d: Duration) -> String {
+    humantime_serde::re::humantime::format_duration(d).to_string()
+}

@@ -1,0 +1,322 @@
+//! The scenario file's shape. Every struct refuses unknown fields, so a typo is an error with
+//! its position, never a silently ignored setting.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// One scenario: the servers and zones, a timeline of faults and operator actions, and what
+/// must be observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Defaults to the file name without `.ron`.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// Seed for the network and every engine; defaults to [`crate::DEFAULT_SEED`].
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// How much simulated time the scenario runs.
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+    #[serde(default)]
+    pub network: Network,
+    pub zones: Vec<ZoneSpec>,
+    pub servers: Vec<ServerSpec>,
+    /// Addresses where a host exists but nothing ever answers: packets vanish, TCP connects
+    /// hang (a wrong master IP on an empty segment).
+    #[serde(default)]
+    pub silent_hosts: Vec<IpAddr>,
+    /// Addresses where a host answers but runs no DNS service: TCP connects are refused.
+    #[serde(default)]
+    pub closed_hosts: Vec<IpAddr>,
+    #[serde(default)]
+    pub timeline: Vec<Step>,
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+}
+
+/// Message latency, drawn per message between `min_latency` and `max_latency` (whole ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    #[serde(with = "humantime_serde", default = "default_min_latency")]
+    pub min_latency: Duration,
+    #[serde(with = "humantime_serde", default = "default_max_latency")]
+    pub max_latency: Duration,
+}
+
+fn default_min_latency() -> Duration {
+    Duration::from_millis(1)
+}
+
+fn default_max_latency() -> Duration {
+    Duration::from_millis(20)
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network { min_latency: default_min_latency(), max_latency: default_max_latency() }
+    }
+}
+
+/// A zone's initial content at its primary: an SOA with these timers plus either `hosts`
+/// generated records (`hostN A` and `hostN TXT`) or the records of a master `file`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneSpec {
+    pub origin: String,
+    /// Initial serial (ignored when `file` gives the SOA).
+    #[serde(default = "default_serial")]
+    pub serial: u32,
+    #[serde(with = "humantime_serde", default = "default_refresh")]
+    pub refresh: Duration,
+    #[serde(with = "humantime_serde", default = "default_retry")]
+    pub retry: Duration,
+    #[serde(with = "humantime_serde", default = "default_expire")]
+    pub expire: Duration,
+    #[serde(default)]
+    pub hosts: u32,
+    /// A master file, relative to the scenario file; its SOA replaces serial and timers.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+fn default_serial() -> u32 {
+    2_026_010_101
+}
+fn default_refresh() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_retry() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_expire() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    pub name: String,
+    pub address: IpAddr,
+    pub zones: Vec<ServerZone>,
+}
+
+/// A zone on a server. Peers (`masters`, `notify`, `allow_transfer`) are server names,
+/// `IP` or `IP:port` (port 53 when absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum ServerZone {
+    Primary {
+        zone: String,
+        #[serde(default)]
+        notify: Vec<String>,
+        /// `None`: anyone may transfer.
+        #[serde(default)]
+        allow_transfer: Option<Vec<String>>,
+        #[serde(default = "default_journal")]
+        journal: usize,
+    },
+    Secondary {
+        zone: String,
+        masters: Vec<String>,
+        #[serde(default)]
+        notify: Vec<String>,
+        #[serde(default)]
+        allow_transfer: Option<Vec<String>>,
+        #[serde(default = "default_journal")]
+        journal: usize,
+    },
+}
+
+fn default_journal() -> usize {
+    100
+}
+
+impl ServerZone {
+    pub fn zone(&self) -> &str {
+        match self {
+            ServerZone::Primary { zone, .. } | ServerZone::Secondary { zone, .. } => zone,
+        }
+    }
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    #[serde(with = "humantime_serde")]
+    pub at: Duration,
+    pub action: Action,
+}
+
+/// Faults and operator actions. `a`, `b`, `server`, `peer` are server names (or, for links,
+/// any scenario host address).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Action {
+    /// Cut the link both ways.
+    Partition(String, String),
+    /// Cut traffic from the first to the second only.
+    PartitionOneway(String, String),
+    /// Restore a cut link both ways.
+    Heal(String, String),
+    HealOneway(String, String),
+    /// Cut a server off from every other host; `Rejoin` undoes it.
+    Isolate(String),
+    Rejoin(String),
+    /// Queue traffic on a link until `Release` (then it arrives late, all at once).
+    Hold(String, String),
+    Release(String, String),
+    /// Fixed latency on one link.
+    Latency(String, String, #[serde(with = "humantime_serde")] Duration),
+    /// Probability (0..=1) that a message on the link breaks the link for a while (turmoil's
+    /// fail rate; repaired with turmoil's repair rate).
+    Loss(String, String, f64),
+    /// Stop the server; what it keeps is what a real one keeps on disk.
+    Crash(String),
+    Restart(String),
+    /// Restart a primary from an older copy of its zone: the given serial, the original content.
+    RestartWithSerial {
+        server: String,
+        zone: String,
+        serial: u32,
+    },
+    /// Replace a secondary's master list (the runbook fix for 6523).
+    SetMasters {
+        server: String,
+        zone: String,
+        masters: Vec<String>,
+    },
+    /// Make a primary refuse (or allow again) transfers to one peer.
+    DenyTransfer {
+        server: String,
+        zone: String,
+        peer: String,
+    },
+    AllowTransfer {
+        server: String,
+        zone: String,
+        peer: String,
+    },
+    /// One dynamic update at a primary (adds a record; the serial goes up by one).
+    Update {
+        server: String,
+        zone: String,
+    },
+    /// A dynamic update every `every`, from this step's time until `until`.
+    Updates {
+        server: String,
+        zone: String,
+        #[serde(with = "humantime_serde")]
+        every: Duration,
+        #[serde(with = "humantime_serde")]
+        until: Duration,
+    },
+    /// Reload a primary with the original content at a lower (or any) serial.
+    Rollback {
+        server: String,
+        zone: String,
+        serial: u32,
+    },
+    /// Start a refresh of a secondary zone now (`rndc refresh`).
+    Refresh {
+        server: String,
+        zone: String,
+    },
+}
+
+/// Which events an expectation is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventMatch {
+    /// Server name.
+    pub on: String,
+    /// Windows event ID (`"6523"`) or symbolic name (`"DNS_EVENT_XFR_MASTER_UNAVAILABLE"`).
+    pub event: String,
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Parameters that must match exactly, e.g. `{"master": "192.0.2.99:53"}`.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    #[serde(with = "humantime_serde", default)]
+    pub from: Option<Duration>,
+    #[serde(with = "humantime_serde", default)]
+    pub until: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Count {
+    Exactly(u32),
+    AtLeast(u32),
+    AtMost(u32),
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ZoneState {
+    /// Answering with this serial.
+    Serving(u32),
+    /// Answering SERVFAIL after expiry.
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Expectation {
+    /// Events matching these fields (as in [`EventMatch`]) occur `count` times (default: at
+    /// least once). Spelled out rather than nested so a file reads
+    /// `Event(on: "ns2", event: "6523", count: AtLeast(3))`.
+    Event {
+        on: String,
+        event: String,
+        #[serde(default)]
+        zone: Option<String>,
+        #[serde(default)]
+        params: BTreeMap<String, String>,
+        #[serde(with = "humantime_serde", default)]
+        from: Option<Duration>,
+        #[serde(with = "humantime_serde", default)]
+        until: Option<Duration>,
+        #[serde(default = "default_count")]
+        count: Count,
+    },
+    /// The first event matching `first` comes before the first matching `then`.
+    Before { first: EventMatch, then: EventMatch },
+    /// Every server holding `zone` serves the same serial and content by `by`, and from then on.
+    Converged {
+        zone: String,
+        #[serde(with = "humantime_serde")]
+        by: Duration,
+    },
+    /// Between `from` and `until`, each secondary lags the primary by at most `max_serials`
+    /// serials, or for at most `max_lag` (whichever are given).
+    Lag {
+        zone: String,
+        #[serde(with = "humantime_serde")]
+        from: Duration,
+        #[serde(with = "humantime_serde")]
+        until: Duration,
+        #[serde(default)]
+        max_serials: Option<u32>,
+        #[serde(with = "humantime_serde", default)]
+        max_lag: Option<Duration>,
+    },
+    /// The zone's state on a server at a time.
+    State {
+        on: String,
+        zone: String,
+        #[serde(with = "humantime_serde")]
+        at: Duration,
+        state: ZoneState,
+    },
+}
+
+fn default_count() -> Count {
+    Count::AtLeast(1)
+}

@@ -1,0 +1,97 @@
+//! The xfrsim simulation harness: runs a scenario on turmoil and judges it.
+//!
+//! [`run`] builds one turmoil host per server, each running the engine through the driver,
+//! applies the timeline, and returns an [`Outcome`]: the timeline (one line per event or
+//! action), its digest, and each expectation's verdict.
+
+mod check;
+mod harness;
+mod record;
+
+use std::time::Duration;
+
+pub use check::Failure;
+pub use harness::generated_zone;
+pub use record::{Observed, Recording, Status};
+use xfrsim_engine::Time;
+use xfrsim_scenario::LoadedScenario;
+
+/// Why a scenario could not be run to its end (distinct from expectations failing).
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("zone data: {0}")]
+    Zone(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("timeline action failed: {0}")]
+    Action(String),
+    #[error("network simulation failed: {0}")]
+    Network(String),
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub seed: u64,
+    /// Jump over idle time (see the harness docs). Off only to prove it changes nothing.
+    pub warp: bool,
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: String,
+    pub seed: u64,
+    pub recording: Recording,
+    pub failures: Vec<Failure>,
+    /// When every zone had converged for good, if it did.
+    pub converged: Option<Time>,
+    pub sim_duration: Duration,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    pub fn digest_hex(&self) -> String {
+        format!("{:016x}", self.recording.digest())
+    }
+
+    /// Number of engine events in the timeline.
+    pub fn event_count(&self) -> usize {
+        self.recording.events.len()
+    }
+
+    /// The contract line: `PASS|FAIL <name> seed=<N> events=<count> converged=<time|never> digest=<hex>`.
+    pub fn summary_line(&self) -> String {
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        let converged = self.converged.map_or_else(|| "never".to_string(), |t| t.to_string());
+        format!(
+            "{verdict} {} seed={} events={} converged={converged} digest={}",
+            self.name,
+            self.seed,
+            self.event_count(),
+            self.digest_hex()
+        )
+    }
+}
+
+/// Runs a loaded scenario with the given options.
+pub fn run(loaded: &LoadedScenario, options: RunOptions) -> Result<Outcome, SimError> {
+    let mut harness = harness::Harness::new(loaded.clone(), options.seed, options.warp)?;
+    harness.run()?;
+    let recording = std::mem::take(&mut *harness.recording.borrow_mut());
+    drop(harness);
+    let end = Time::from_duration(loaded.scenario.duration);
+    let failures = check::check(&loaded.scenario, &recording, end);
+    let converged = check::converged_at(&loaded.scenario, &recording, end);
+    Ok(Outcome {
+        name: loaded.name.clone(),
+        seed: options.seed,
+        recording,
+        failures,
+        converged,
+        sim_duration: loaded.scenario.duration,
+    })
+}

@@ -6,7 +6,7 @@
 
 pub mod transport;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
@@ -28,11 +28,14 @@ pub struct NodeSlot {
     pub wake: Notify,
     /// Receives every event the node emits, in order.
     pub on_event: Box<dyn Fn(&Event)>,
+    /// Fault injection: when set, every accepted TCP connection is cut (closed) after this many
+    /// messages have been written on it — a master whose transfers abort mid-stream.
+    pub cut_transfers_after: Rc<Cell<Option<usize>>>,
 }
 
 impl NodeSlot {
     pub fn new(node: Option<Node>, on_event: Box<dyn Fn(&Event)>) -> Rc<Self> {
-        Rc::new(NodeSlot { node: RefCell::new(node), wake: Notify::new(), on_event })
+        Rc::new(NodeSlot { node: RefCell::new(node), wake: Notify::new(), on_event, cut_transfers_after: Rc::default() })
     }
 
     /// Runs `f` on the node, then hands every event it produced to `on_event`. `None` when the
@@ -100,7 +103,7 @@ pub async fn run<T: Transport, C: Clock>(slot: Rc<NodeSlot>, listen: SocketAddr,
                 match event {
                     ConnEvent::Connected(conn, stream) => {
                         if let Some(handle) = conns.get_mut(&conn) {
-                            let (writer, tasks) = spawn_stream::<T>(conn, stream, conn_tx.clone());
+                            let (writer, tasks) = spawn_stream::<T>(conn, stream, conn_tx.clone(), None);
                             handle.writer = Some(writer);
                             handle.tasks.extend(tasks);
                             slot.with(|n| n.handle_tcp_connected(now, conn));
@@ -133,7 +136,8 @@ pub async fn run<T: Transport, C: Clock>(slot: Rc<NodeSlot>, listen: SocketAddr,
                 if let Ok((stream, peer)) = accepted {
                     let now = clock.now();
                     if let Some(conn) = slot.with(|n| n.handle_tcp_accepted(now, peer)) {
-                        let (writer, tasks) = spawn_stream::<T>(conn, stream, conn_tx.clone());
+                        let cut = Some(slot.cut_transfers_after.clone());
+                        let (writer, tasks) = spawn_stream::<T>(conn, stream, conn_tx.clone(), cut);
                         conns.insert(conn, ConnHandle { writer: Some(writer), tasks });
                     }
                 }
@@ -190,11 +194,13 @@ async fn perform<T: Transport>(
 }
 
 /// Spawns the reader (2-byte length-prefixed messages in, RFC 1035 §4.2.2) and writer of a
-/// connection; returns the writer's queue.
+/// connection; returns the writer's queue. `cut` is the fault-injection limit of
+/// [`NodeSlot::cut_transfers_after`] (accepted connections only).
 fn spawn_stream<T: Transport>(
     conn: ConnId,
     stream: T::Stream,
     tx: mpsc::UnboundedSender<ConnEvent<T::Stream>>,
+    cut: Option<Rc<Cell<Option<usize>>>>,
 ) -> (mpsc::UnboundedSender<Vec<u8>>, Vec<JoinHandle<()>>) {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (write_tx, mut write_rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -212,7 +218,14 @@ fn spawn_stream<T: Transport>(
         let _ = read_events.send(ConnEvent::Closed(conn));
     });
     let write_task = tokio::task::spawn_local(async move {
+        let mut written = 0usize;
         while let Some(message) = write_rx.recv().await {
+            if cut.as_ref().and_then(|c| c.get()).is_some_and(|limit| written >= limit) {
+                let _ = writer.shutdown().await;
+                let _ = tx.send(ConnEvent::Closed(conn));
+                return;
+            }
+            written += 1;
             let Ok(len) = u16::try_from(message.len()) else {
                 // The engine never builds a message over 65,535 bytes; if it did, that is a bug.
                 panic!("DNS message of {} bytes cannot be framed for TCP", message.len());

@@ -366,7 +366,12 @@ impl Checker<'_> {
                     return Err(self.error_at(a, format!("loss rate {rate} is not between 0 and 1")));
                 }
             }
-            Action::Isolate(server) | Action::Rejoin(server) | Action::Crash(server) | Action::Restart(server) => {
+            Action::Isolate(server)
+            | Action::Rejoin(server)
+            | Action::Crash(server)
+            | Action::Restart(server)
+            | Action::StopCutting(server)
+            | Action::CutTransfers { server, .. } => {
                 self.server(server)?;
             }
             Action::RestartWithSerial { server, zone, .. } | Action::Rollback { server, zone, .. } => {

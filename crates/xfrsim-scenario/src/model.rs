@@ -229,6 +229,13 @@ pub enum Action {
         server: String,
         zone: String,
     },
+    /// From now on the server cuts every TCP connection it serves after writing this many
+    /// messages: its transfers abort mid-stream. `StopCutting` ends it.
+    CutTransfers {
+        server: String,
+        after_messages: usize,
+    },
+    StopCutting(String),
 }
 
 /// Which events an expectation is about.

@@ -447,6 +447,16 @@ impl Harness {
                 (server.clone(), format!("Update {zone} add {owner} A{}", down_note(applied)))
             }
             Action::Updates { .. } => unreachable!("expanded before the run"),
+            Action::CutTransfers { server, after_messages } => {
+                let index = self.index(server);
+                self.servers[index].slot.cut_transfers_after.set(Some(*after_messages));
+                (server.clone(), format!("CutTransfers after {after_messages} messages"))
+            }
+            Action::StopCutting(server) => {
+                let index = self.index(server);
+                self.servers[index].slot.cut_transfers_after.set(None);
+                (server.clone(), "StopCutting".to_string())
+            }
             Action::Rollback { server, zone, serial } => {
                 let origin = Name::from_ascii(zone).expect("validated zone name");
                 let original =

@@ -35,7 +35,12 @@ pub struct NodeSlot {
 
 impl NodeSlot {
     pub fn new(node: Option<Node>, on_event: Box<dyn Fn(&Event)>) -> Rc<Self> {
-        Rc::new(NodeSlot { node: RefCell::new(node), wake: Notify::new(), on_event, cut_transfers_after: Rc::default() })
+        Rc::new(NodeSlot {
+            node: RefCell::new(node),
+            wake: Notify::new(),
+            on_event,
+            cut_transfers_after: Rc::default(),
+        })
     }
 
     /// Runs `f` on the node, then hands every event it produced to `on_event`. `None` when the

@@ -65,7 +65,7 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError>
     let name = scenario.name.clone().unwrap_or_else(|| {
         path.file_stem().map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned())
     });
-    let checker = Checker { source, path: &shown, scenario: &scenario };
+    let checker = Checker { source, path: &shown, scenario: &scenario, anchor: std::cell::Cell::new(0) };
     checker.check()?;
     Ok(LoadedScenario { scenario, path: path.to_path_buf(), name })
 }
@@ -135,13 +135,18 @@ struct Checker<'a> {
     source: &'a str,
     path: &'a str,
     scenario: &'a Scenario,
+    /// Where in the source the item being checked starts: errors point at the first
+    /// occurrence of their needle from here on (a name can appear in many places).
+    anchor: std::cell::Cell<usize>,
 }
 
 impl Checker<'_> {
     /// An error placed at the first occurrence of `needle` (quoted when it is a name).
     fn error_at(&self, needle: &str, message: String) -> ScenarioError {
         let quoted = format!("\"{needle}\"");
-        let offset = self.source.find(&quoted).or_else(|| self.source.find(needle));
+        let from = self.anchor.get();
+        let find = |text: &str| self.source[from..].find(text).map(|o| o + from).or_else(|| self.source.find(text));
+        let offset = find(&quoted).or_else(|| find(needle));
         let (line, col) = match offset {
             Some(offset) => {
                 let before = &self.source[..offset];
@@ -218,6 +223,7 @@ impl Checker<'_> {
             })
             .collect();
         for server in &s.servers {
+            self.anchor_at(&format!("\"{}\"", server.name), 0);
             let mut held = BTreeSet::new();
             for zone in &server.zones {
                 if !origins.contains(zone.zone()) {
@@ -255,7 +261,9 @@ impl Checker<'_> {
             }
         }
         // Timeline.
-        for step in &s.timeline {
+        self.anchor_at("timeline", 0);
+        for (i, step) in s.timeline.iter().enumerate() {
+            self.anchor_nth("action:", i, "timeline");
             self.check_ms("at", step.at)?;
             if step.at > end {
                 return Err(self.error_at(
@@ -270,10 +278,26 @@ impl Checker<'_> {
             self.check_action(&step.action)?;
         }
         // Expectations.
+        self.anchor_at("expect", 0);
         for expectation in &s.expect {
             self.check_expectation(expectation)?;
         }
         Ok(())
+    }
+
+    /// Moves the anchor to the first occurrence of `token` at or after `from`.
+    fn anchor_at(&self, token: &str, from: usize) {
+        if let Some(offset) = self.source[from..].find(token) {
+            self.anchor.set(from + offset);
+        }
+    }
+
+    /// Moves the anchor to the `n`-th occurrence of `token` after the first `section`.
+    fn anchor_nth(&self, token: &str, n: usize, section: &str) {
+        let start = self.source.find(section).unwrap_or(0);
+        if let Some((offset, _)) = self.source[start..].match_indices(token).nth(n) {
+            self.anchor.set(start + offset);
+        }
     }
 
     fn check_ms(&self, field: &str, value: Duration) -> Result<(), ScenarioError> {

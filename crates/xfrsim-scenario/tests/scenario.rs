@@ -1,0 +1,70 @@
+//! The scenario loader on every bundled scenario and on damaged copies of them.
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+
+fn bundled() -> Vec<(PathBuf, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    files.sort();
+    files.into_iter().map(|p| (p.clone(), std::fs::read_to_string(&p).expect("readable"))).collect()
+}
+
+#[test]
+fn every_bundled_scenario_loads_and_names_itself_after_its_file() {
+    let scenarios = bundled();
+    assert!(scenarios.len() >= 16, "the library promises at least 16 scenarios");
+    for (path, _) in scenarios {
+        let loaded = xfrsim_scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.name, path.file_stem().unwrap().to_string_lossy());
+        assert!(
+            !loaded.scenario.expect.is_empty(),
+            "{}: a scenario without expectations tests nothing",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn updates_expand_in_time_order() {
+    let (path, source) = bundled().into_iter().find(|(p, _)| p.ends_with("serial-wrap.ron")).unwrap();
+    let loaded = xfrsim_scenario::parse(&source, &path).unwrap();
+    let steps = loaded.scenario.expanded_timeline();
+    // 1h to 6h30m every 30m: 12 updates.
+    assert_eq!(steps.len(), 12);
+    assert!(steps.windows(2).all(|w| w[0].at < w[1].at));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Damaged files (bytes replaced, cut, or a line dropped) give an error or a scenario,
+    /// never a panic, and errors always carry `path:line:col: `.
+    #[test]
+    fn damaged_files_never_panic(which in any::<prop::sample::Index>(), at in any::<prop::sample::Index>(), byte in any::<u8>(), mode in 0u8..3) {
+        let files = bundled();
+        let (path, source) = &files[which.index(files.len())];
+        let mut bytes = source.clone().into_bytes();
+        let i = at.index(bytes.len());
+        match mode {
+            0 => bytes[i] = byte,
+            1 => bytes.truncate(i),
+            _ => {
+                let end = bytes[i..].iter().position(|b| *b == b'\n').map_or(bytes.len(), |p| i + p);
+                bytes.drain(i..end);
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        if let Err(e) = xfrsim_scenario::parse(&text, path) {
+            let shown = e.to_string();
+            let prefix = format!("{}:", path.display());
+            prop_assert!(shown.starts_with(&prefix), "{}", shown);
+            prop_assert!(!e.message.is_empty());
+        }
+    }
+}

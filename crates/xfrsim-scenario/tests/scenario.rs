@@ -68,3 +68,32 @@ proptest! {
         }
     }
 }
+
+/// `docs/scenarios.md` shows a complete file, every action and every expectation: all of it
+/// must load, so the guide cannot drift from the format.
+#[test]
+fn the_guide_examples_load() {
+    let guide = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/scenarios.md")).unwrap();
+    let blocks: Vec<&str> = guide.split("```ron\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
+    assert_eq!(blocks.len(), 3, "complete file, actions, expectations");
+    let path = Path::new("docs/scenarios.md");
+    xfrsim_scenario::parse(blocks[0], path).unwrap_or_else(|e| panic!("complete file: {e}"));
+    let frame = |timeline: &str, expect: &str| {
+        format!(
+            r#"(
+    duration: "2d",
+    zones: [(origin: "example.com.")],
+    servers: [
+        (name: "ns1", address: "192.0.2.1", zones: [Primary(zone: "example.com.")]),
+        (name: "ns2", address: "192.0.2.2", zones: [Secondary(zone: "example.com.", masters: ["ns1"])]),
+    ],
+    timeline: [{timeline}],
+    expect: [{expect}],
+)"#
+        )
+    };
+    let actions = xfrsim_scenario::parse(&frame(blocks[1], ""), path).unwrap_or_else(|e| panic!("actions: {e}"));
+    assert_eq!(actions.scenario.timeline.len(), 22, "one example per action");
+    let expectations = xfrsim_scenario::parse(&frame("", blocks[2]), path).unwrap_or_else(|e| panic!("expectations: {e}"));
+    assert_eq!(expectations.scenario.expect.len(), 6);
+}

@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use xfrsim_scenario::DEFAULT_SEED;
 use xfrsim_sim::RunOptions;
 
+mod bench;
+
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "xfrsim: deterministic DNS zone-transfer simulation")]
 struct Cli {
@@ -36,6 +38,13 @@ enum Command {
     },
     /// Print the event catalog: Windows event ID, severity, symbolic name.
     Events,
+    /// Benchmarks (release build): simulated seconds per wall second, memory.
+    Bench {
+        /// Run one case in this process (used by `bench` itself, one process per case so
+        /// each peak RSS is its own).
+        #[arg(long, hide = true)]
+        case: Option<String>,
+    },
 }
 
 fn workspace_root() -> PathBuf {
@@ -122,6 +131,8 @@ fn main() -> Result<ExitCode> {
             println!("digest={}", outcome.digest_hex());
             Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Bench { case: Some(case) } => bench::run_case(&case),
+        Command::Bench { case: None } => bench::run_all(),
         Command::Events => {
             for (id, name, severity) in xfrsim_engine::CATALOG {
                 let id = id.map_or_else(|| "-".to_string(), |id| id.to_string());

@@ -131,9 +131,10 @@ pub enum EventKind {
     /// BIND: `client @... (zone): transfer of 'zone/IN': AXFR started (serial N)`.
     /// Knot: `[zone] AXFR, outgoing, remote ..., started, serial N`.
     ZoneXfrStart { serial: Serial, secondary: SocketAddr, incremental: bool },
-    /// 6001 DNS_EVENT_ZONEXFR_SUCCESSFUL (info): the outgoing transfer was fully sent.
+    /// 6001 DNS_EVENT_ZONEXFR_SUCCESSFUL (info): the outgoing transfer was fully sent
+    /// (`records`: how many records it carried, as BIND's "N messages, M records").
     /// BIND: `... AXFR ended: N messages, M records, ...`. Knot: `... AXFR, outgoing, ..., finished`.
-    ZoneXfrSuccessful { serial: Serial, secondary: SocketAddr },
+    ZoneXfrSuccessful { serial: Serial, secondary: SocketAddr, records: usize },
     /// 6002 DNS_EVENT_ZONEXFR_ABORTED (info): the secondary dropped the connection before the
     /// transfer was sent. BIND: `... transfer of 'zone': send: connection reset`.
     /// Knot: `... AXFR, outgoing, ..., failed (connection reset)`.
@@ -308,9 +309,10 @@ impl EventKind {
                 ("secondary", s(secondary)),
                 ("kind", (if *incremental { "IXFR" } else { "AXFR" }).to_string()),
             ],
-            ZoneXfrSuccessful { serial, secondary } | ZoneXfrAborted { serial, secondary } => {
-                vec![("serial", s(serial)), ("secondary", s(secondary))]
+            ZoneXfrSuccessful { serial, secondary, records } => {
+                vec![("serial", s(serial)), ("secondary", s(secondary)), ("records", s(records))]
             }
+            ZoneXfrAborted { serial, secondary } => vec![("serial", s(serial)), ("secondary", s(secondary))],
             UdpZoneTransfer { client } | BadZoneTransferRequest { client } => vec![("client", s(client))],
             ZoneUpdate { serial, master, incremental } => vec![
                 ("serial", s(serial)),

@@ -452,7 +452,7 @@ impl HeldZone {
                 let qtype = *qtype;
                 *deadline = now + ctx.timeouts.tcp_idle;
                 let result = match message {
-                    Ok(m) => receiver.on_message(&m),
+                    Ok(m) => receiver.on_message(m),
                     Err(_) => Err(BadResponse::Malformed),
                 };
                 match result {
@@ -575,13 +575,8 @@ impl HeldZone {
                     self.finish_step(ctx, now, StepEnd::NextMaster);
                 }
             }
-            TransferOutcome::Full { records } => {
-                let zone = match Zone::new(origin.clone(), records) {
-                    Ok(zone) => zone,
-                    Err(_) => {
-                        return self.transfer_failed(ctx, now, master, qtype, Failure::Bad(BadResponse::BadZoneData));
-                    }
-                };
+            TransferOutcome::Full { zone } => {
+                let zone = *zone;
                 let serial = zone.serial();
                 match ours {
                     Some(ours) if serial == ours => {

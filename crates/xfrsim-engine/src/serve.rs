@@ -18,6 +18,7 @@ use crate::wire;
 /// peer that stops reading stalls the transfer rather than the node's memory.
 pub(crate) struct Outgoing {
     serial: Serial,
+    records: usize,
     zone: Name,
     messages: VecDeque<Vec<u8>>,
 }
@@ -83,7 +84,7 @@ impl Node {
             reply.add_answer(data.soa_record().clone());
             return reply;
         }
-        let answers: Vec<Record> = data.lookup(q.name(), qtype).cloned().collect();
+        let answers: Vec<Record> = data.lookup(q.name(), qtype).collect();
         if answers.is_empty() {
             // RFC 2308 §3: NXDOMAIN or NODATA, with the SOA for negative caching.
             if !data.has_name(q.name()) {
@@ -209,7 +210,7 @@ impl Node {
         };
         let origin = zone.origin.clone();
         let serial = history.zone().serial();
-        let (messages, incremental) = if qtype == RecordType::IXFR {
+        let (messages, incremental, records) = if qtype == RecordType::IXFR {
             let client_soa: Vec<&Record> =
                 request.authorities.iter().filter(|r| r.record_type() == RecordType::SOA).collect();
             let [client_soa] = client_soa.as_slice() else {
@@ -229,14 +230,14 @@ impl Node {
             }
             ixfr_messages(request, &history, client_serial)
         } else {
-            (wire::transfer_messages(request, history.zone().axfr_records()), false)
+            (wire::transfer_messages(request, history.zone().axfr_records()), false, history.zone().len() + 1)
         };
         self.ctx.emit(now, Some(&origin), EventKind::ZoneXfrStart { serial, secondary: peer, incremental });
         let mut messages: VecDeque<Vec<u8>> = messages.into();
         let first = messages.pop_front().expect("a transfer has at least one message");
         self.ctx.send_tcp(conn, first);
         if let Some(Conn::Server { outgoing, .. }) = self.ctx.conns.get_mut(&conn) {
-            *outgoing = Some(Outgoing { serial, zone: origin, messages });
+            *outgoing = Some(Outgoing { serial, records, zone: origin, messages });
         }
     }
 
@@ -248,9 +249,9 @@ impl Node {
                 self.ctx.send_tcp(conn, next);
                 return;
             }
-            let (serial, zone) = (out.serial, out.zone.clone());
+            let (serial, zone, records) = (out.serial, out.zone.clone(), out.records);
             *outgoing = None;
-            self.ctx.emit(now, Some(&zone), EventKind::ZoneXfrSuccessful { serial, secondary: peer });
+            self.ctx.emit(now, Some(&zone), EventKind::ZoneXfrSuccessful { serial, secondary: peer, records });
         }
         let next = match self.ctx.conns.get_mut(&conn) {
             Some(Conn::Server { queued, .. }) => queued.pop_front(),
@@ -277,14 +278,16 @@ impl Node {
 }
 
 /// Incremental when the journal reaches the client's serial, else AXFR-style (RFC 1995 §4).
-fn ixfr_messages(request: &Message, history: &Arc<ZoneHistory>, client_serial: Serial) -> (Vec<Vec<u8>>, bool) {
+/// Returns the messages, whether they are incremental, and how many records they carry.
+fn ixfr_messages(request: &Message, history: &Arc<ZoneHistory>, client_serial: Serial) -> (Vec<Vec<u8>>, bool, usize) {
     let zone = history.zone();
     match history.diffs_since(client_serial) {
         Some(diffs) => {
             let records = wire::ixfr_records(zone.soa_record(), diffs);
-            (wire::transfer_messages(request, records.into_iter()), true)
+            let count = records.len();
+            (wire::transfer_messages(request, records.into_iter().cloned()), true, count)
         }
-        None => (wire::transfer_messages(request, zone.axfr_records()), false),
+        None => (wire::transfer_messages(request, zone.axfr_records()), false, zone.len() + 1),
     }
 }
 

@@ -4,7 +4,7 @@
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
-use xfrsim_zone::{Diff, Serial};
+use xfrsim_zone::{Diff, Serial, Zone, ZoneBuilder};
 
 use crate::event::BadResponse;
 
@@ -63,13 +63,13 @@ fn record_wire_len(record: &Record) -> usize {
 
 /// Splits a transfer's records into response messages of at most 64 KiB each (RFC 5936 §2.2):
 /// the first echoes the question, all carry the request id, AA set.
-pub fn transfer_messages<'r>(request: &Message, records: impl Iterator<Item = &'r Record>) -> Vec<Vec<u8>> {
+pub fn transfer_messages(request: &Message, records: impl Iterator<Item = Record>) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut current = response_to(request, ResponseCode::NoError);
     current.metadata.authoritative = true;
     let mut size = 0;
     for record in records {
-        let len = record_wire_len(record);
+        let len = record_wire_len(&record);
         if size + len > TRANSFER_BUDGET && !current.answers.is_empty() {
             out.push(encode(&current));
             current = Message::response(request.metadata.id, request.metadata.op_code);
@@ -77,7 +77,7 @@ pub fn transfer_messages<'r>(request: &Message, records: impl Iterator<Item = &'
             size = 0;
         }
         size += len;
-        current.add_answer(record.clone());
+        current.add_answer(record);
     }
     out.push(encode(&current));
     out
@@ -109,8 +109,8 @@ pub fn soa_serial(record: &Record) -> Option<Serial> {
 pub enum TransferOutcome {
     /// A single SOA: the server's version is not newer than ours (IXFR "up to date").
     UpToDate { serial: Serial },
-    /// A full zone: AXFR, or an AXFR-style answer to IXFR. Records include the SOA once.
-    Full { records: Vec<Record> },
+    /// A full zone: AXFR, or an AXFR-style answer to IXFR.
+    Full { zone: Box<Zone> },
     /// Incremental diffs, oldest first.
     Incremental { diffs: Vec<Diff> },
 }
@@ -137,7 +137,8 @@ pub struct TransferReceiver {
     our_serial: Option<Serial>,
     phase: Phase,
     opening_soa: Option<Record>,
-    records: Vec<Record>,
+    /// The zone of a full transfer, built as records arrive.
+    full: ZoneBuilder,
     diffs: Vec<Diff>,
     current_diff: Option<Diff>,
     messages: usize,
@@ -147,13 +148,13 @@ impl TransferReceiver {
     /// `our_serial` is the serial sent in an IXFR request (`None` for AXFR).
     pub fn new(zone: Name, id: u16, qtype: RecordType, our_serial: Option<Serial>) -> Self {
         TransferReceiver {
+            full: ZoneBuilder::new(zone.clone()),
             zone,
             id,
             qtype,
             our_serial,
             phase: Phase::Start,
             opening_soa: None,
-            records: Vec::new(),
             diffs: Vec::new(),
             current_diff: None,
             messages: 0,
@@ -165,7 +166,7 @@ impl TransferReceiver {
     }
 
     /// Feeds one message. `Ok(None)`: more to come. `Ok(Some(outcome))`: complete.
-    pub fn on_message(&mut self, message: &Message) -> Result<Option<TransferOutcome>, BadResponse> {
+    pub fn on_message(&mut self, message: Message) -> Result<Option<TransferOutcome>, BadResponse> {
         if message.metadata.id != self.id || message.metadata.message_type != MessageType::Response {
             return Err(BadResponse::WrongId);
         }
@@ -180,9 +181,8 @@ impl TransferReceiver {
             return Err(BadResponse::Rcode(u16::from(rcode)));
         }
         self.messages += 1;
-        let answers = message.answers.clone();
-        let count = answers.len();
-        for record in answers {
+        let count = message.answers.len();
+        for record in message.answers {
             self.on_record(record)?;
         }
         // A lone SOA in a single message is "up to date" for IXFR (RFC 1995 §2) — only when the
@@ -196,7 +196,7 @@ impl TransferReceiver {
             }
         }
         if matches!(self.phase, Phase::Done) {
-            return Ok(Some(self.finish()));
+            return self.finish().map(Some);
         }
         Ok(None)
     }
@@ -229,7 +229,7 @@ impl TransferReceiver {
                     // AXFR of a zone holding only its SOA: the closing SOA right away.
                     self.close_full(&record)?;
                 } else {
-                    self.records.push(record);
+                    self.full.push(record).map_err(|_| BadResponse::BadZoneData)?;
                     self.phase = Phase::Full;
                 }
             }
@@ -237,7 +237,7 @@ impl TransferReceiver {
                 if is_soa {
                     self.close_full(&record)?;
                 } else {
-                    self.records.push(record);
+                    self.full.push(record).map_err(|_| BadResponse::BadZoneData)?;
                 }
             }
             Phase::Deleting => {
@@ -294,15 +294,15 @@ impl TransferReceiver {
         Ok(())
     }
 
-    fn finish(&mut self) -> TransferOutcome {
+    fn finish(&mut self) -> Result<TransferOutcome, BadResponse> {
         if !self.diffs.is_empty() {
-            return TransferOutcome::Incremental { diffs: std::mem::take(&mut self.diffs) };
+            return Ok(TransferOutcome::Incremental { diffs: std::mem::take(&mut self.diffs) });
         }
-        let mut records = std::mem::take(&mut self.records);
+        let mut full = std::mem::replace(&mut self.full, ZoneBuilder::new(self.zone.clone()));
         if let Some(soa) = self.opening_soa.take() {
-            records.push(soa);
+            full.push(soa).map_err(|_| BadResponse::BadZoneData)?;
         }
-        TransferOutcome::Full { records }
+        full.finish().map(|zone| TransferOutcome::Full { zone: Box::new(zone) }).map_err(|_| BadResponse::BadZoneData)
     }
 }
 

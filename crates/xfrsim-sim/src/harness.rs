@@ -87,20 +87,24 @@ pub fn generated_zone(
     hosts: u32,
 ) -> Result<Zone, SimError> {
     let secs = |d: Duration| i32::try_from(d.as_secs()).unwrap_or(i32::MAX);
-    let mut records = Vec::with_capacity(2 * hosts as usize + 2);
-    records.push(soa_record(origin, serial, secs(refresh), secs(retry), secs(expire)));
-    let ns =
-        Name::from_ascii("ns1").and_then(|n| n.append_domain(origin)).map_err(|e| SimError::Zone(e.to_string()))?;
-    records.push(Record::from_rdata(origin.clone(), 3600, RData::NS(hickory_proto::rr::rdata::NS(ns))));
+    let zone_error = |e: xfrsim_zone::ZoneError| SimError::Zone(e.to_string());
+    let name_error = |e: hickory_proto::ProtoError| SimError::Zone(e.to_string());
+    // Record by record into the builder: a 100,000-record zone never exists twice in memory.
+    let mut builder = xfrsim_zone::ZoneBuilder::new(origin.clone());
+    builder.push(soa_record(origin, serial, secs(refresh), secs(retry), secs(expire))).map_err(zone_error)?;
+    let ns = Name::from_ascii("ns1").and_then(|n| n.append_domain(origin)).map_err(name_error)?;
+    builder
+        .push(Record::from_rdata(origin.clone(), 3600, RData::NS(hickory_proto::rr::rdata::NS(ns))))
+        .map_err(zone_error)?;
     for i in 0..hosts {
-        let name = Name::from_ascii(format!("host{i}"))
-            .and_then(|n| n.append_domain(origin))
-            .map_err(|e| SimError::Zone(e.to_string()))?;
+        let name = Name::from_ascii(format!("host{i}")).and_then(|n| n.append_domain(origin)).map_err(name_error)?;
         let [_, b, c, d] = i.to_be_bytes();
-        records.push(Record::from_rdata(name.clone(), 3600, RData::A(A::new(10, b, c, d))));
-        records.push(Record::from_rdata(name, 3600, RData::TXT(TXT::new(vec![format!("v=xfrsim host {i}")]))));
+        builder.push(Record::from_rdata(name.clone(), 3600, RData::A(A::new(10, b, c, d)))).map_err(zone_error)?;
+        builder
+            .push(Record::from_rdata(name, 3600, RData::TXT(TXT::new(vec![format!("v=xfrsim host {i}")]))))
+            .map_err(zone_error)?;
     }
-    Zone::new(origin.clone(), records).map_err(|e| SimError::Zone(e.to_string()))
+    builder.finish().map_err(zone_error)
 }
 
 fn with_serial(zone: &Zone, serial: u32) -> Zone {
@@ -108,7 +112,7 @@ fn with_serial(zone: &Zone, serial: u32) -> Zone {
     if let RData::SOA(data) = &mut soa.data {
         data.serial = serial;
     }
-    let records = std::iter::once(soa).chain(zone.records().cloned());
+    let records = std::iter::once(soa).chain(zone.records());
     Zone::new(zone.origin().clone(), records).expect("the same records with another serial still form a zone")
 }
 

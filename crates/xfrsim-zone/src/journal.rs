@@ -51,26 +51,26 @@ impl Diff {
             match (old_iter.peek(), new_iter.peek()) {
                 (None, None) => break,
                 (Some(o), None) => {
-                    deleted.push(o.record().clone());
+                    deleted.push(o.to_record());
                     old_iter.next();
                 }
                 (None, Some(n)) => {
-                    added.push(n.record().clone());
+                    added.push(n.to_record());
                     new_iter.next();
                 }
                 (Some(o), Some(n)) => match o.cmp(n) {
                     std::cmp::Ordering::Less => {
-                        deleted.push(o.record().clone());
+                        deleted.push(o.to_record());
                         old_iter.next();
                     }
                     std::cmp::Ordering::Greater => {
-                        added.push(n.record().clone());
+                        added.push(n.to_record());
                         new_iter.next();
                     }
                     std::cmp::Ordering::Equal => {
                         if o.ttl() != n.ttl() {
-                            deleted.push(o.record().clone());
-                            added.push(n.record().clone());
+                            deleted.push(o.to_record());
+                            added.push(n.to_record());
                         }
                         old_iter.next();
                         new_iter.next();
@@ -88,14 +88,14 @@ impl Diff {
 /// follow diff size.
 struct Edit<'z> {
     zone: &'z mut Zone,
-    original_soa: ZoneRecord,
+    original_soa: Record,
     /// Record identity → its state before the edit (`None`: absent).
     originals: BTreeMap<ZoneRecord, Option<ZoneRecord>>,
 }
 
 impl<'z> Edit<'z> {
     fn new(zone: &'z mut Zone) -> Self {
-        let original_soa = zone.soa_zone_record().clone();
+        let original_soa = zone.soa_record().clone();
         Edit { zone, original_soa, originals: BTreeMap::new() }
     }
 
@@ -123,7 +123,7 @@ impl<'z> Edit<'z> {
                 self.zone.insert(record);
             }
         }
-        self.zone.set_soa(self.original_soa);
+        self.zone.set_soa(self.original_soa).expect("the SOA it had encoded before");
     }
 
     /// Keeps the edit; returns the net (deleted, added) records.
@@ -134,12 +134,12 @@ impl<'z> Edit<'z> {
             let after = self.zone.get(&key);
             match (before, after) {
                 (None, None) => {}
-                (Some(b), None) => deleted.push(b.into_record()),
-                (None, Some(a)) => added.push(a.record().clone()),
+                (Some(b), None) => deleted.push(b.to_record()),
+                (None, Some(a)) => added.push(a.to_record()),
                 (Some(b), Some(a)) => {
                     if b.ttl() != a.ttl() {
-                        added.push(a.record().clone());
-                        deleted.push(b.into_record());
+                        added.push(a.to_record());
+                        deleted.push(b.to_record());
                     }
                 }
             }
@@ -196,7 +196,7 @@ fn apply_one(edit: &mut Edit<'_>, diff: &Diff) -> Result<(), ZoneError> {
     if diff.new_soa.name != origin {
         return Err(ZoneError::SoaNotAtApex { name: diff.new_soa.name.to_string() });
     }
-    edit.zone.set_soa(ZoneRecord::new(diff.new_soa.clone())?);
+    edit.zone.set_soa(diff.new_soa.clone())?;
     Ok(())
 }
 
@@ -325,7 +325,7 @@ impl ZoneHistory {
             set_serial(soa, old_serial.next());
         }
         let serial = soa_serial(&soa_record)?;
-        self.zone.set_soa(ZoneRecord::new(soa_record.clone())?);
+        self.zone.set_soa(soa_record.clone())?;
         self.push(Diff { old_soa, deleted, new_soa: soa_record, added });
         Ok(UpdateOutcome::Committed { serial })
     }

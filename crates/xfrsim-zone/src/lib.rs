@@ -16,7 +16,7 @@ pub use digest::{StableHasher, fnv1a64, mix64};
 pub use file::{ZoneFileError, load_zone_file, parse_zone_text};
 pub use journal::{Change, Diff, UpdateOutcome, ZoneHistory};
 pub use serial::{MAX_SERIAL_INCREMENT, Serial};
-pub use zone::{Zone, ZoneDigest, ZoneRecord, soa_record};
+pub use zone::{Zone, ZoneBuilder, ZoneDigest, ZoneRecord, soa_record};
 
 /// Why a zone, a diff or an update was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,65 +6,134 @@ use std::fmt;
 
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding, Restrict};
 
 use crate::digest::{fnv1a64, mix64};
 use crate::{Serial, ZoneError};
 
-/// One record of a zone, with its RDATA pre-encoded in DNSSEC canonical form (RFC 4034 §6.2)
-/// so that ordering and equality never re-encode.
+/// One record of a zone, stored compactly as wire-format bytes (owner and RDATA uncompressed,
+/// original case) and decoded to a hickory [`Record`] only when asked for. A hickory `Record` is
+/// 272 bytes before its heap data; this is 56, which is what lets five servers hold a
+/// 100,000-record zone each in a few tens of megabytes.
 ///
-/// Identity (`Eq`, `Ord`) is owner name (case-insensitive), type and RDATA; the TTL is not part
-/// of it, as RFC 2181 §5 and RFC 2136 §1.1.1 say RRs differing only in TTL are the same RR.
+/// Identity (`Eq`, `Ord`) is owner name (case-insensitive, RFC 4034 §6.1 order), type and
+/// canonical RDATA (§6.2, §6.3); the TTL is not part of it, as RFC 2181 §5 and RFC 2136 §1.1.1
+/// say RRs differing only in TTL are the same RR. Class is always IN (checked on entry).
 #[derive(Debug, Clone)]
 pub struct ZoneRecord {
-    record: Record,
-    rdata_canonical: Box<[u8]>,
+    owner: Box<[u8]>,
+    rtype: u16,
+    ttl: u32,
+    rdata: Box<[u8]>,
+    /// The canonical RDATA when it differs from `rdata` (names inside lower-cased).
+    canonical: Option<Box<[u8]>>,
+}
+
+/// Encodes into `scratch` (cleared first) with the given name handling.
+fn encode_into(
+    scratch: &mut Vec<u8>,
+    f: impl FnOnce(&mut BinEncoder<'_>) -> Result<(), hickory_proto::ProtoError>,
+    canonical: bool,
+) -> Result<(), String> {
+    scratch.clear();
+    let mut encoder = BinEncoder::new(scratch);
+    encoder.set_canonical_form(canonical);
+    encoder.set_name_encoding(if canonical { NameEncoding::UncompressedLowercase } else { NameEncoding::Uncompressed });
+    f(&mut encoder).map_err(|e| e.to_string())
 }
 
 impl ZoneRecord {
-    /// Wraps a record, encoding its RDATA canonically.
+    /// Encodes a record. Fails only for RDATA hickory cannot encode.
     pub fn new(record: Record) -> Result<Self, ZoneError> {
-        let rdata_canonical = canonical_rdata(&record.data)
-            .map_err(|reason| ZoneError::Unencodable { name: record.name.to_string(), reason })?;
-        Ok(ZoneRecord { record, rdata_canonical: rdata_canonical.into_boxed_slice() })
+        let fail = |reason| ZoneError::Unencodable { name: record.name.to_string(), reason };
+        // One scratch buffer, then exact-size copies: growing and shrinking a buffer per field
+        // left a 100,000-record zone costing ten times its size in fragmented heap.
+        let mut scratch = Vec::with_capacity(512);
+        encode_into(&mut scratch, |e| record.name.emit(e), false).map_err(fail)?;
+        let owner = Box::<[u8]>::from(scratch.as_slice());
+        encode_into(&mut scratch, |e| record.data.emit(e), false).map_err(fail)?;
+        let rdata = Box::<[u8]>::from(scratch.as_slice());
+        encode_into(&mut scratch, |e| record.data.emit(e), true).map_err(fail)?;
+        let canonical = (scratch.as_slice() != &*rdata).then(|| Box::<[u8]>::from(scratch.as_slice()));
+        Ok(ZoneRecord { owner, rtype: u16::from(record.record_type()), ttl: record.ttl, rdata, canonical })
     }
 
-    pub fn record(&self) -> &Record {
-        &self.record
+    /// The record, decoded.
+    pub fn to_record(&self) -> Record {
+        let mut decoder = BinDecoder::new(&self.owner);
+        let name = Name::read(&mut decoder).expect("owner bytes were encoded from a Name");
+        let mut decoder = BinDecoder::new(&self.rdata);
+        let length = u16::try_from(self.rdata.len()).expect("RDATA was encoded within 65535 bytes");
+        let data = RData::read(&mut decoder, RecordType::from(self.rtype), Restrict::new(length))
+            .expect("RDATA bytes were encoded from an RData");
+        Record::from_rdata(name, self.ttl, data)
     }
 
-    /// A probe that sorts before every record owned by `name`: type 0, empty RDATA.
-    fn lowest_for(name: &Name) -> Self {
-        let record = Record::update0(name.clone(), 0, RecordType::Unknown(0));
-        ZoneRecord { record, rdata_canonical: Box::new([]) }
+    /// A probe that sorts before every record owned by `owner`: type 0, empty RDATA.
+    fn lowest_for(owner: &[u8]) -> Self {
+        ZoneRecord { owner: owner.into(), rtype: 0, ttl: 0, rdata: Box::new([]), canonical: None }
     }
 
-    pub fn into_record(self) -> Record {
-        self.record
-    }
-
-    pub fn name(&self) -> &Name {
-        &self.record.name
+    fn owned_by(&self, owner: &[u8]) -> bool {
+        compare_names(&self.owner, owner) == Ordering::Equal
     }
 
     pub fn record_type(&self) -> RecordType {
-        self.record.record_type()
+        RecordType::from(self.rtype)
     }
 
     pub fn ttl(&self) -> u32 {
-        self.record.ttl
+        self.ttl
+    }
+
+    fn canonical_rdata(&self) -> &[u8] {
+        self.canonical.as_deref().unwrap_or(&self.rdata)
     }
 
     /// 64-bit hash of the full canonical RR (owner lower-cased, type, class, TTL, RDATA).
-    fn content_hash(&self) -> u64 {
-        let mut bytes = canonical_owner(&self.record.name);
-        bytes.extend_from_slice(&u16::from(self.record_type()).to_be_bytes());
-        bytes.extend_from_slice(&u16::from(self.record.dns_class).to_be_bytes());
-        bytes.extend_from_slice(&self.record.ttl.to_be_bytes());
-        bytes.extend_from_slice(&self.rdata_canonical);
+    pub(crate) fn content_hash(&self) -> u64 {
+        let mut bytes: Vec<u8> = self.owner.iter().map(u8::to_ascii_lowercase).collect();
+        bytes.extend_from_slice(&self.rtype.to_be_bytes());
+        bytes.extend_from_slice(&u16::from(DNSClass::IN).to_be_bytes());
+        bytes.extend_from_slice(&self.ttl.to_be_bytes());
+        bytes.extend_from_slice(self.canonical_rdata());
         mix64(fnv1a64(&bytes))
     }
+}
+
+/// The name's wire encoding (uncompressed, original case).
+pub(crate) fn name_wire(name: &Name) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(64);
+    encode_into(&mut wire, |e| name.emit(e), false).expect("a constructed name always encodes");
+    wire
+}
+
+/// RFC 4034 §6.1 canonical name order on uncompressed wire names: labels compared from the
+/// most significant (rightmost), case-insensitively, as unsigned octet strings, a missing octet
+/// before any octet; a name that runs out of labels first sorts first.
+fn compare_names(a: &[u8], b: &[u8]) -> Ordering {
+    // A wire name has at most 127 labels; record where each starts, without allocating.
+    fn labels(wire: &[u8], starts: &mut [u8; 128]) -> usize {
+        let (mut at, mut n) = (0usize, 0usize);
+        while at < wire.len() && wire[at] != 0 && n < starts.len() {
+            starts[n] = at as u8;
+            n += 1;
+            at += 1 + usize::from(wire[at]);
+        }
+        n
+    }
+    let (mut sa, mut sb) = ([0u8; 128], [0u8; 128]);
+    let (na, nb) = (labels(a, &mut sa), labels(b, &mut sb));
+    for i in 1..=na.min(nb) {
+        let (ia, ib) = (usize::from(sa[na - i]), usize::from(sb[nb - i]));
+        let la = &a[ia + 1..ia + 1 + usize::from(a[ia])];
+        let lb = &b[ib + 1..ib + 1 + usize::from(b[ib])];
+        let ordering = la.iter().map(u8::to_ascii_lowercase).cmp(lb.iter().map(u8::to_ascii_lowercase));
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    na.cmp(&nb)
 }
 
 impl PartialEq for ZoneRecord {
@@ -82,33 +151,12 @@ impl PartialOrd for ZoneRecord {
 }
 
 impl Ord for ZoneRecord {
-    /// RFC 4034 §6.1 name order (hickory's `Name: Ord` is canonical and case-insensitive),
-    /// then type, then canonical RDATA bytes (§6.3).
+    /// Owner in RFC 4034 §6.1 order, then type, then canonical RDATA bytes (§6.3).
     fn cmp(&self, other: &Self) -> Ordering {
-        self.record
-            .name
-            .cmp(&other.record.name)
-            .then_with(|| u16::from(self.record_type()).cmp(&u16::from(other.record_type())))
-            .then_with(|| self.rdata_canonical.cmp(&other.rdata_canonical))
+        compare_names(&self.owner, &other.owner)
+            .then_with(|| self.rtype.cmp(&other.rtype))
+            .then_with(|| self.canonical_rdata().cmp(other.canonical_rdata()))
     }
-}
-
-fn canonical_rdata(rdata: &RData) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::new();
-    let mut encoder = BinEncoder::new(&mut buf);
-    encoder.set_canonical_form(true);
-    encoder.set_name_encoding(NameEncoding::UncompressedLowercase);
-    rdata.emit(&mut encoder).map_err(|e| e.to_string())?;
-    Ok(buf)
-}
-
-fn canonical_owner(name: &Name) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut encoder = BinEncoder::new(&mut buf);
-    encoder.set_name_encoding(NameEncoding::UncompressedLowercase);
-    // A `Name` that exists in memory always encodes: labels were validated on construction.
-    name.emit(&mut encoder).expect("a constructed name always encodes");
-    buf
 }
 
 /// A content digest of a zone: equal digests mean equal SOA and equal record sets (with TTLs),
@@ -130,6 +178,8 @@ impl fmt::Display for ZoneDigest {
 pub struct Zone {
     origin: Name,
     soa: ZoneRecord,
+    /// `soa`, decoded once: it is read far more often than any other record.
+    soa_record: Record,
     records: BTreeSet<ZoneRecord>,
     records_hash_sum: u64,
 }
@@ -138,40 +188,11 @@ impl Zone {
     /// Builds a zone from its records. Exactly one SOA, at the apex; every owner inside the
     /// zone; class IN.
     pub fn new(origin: Name, records: impl IntoIterator<Item = Record>) -> Result<Zone, ZoneError> {
-        let mut origin = origin;
-        origin.set_fqdn(true);
-        let mut soa = None;
-        let mut others = Vec::new();
+        let mut builder = ZoneBuilder::new(origin);
         for record in records {
-            if record.dns_class != DNSClass::IN {
-                return Err(ZoneError::NotClassIn { name: record.name.to_string() });
-            }
-            if !origin.zone_of(&record.name) {
-                return Err(ZoneError::OutOfZone { name: record.name.to_string(), origin: origin.to_string() });
-            }
-            if record.record_type() == RecordType::SOA {
-                if record.name != origin {
-                    return Err(ZoneError::SoaNotAtApex { name: record.name.to_string() });
-                }
-                if soa.replace(record).is_some() {
-                    return Err(ZoneError::SeveralSoa { origin: origin.to_string() });
-                }
-            } else {
-                others.push(record);
-            }
+            builder.push(record)?;
         }
-        let soa = soa.ok_or_else(|| ZoneError::NoSoa { origin: origin.to_string() })?;
-        let mut zone = Zone { origin, soa: ZoneRecord::new(soa)?, records: BTreeSet::new(), records_hash_sum: 0 };
-        for record in others {
-            let record = ZoneRecord::new(record)?;
-            // RFC 5936 §2.2 (X4): duplicates are ignored. If they disagree on TTL, keep the
-            // lowest (RFC 2181 §5.2), so the result never depends on arrival order.
-            if zone.get(&record).is_some_and(|existing| existing.ttl() <= record.ttl()) {
-                continue;
-            }
-            zone.insert(record);
-        }
-        Ok(zone)
+        builder.finish()
     }
 
     pub fn origin(&self) -> &Name {
@@ -180,12 +201,12 @@ impl Zone {
 
     /// The apex SOA record.
     pub fn soa_record(&self) -> &Record {
-        self.soa.record()
+        &self.soa_record
     }
 
     /// The apex SOA RDATA.
     pub fn soa(&self) -> &SOA {
-        match &self.soa.record().data {
+        match &self.soa_record.data {
             RData::SOA(soa) => soa,
             _ => unreachable!("Zone::soa holds an SOA record by construction"),
         }
@@ -205,19 +226,20 @@ impl Zone {
         false
     }
 
-    /// Every record except the SOA, in canonical order.
-    pub fn records(&self) -> impl Iterator<Item = &Record> {
-        self.records.iter().map(ZoneRecord::record)
+    /// Every record except the SOA, in canonical order, decoded.
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        self.records.iter().map(ZoneRecord::to_record)
     }
 
     /// Records owned by `name` of type `rtype` (`ANY`: every type), the SOA included.
-    pub fn lookup<'a>(&'a self, name: &'a Name, rtype: RecordType) -> impl Iterator<Item = &'a Record> {
-        let soa =
-            (matches!(rtype, RecordType::SOA | RecordType::ANY) && *name == self.origin).then(|| self.soa.record());
-        let rest = self
+    pub fn lookup(&self, name: &Name, rtype: RecordType) -> impl Iterator<Item = Record> + '_ {
+        let soa = (matches!(rtype, RecordType::SOA | RecordType::ANY) && *name == self.origin)
+            .then(|| self.soa_record.clone());
+        let rest: Vec<Record> = self
             .owned_by(name)
-            .map(ZoneRecord::record)
-            .filter(move |r| rtype == RecordType::ANY || r.record_type() == rtype);
+            .filter(|r| rtype == RecordType::ANY || r.record_type() == rtype)
+            .map(ZoneRecord::to_record)
+            .collect();
         soa.into_iter().chain(rest)
     }
 
@@ -227,9 +249,10 @@ impl Zone {
     }
 
     /// The non-SOA records owned by `name`, found by a range walk (records sort by name first).
-    pub(crate) fn owned_by<'a>(&'a self, name: &'a Name) -> impl Iterator<Item = &'a ZoneRecord> {
-        let lowest = ZoneRecord::lowest_for(name);
-        self.records.range(lowest..).take_while(move |r| r.name() == name)
+    pub(crate) fn owned_by(&self, name: &Name) -> impl Iterator<Item = &ZoneRecord> {
+        let owner = name_wire(name);
+        let lowest = ZoneRecord::lowest_for(&owner);
+        self.records.range(lowest..).take_while(move |r| r.owned_by(&owner))
     }
 
     pub(crate) fn count(&self, name: &Name, rtype: RecordType) -> usize {
@@ -269,21 +292,80 @@ impl Zone {
         }
     }
 
-    pub(crate) fn set_soa(&mut self, soa: ZoneRecord) {
-        self.soa = soa;
+    pub(crate) fn set_soa(&mut self, soa: Record) -> Result<(), ZoneError> {
+        self.soa = ZoneRecord::new(soa.clone())?;
+        self.soa_record = soa;
+        Ok(())
     }
 
     pub(crate) fn zone_records(&self) -> impl Iterator<Item = &ZoneRecord> {
         self.records.iter()
     }
 
-    pub(crate) fn soa_zone_record(&self) -> &ZoneRecord {
-        &self.soa
+    /// The zone as an AXFR carries it (RFC 5936 §2.2): SOA, every other record, SOA again.
+    pub fn axfr_records(&self) -> impl Iterator<Item = Record> + '_ {
+        std::iter::once(self.soa_record.clone()).chain(self.records()).chain(std::iter::once(self.soa_record.clone()))
+    }
+}
+
+/// Builds a zone one record at a time, so a transfer being received never needs the whole
+/// record list and the zone in memory at once.
+#[derive(Debug)]
+pub struct ZoneBuilder {
+    origin: Name,
+    soa: Option<(ZoneRecord, Record)>,
+    records: BTreeSet<ZoneRecord>,
+    records_hash_sum: u64,
+}
+
+impl ZoneBuilder {
+    pub fn new(mut origin: Name) -> Self {
+        origin.set_fqdn(true);
+        ZoneBuilder { origin, soa: None, records: BTreeSet::new(), records_hash_sum: 0 }
     }
 
-    /// The zone as an AXFR carries it (RFC 5936 §2.2): SOA, every other record, SOA again.
-    pub fn axfr_records(&self) -> impl Iterator<Item = &Record> {
-        std::iter::once(self.soa.record()).chain(self.records()).chain(std::iter::once(self.soa.record()))
+    /// Adds a record: class IN, inside the zone, at most one SOA and only at the apex.
+    pub fn push(&mut self, record: Record) -> Result<(), ZoneError> {
+        if record.dns_class != DNSClass::IN {
+            return Err(ZoneError::NotClassIn { name: record.name.to_string() });
+        }
+        if !self.origin.zone_of(&record.name) {
+            return Err(ZoneError::OutOfZone { name: record.name.to_string(), origin: self.origin.to_string() });
+        }
+        if record.record_type() == RecordType::SOA {
+            if record.name != self.origin {
+                return Err(ZoneError::SoaNotAtApex { name: record.name.to_string() });
+            }
+            if self.soa.is_some() {
+                return Err(ZoneError::SeveralSoa { origin: self.origin.to_string() });
+            }
+            self.soa = Some((ZoneRecord::new(record.clone())?, record));
+            return Ok(());
+        }
+        let record = ZoneRecord::new(record)?;
+        // RFC 5936 §2.2 (X4): duplicates are ignored. If they disagree on TTL, keep the
+        // lowest (RFC 2181 §5.2), so the result never depends on arrival order.
+        if let Some(existing) = self.records.get(&record) {
+            if existing.ttl() <= record.ttl() {
+                return Ok(());
+            }
+            let old = self.records.take(&record).expect("just found");
+            self.records_hash_sum = self.records_hash_sum.wrapping_sub(old.content_hash());
+        }
+        self.records_hash_sum = self.records_hash_sum.wrapping_add(record.content_hash());
+        self.records.insert(record);
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<Zone, ZoneError> {
+        let (soa, soa_record) = self.soa.ok_or_else(|| ZoneError::NoSoa { origin: self.origin.to_string() })?;
+        Ok(Zone {
+            origin: self.origin,
+            soa,
+            soa_record,
+            records: self.records,
+            records_hash_sum: self.records_hash_sum,
+        })
     }
 }
 

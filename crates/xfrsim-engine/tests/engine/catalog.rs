@@ -12,7 +12,7 @@ fn one_of_each() -> Vec<EventKind> {
         EventKind::SecondaryRequiresMasters,
         EventKind::BadPacket { peer: m },
         EventKind::ZoneXfrStart { serial: s, secondary: m, incremental: false },
-        EventKind::ZoneXfrSuccessful { serial: s, secondary: m },
+        EventKind::ZoneXfrSuccessful { serial: s, secondary: m, records: 3 },
         EventKind::ZoneXfrAborted { serial: s, secondary: m },
         EventKind::UdpZoneTransfer { client: m },
         EventKind::BadZoneTransferRequest { client: m },

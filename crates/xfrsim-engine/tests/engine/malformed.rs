@@ -52,7 +52,7 @@ fn axfr_messages(request: &Message) -> Vec<Vec<u8>> {
     let zone = zone(100, 150);
     let mut messages = Vec::new();
     // Small messages so a mutation can land in any of several.
-    let records: Vec<_> = zone.axfr_records().cloned().collect();
+    let records: Vec<_> = zone.axfr_records().collect();
     for (i, chunk) in records.chunks(50).enumerate() {
         let mut m = if i == 0 {
             wire::response_to(request, ResponseCode::NoError)
@@ -158,7 +158,7 @@ fn inconsistent_streams_are_rejected() {
             Box::new(move |req: &Message| {
                 let mut m = ok_response(req);
                 let zone = zone(100, 3);
-                m.add_answers(zone.axfr_records().take(zone.len()).cloned());
+                m.add_answers(zone.axfr_records().take(zone.len()));
                 m.add_answer(other_soa.clone());
                 vec![m]
             }),
@@ -169,7 +169,7 @@ fn inconsistent_streams_are_rejected() {
             Box::new(|req: &Message| {
                 let zone = zone(100, 3);
                 let mut m = ok_response(req);
-                let records: Vec<_> = zone.axfr_records().cloned().collect();
+                let records: Vec<_> = zone.axfr_records().collect();
                 m.add_answers(records[..3].iter().cloned());
                 m.add_answer(zone.soa_record().clone());
                 m.add_answers(records[3..].iter().cloned());
@@ -182,7 +182,7 @@ fn inconsistent_streams_are_rejected() {
             Box::new(|req: &Message| {
                 let zone = zone(100, 3);
                 let mut m = ok_response(req);
-                m.add_answers(zone.axfr_records().skip(1).cloned());
+                m.add_answers(zone.axfr_records().skip(1));
                 vec![m]
             }),
         ),
@@ -192,7 +192,7 @@ fn inconsistent_streams_are_rejected() {
             Box::new(|req: &Message| {
                 let mut m = ok_response(req);
                 m.metadata.id = req.metadata.id.wrapping_add(1);
-                m.add_answers(zone(100, 3).axfr_records().cloned());
+                m.add_answers(zone(100, 3).axfr_records());
                 vec![m]
             }),
         ),
@@ -202,7 +202,7 @@ fn inconsistent_streams_are_rejected() {
             Box::new(|req: &Message| {
                 let mut m = ok_response(req);
                 m.queries[0] = wire::question(&origin(), RecordType::SOA);
-                m.add_answers(zone(100, 3).axfr_records().cloned());
+                m.add_answers(zone(100, 3).axfr_records());
                 vec![m]
             }),
         ),

@@ -374,7 +374,7 @@ fn reused_serial_is_served_from_its_latest_version() {
 fn replace_extends_or_drops_the_journal() {
     let first = small_zone(100);
     let mut history = ZoneHistory::new(first.clone(), 10);
-    let mut second_records: Vec<Record> = first.axfr_records().skip(1).take(first.len() - 1).cloned().collect();
+    let mut second_records: Vec<Record> = first.axfr_records().skip(1).take(first.len() - 1).collect();
     second_records.push(soa(200));
     second_records.push(a("new", 60, [192, 0, 2, 200]));
     second_records.retain(|r| r.name != name("www"));
@@ -402,7 +402,7 @@ fn journal_never_outgrows_the_zone() {
     for (i, (x, y)) in [(3, 4), (5, 6), (7, 8)].into_iter().enumerate() {
         let zone = history.zone().clone();
         let mut changes: Vec<Change> =
-            zone.records().filter(|r| r.record_type() == RecordType::A).cloned().map(Change::DeleteRecord).collect();
+            zone.records().filter(|r| r.record_type() == RecordType::A).map(Change::DeleteRecord).collect();
         changes.push(Change::Add(a("a", 60, [192, 0, 2, x])));
         changes.push(Change::Add(a("b", 60, [192, 0, 2, y])));
         history.update(&changes).unwrap();

@@ -73,17 +73,17 @@ fn loads_a_realistic_master_file() {
 
     // A line starting with blanks continues the previous owner; `;` and `(` inside quotes are text.
     let www_name = name("www");
-    let spf: Vec<&RData> = zone.lookup(&www_name, RecordType::TXT).map(|r| &r.data).collect();
+    let spf: Vec<RData> = zone.lookup(&www_name, RecordType::TXT).map(|r| r.data).collect();
     assert_eq!(spf.len(), 1);
-    let RData::TXT(spf) = spf[0] else { panic!("TXT expected") };
+    let RData::TXT(spf) = &spf[0] else { panic!("TXT expected") };
     let strings: Vec<String> = spf.txt_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
     assert_eq!(strings, vec!["v=spf1 -all ; not a comment (nor a parenthesis"]);
 
     // A `;` inside quotes does not start a comment, so the parenthesis after it continues the
     // record onto the next line.
     let multi_name = name("multi");
-    let multi: Vec<&RData> = zone.lookup(&multi_name, RecordType::TXT).map(|r| &r.data).collect();
-    let RData::TXT(multi) = multi[0] else { panic!("TXT expected") };
+    let multi: Vec<RData> = zone.lookup(&multi_name, RecordType::TXT).map(|r| r.data).collect();
+    let RData::TXT(multi) = &multi[0] else { panic!("TXT expected") };
     let strings: Vec<String> = multi.txt_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
     assert_eq!(strings, vec!["k=v;x", "part2", "part3"]);
 

@@ -69,7 +69,7 @@ pub fn key(record: &Record) -> Key {
 pub fn content(zone: &Zone) -> BTreeMap<Key, u32> {
     let mut map = BTreeMap::new();
     for record in zone.records() {
-        assert!(map.insert(key(record), record.ttl).is_none(), "zone holds {record} twice");
+        assert!(map.insert(key(&record), record.ttl).is_none(), "zone holds {record} twice");
     }
     map
 }
@@ -77,7 +77,7 @@ pub fn content(zone: &Zone) -> BTreeMap<Key, u32> {
 /// What a full zone transfer would put on the wire, record by record, as text: the
 /// byte-for-byte view (owner case, TTL, RDATA, both SOAs).
 pub fn wire_text(zone: &Zone) -> Vec<String> {
-    zone.axfr_records().map(ToString::to_string).collect()
+    zone.axfr_records().map(|r| r.to_string()).collect()
 }
 
 /// Asserts that two zones are the same version in every way an operator could observe.
@@ -99,7 +99,7 @@ pub fn assert_untouched(actual: &Zone, before: &Zone, context: &str) {
 
 /// The zone an AXFR client builds from `zone.axfr_records()`: everything but the closing SOA.
 pub fn axfr_copy(zone: &Zone) -> Zone {
-    let records: Vec<Record> = zone.axfr_records().take(zone.len()).cloned().collect();
+    let records: Vec<Record> = zone.axfr_records().take(zone.len()).collect();
     Zone::new(zone.origin().clone(), records).expect("an AXFR of a valid zone loads")
 }
 
@@ -244,7 +244,7 @@ pub fn arb_batches(batches: std::ops::Range<usize>) -> impl Strategy<Value = Vec
 /// Turns operations into RFC 2136 changes against `zone` (the zone before the update). SOA adds
 /// carry a refresh timer of 1000 + their position, so the installed SOA can be identified.
 pub fn resolve(zone: &Zone, ops: &[Op]) -> Vec<Change> {
-    let existing: Vec<Record> = zone.records().cloned().collect();
+    let existing: Vec<Record> = zone.records().collect();
     let old = zone.serial().0;
     ops.iter()
         .enumerate()

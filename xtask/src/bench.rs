@@ -1,0 +1,133 @@
+//! `cargo xtask bench`: how fast simulated time goes, on the cases of issue "Time warp".
+//!
+//! Output contract, one line per case:
+//! `bench <name> sim=<simulated seconds> wall=<milliseconds> ratio=<sim/wall> events=<count> peak_rss_mb=<n>`
+//! followed (for big-zone-like cases) by extra fields at the end: `records=<transferred>`
+//! `ms_per_100k_records=<x>`. After the no-warp case: `speedup <x>` on its own line.
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use xfrsim_sim::RunOptions;
+
+use crate::workspace_root;
+
+struct Case {
+    name: &'static str,
+    file: &'static str,
+    warp: bool,
+    /// Run only this much of the file (expectations are then not checked).
+    limit: Option<Duration>,
+}
+
+const CASES: &[Case] = &[
+    Case { name: "month-of-refreshes", file: "month-of-refreshes.ron", warp: true, limit: None },
+    Case {
+        name: "month-of-refreshes-nowarp-1d",
+        file: "month-of-refreshes.ron",
+        warp: false,
+        limit: Some(Duration::from_secs(86_400)),
+    },
+    Case { name: "week-partition-expire", file: "week-partition-expire.ron", warp: true, limit: None },
+    Case { name: "big-zone", file: "big-zone.ron", warp: true, limit: None },
+];
+
+/// Peak resident set of this process, from Linux's `/proc/self/status` (VmHWM).
+fn peak_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024)
+}
+
+/// Wall time of a closure. The one place xfrsim reads a real clock outside a real-socket
+/// driver: benchmarks measure wall time by definition.
+#[allow(clippy::disallowed_methods)]
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let start = std::time::Instant::now();
+    let value = f();
+    (value, start.elapsed())
+}
+
+pub fn run_case(name: &str) -> Result<ExitCode> {
+    let case = CASES.iter().find(|c| c.name == name).with_context(|| format!("no bench case `{name}`"))?;
+    let path: PathBuf = workspace_root().join("xtask/bench").join(case.file);
+    let mut loaded = xfrsim_scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(limit) = case.limit {
+        loaded.scenario.duration = limit;
+        loaded.scenario.timeline.retain(|s| s.at <= limit);
+        for step in &mut loaded.scenario.timeline {
+            if let xfrsim_scenario::Action::Updates { until, .. } = &mut step.action {
+                *until = (*until).min(limit);
+            }
+        }
+        loaded.scenario.expect.clear();
+    }
+    let seed = loaded.scenario.seed.unwrap_or(xfrsim_scenario::DEFAULT_SEED);
+    let (outcome, wall) = timed(|| xfrsim_sim::run(&loaded, RunOptions { seed, warp: case.warp }));
+    let outcome = outcome?;
+    let sim = loaded.scenario.duration.as_secs_f64();
+    let wall_ms = wall.as_secs_f64() * 1000.0;
+    let ratio = sim / wall.as_secs_f64().max(1e-9);
+    let records: usize = outcome
+        .recording
+        .events
+        .iter()
+        .filter_map(|o| match o.event.kind {
+            xfrsim_engine::EventKind::ZoneXfrSuccessful { records, .. } => Some(records),
+            _ => None,
+        })
+        .sum();
+    let rss = peak_rss_mb().map_or_else(|| "unknown".to_string(), |mb| mb.to_string());
+    let per_100k = if records > 0 { wall_ms * 100_000.0 / records as f64 } else { 0.0 };
+    println!(
+        "bench {} sim={sim:.0} wall={wall_ms:.0} ratio={ratio:.0} events={} peak_rss_mb={rss} records={records} ms_per_100k_records={per_100k:.0}",
+        case.name,
+        outcome.event_count(),
+    );
+    if !outcome.passed() {
+        for failure in &outcome.failures {
+            eprintln!("  {failure}");
+        }
+        bail!("bench case {} did not meet its expectations", case.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_all() -> Result<ExitCode> {
+    if cfg!(debug_assertions) {
+        // Benchmarks mean nothing in a debug build: run this command again, optimised.
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["run", "--quiet", "--release", "--package", "xtask", "--", "bench"])
+            .current_dir(workspace_root())
+            .status()
+            .context("starting the release build of xtask")?;
+        return Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    let exe = std::env::current_exe().context("locating xtask")?;
+    let mut ratios = Vec::new();
+    let mut ok = true;
+    for case in CASES {
+        eprintln!("running bench case {} ...", case.name);
+        let output =
+            Command::new(&exe).args(["bench", "--case", case.name]).output().context("running a bench case")?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        print!("{stdout}");
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        if !output.status.success() {
+            ok = false;
+        }
+        let ratio =
+            stdout.split_whitespace().find_map(|f| f.strip_prefix("ratio=")).and_then(|r| r.parse::<f64>().ok());
+        ratios.push((case.name, ratio));
+        if case.name == "month-of-refreshes-nowarp-1d" {
+            let warp = ratios.iter().find(|(n, _)| *n == "month-of-refreshes").and_then(|(_, r)| *r);
+            if let (Some(warp), Some(step)) = (warp, ratio) {
+                println!("speedup {:.0}", warp / step.max(1e-9));
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -408,7 +408,8 @@ impl HeldZone {
     }
 
     fn echoes_soa_question(&self, message: &Message) -> bool {
-        matches!(message.queries.as_slice(), [q] if q.name() == &self.origin && q.query_type() == RecordType::SOA)
+        message.metadata.op_code == OpCode::Query
+            && matches!(message.queries.as_slice(), [q] if q.name() == &self.origin && q.query_type() == RecordType::SOA)
     }
 
     pub(crate) fn on_tcp_message(&mut self, ctx: &mut Ctx, now: Time, conn: ConnId, payload: &[u8]) {

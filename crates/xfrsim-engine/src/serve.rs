@@ -27,7 +27,7 @@ pub(crate) struct Outgoing {
 /// replaced by an empty one with TC set.
 pub(crate) fn fit_udp(request: &Message, reply: Message) -> Message {
     let limit = usize::from(request.max_payload());
-    if wire::encode(&reply).len() <= limit {
+    if reply.to_vec().is_ok_and(|bytes| bytes.len() <= limit) {
         return reply;
     }
     let mut truncated = reply.truncate();
@@ -187,7 +187,7 @@ impl Node {
         if is_transfer {
             self.start_outgoing(now, conn, peer, &request);
         } else if let Some(reply) = self.answer_request(now, peer, &request, true) {
-            self.ctx.send_tcp(conn, wire::encode(&reply));
+            self.ctx.send_tcp(conn, wire::encode_reply(&request, &reply));
         }
     }
 
@@ -242,7 +242,10 @@ impl Node {
     }
 
     pub(crate) fn on_server_sent(&mut self, now: Time, conn: ConnId) {
-        let Some(Conn::Server { peer, outgoing, .. }) = self.ctx.conns.get_mut(&conn) else { return };
+        let tcp_idle = self.ctx.timeouts.tcp_server_idle;
+        let Some(Conn::Server { peer, outgoing, idle_deadline, .. }) = self.ctx.conns.get_mut(&conn) else { return };
+        // A transfer still being written is not an idle connection.
+        *idle_deadline = now + tcp_idle;
         let peer = *peer;
         if let Some(out) = outgoing {
             if let Some(next) = out.messages.pop_front() {

@@ -48,6 +48,12 @@ pub fn response_to(request: &Message, rcode: ResponseCode) -> Message {
     m
 }
 
+/// Encodes an answer to `request`; an answer too large for any DNS message (over 65,535
+/// bytes, e.g. a huge RRset) becomes SERVFAIL rather than a crash.
+pub fn encode_reply(request: &Message, reply: &Message) -> Vec<u8> {
+    reply.to_vec().unwrap_or_else(|_| encode(&response_to(request, ResponseCode::ServFail)))
+}
+
 pub fn encode(message: &Message) -> Vec<u8> {
     // Messages the engine builds hold only records it decoded or loaded, whose encoding was
     // proven then; a failure here is a bug to be crashed on, keeping the seed.
@@ -169,6 +175,9 @@ impl TransferReceiver {
     pub fn on_message(&mut self, message: Message) -> Result<Option<TransferOutcome>, BadResponse> {
         if message.metadata.id != self.id || message.metadata.message_type != MessageType::Response {
             return Err(BadResponse::WrongId);
+        }
+        if message.metadata.op_code != OpCode::Query {
+            return Err(BadResponse::Malformed);
         }
         // RFC 5936 §2.2: the first message echoes the question; later ones may omit it.
         match message.queries.as_slice() {

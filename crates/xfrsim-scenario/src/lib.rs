@@ -262,6 +262,7 @@ impl Checker<'_> {
         }
         // Timeline.
         self.anchor_at("timeline", 0);
+        self.check_holds()?;
         for (i, step) in s.timeline.iter().enumerate() {
             self.anchor_nth("action:", i, "timeline");
             self.check_ms("at", step.at)?;
@@ -298,6 +299,71 @@ impl Checker<'_> {
         if let Some((offset, _)) = self.source[start..].match_indices(token).nth(n) {
             self.anchor.set(start + offset);
         }
+    }
+
+    /// A held link keeps its queued traffic until `Release`; cutting or healing it meanwhile
+    /// would leave that traffic in limbo, so the timeline must release it first. Links to
+    /// silent hosts are held for good and cannot be touched at all.
+    fn check_holds(&self) -> Result<(), ScenarioError> {
+        let s = self.scenario;
+        let ip = |reference: &str| s.resolve(reference).map(|a| a.ip());
+        let silent = |reference: &str| ip(reference).is_some_and(|a| s.silent_hosts.contains(&a));
+        let mut steps: Vec<(usize, &Step)> = s.timeline.iter().enumerate().collect();
+        steps.sort_by_key(|(_, step)| step.at);
+        let mut held: BTreeSet<(String, String)> = BTreeSet::new();
+        // Links are keyed by address, so `Hold("ns1", "192.0.2.2")` and `Isolate("ns2")` meet.
+        let addr = |reference: &str| ip(reference).map_or_else(|| reference.to_string(), |a| a.to_string());
+        let key = |a: &str, b: &str| {
+            let (a, b) = (addr(a), addr(b));
+            if a <= b { (a, b) } else { (b, a) }
+        };
+        for (i, step) in steps {
+            self.anchor_nth("action:", i, "timeline");
+            let ends: Vec<(&str, Option<&str>)> = match &step.action {
+                Action::Partition(a, b)
+                | Action::PartitionOneway(a, b)
+                | Action::Heal(a, b)
+                | Action::HealOneway(a, b) => {
+                    vec![(a.as_str(), Some(b.as_str()))]
+                }
+                Action::Hold(a, b) | Action::Release(a, b) | Action::Latency(a, b, _) | Action::Loss(a, b, _) => {
+                    vec![(a.as_str(), Some(b.as_str()))]
+                }
+                Action::Isolate(a) | Action::Rejoin(a) => vec![(a.as_str(), None)],
+                _ => continue,
+            };
+            for (a, b) in ends {
+                if let Some(host) = [Some(a), b].into_iter().flatten().find(|h| silent(h)) {
+                    return Err(self.error_at(
+                        host,
+                        format!("`{host}` is a silent host: its links are held for good and cannot be changed"),
+                    ));
+                }
+                let touches_held = match b {
+                    Some(b) => held.contains(&key(a, b)),
+                    None => held.iter().any(|(x, y)| *x == addr(a) || *y == addr(a)),
+                };
+                match &step.action {
+                    Action::Hold(_, b) => {
+                        held.insert(key(a, b));
+                    }
+                    Action::Release(_, b) => {
+                        held.remove(&key(a, b));
+                    }
+                    _ if touches_held => {
+                        return Err(self.error_at(
+                            a,
+                            format!(
+                                "a link of `{a}` is held at {}; Release it before changing it",
+                                fmt_duration(step.at)
+                            ),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_ms(&self, field: &str, value: Duration) -> Result<(), ScenarioError> {
@@ -498,6 +564,20 @@ impl Checker<'_> {
             }
             Expectation::Lag { zone, from, until, max_serials, max_lag } => {
                 self.zone_exists(zone)?;
+                let primaries = self
+                    .scenario
+                    .servers
+                    .iter()
+                    .filter(|s| s.zones.iter().any(|z| z.zone() == zone && matches!(z, ServerZone::Primary { .. })))
+                    .count();
+                if primaries != 1 {
+                    return Err(self.error_at(
+                        zone,
+                        format!(
+                            "Lag: zone `{zone}` needs exactly one primary server to lag behind, it has {primaries}"
+                        ),
+                    ));
+                }
                 self.check_window(Some(*from), Some(*until))?;
                 if max_serials.is_none() && max_lag.is_none() {
                     return Err(self.error_at(zone, "Lag: give max_serials, max_lag, or both".into()));

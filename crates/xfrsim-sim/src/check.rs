@@ -248,7 +248,9 @@ fn check_lag(
     max_serials: Option<u32>,
     max_lag: Option<Duration>,
 ) -> Option<Failure> {
-    let primary = primary_of(scenario, zone)?;
+    let Some(primary) = primary_of(scenario, zone) else {
+        return Some(Failure { expected: format!("a primary for {zone} to measure lag against"), seen: "none".into() });
+    };
     let expected = {
         let mut bounds = Vec::new();
         if let Some(n) = max_serials {
@@ -259,7 +261,9 @@ fn check_lag(
         }
         format!("every secondary of {zone} within {} of {primary} between {} and {}", bounds.join(" and "), from, until)
     };
-    let primary_history = recording.history.get(&(primary.to_string(), zone.to_string()))?;
+    let Some(primary_history) = recording.history.get(&(primary.to_string(), zone.to_string())) else {
+        return Some(Failure { expected, seen: format!("{primary} never served {zone}") });
+    };
     for secondary in holders(scenario, zone).into_iter().filter(|s| *s != primary) {
         let Some(history) = recording.history.get(&(secondary.to_string(), zone.to_string())) else { continue };
         // Lag can only peak at a change of either copy or just before one: check those instants.

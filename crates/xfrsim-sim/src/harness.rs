@@ -51,6 +51,8 @@ pub(crate) struct Harness {
     servers: Vec<Server>,
     zones: Vec<(Name, Zone)>,
     held: BTreeSet<(IpAddr, IpAddr)>,
+    /// Directed links the timeline has cut (from, to): restoring them is the timeline's job.
+    cut: BTreeSet<(IpAddr, IpAddr)>,
     update_counter: u32,
     pub(crate) recording: Rc<RefCell<Recording>>,
 }
@@ -211,6 +213,7 @@ impl Harness {
             servers,
             zones,
             held,
+            cut: BTreeSet::new(),
             update_counter: 0,
             recording,
         };
@@ -299,9 +302,40 @@ impl Harness {
             return Ok(());
         }
         self.servers[index].restarts += 1;
+        self.drop_traffic_to(self.servers[index].address);
         self.start_server(index, now)?;
         self.sim.bounce(self.servers[index].address);
         Ok(())
+    }
+
+    /// Drops every message still queued for a host that was down. turmoil would deliver them
+    /// on the first step after the restart, at a moment that depends on how far its own clock
+    /// moved — which the time warp changes. A down host loses what was sent to it, so drop it.
+    fn drop_traffic_to(&mut self, ip: IpAddr) {
+        let scenario = &self.loaded.scenario;
+        for other in scenario.host_addresses() {
+            if other == ip || self.held.contains(&pair(other, ip)) || self.cut.contains(&(other, ip)) {
+                continue;
+            }
+            // A one-way partition clears the messages from `other` on the link; repairing it
+            // restores the link as it was (neither cut nor held, checked above).
+            self.sim.partition_oneway(other, ip);
+            self.sim.repair_oneway(other, ip);
+        }
+    }
+
+    fn cut_link(&mut self, from: IpAddr, to: IpAddr, both_ways: bool) {
+        self.cut.insert((from, to));
+        if both_ways {
+            self.cut.insert((to, from));
+        }
+    }
+
+    fn heal_link(&mut self, from: IpAddr, to: IpAddr, both_ways: bool) {
+        self.cut.remove(&(from, to));
+        if both_ways {
+            self.cut.remove(&(to, from));
+        }
     }
 
     fn index(&self, name: &str) -> usize {
@@ -340,25 +374,34 @@ impl Harness {
         };
         let (target, text) = match &step.action {
             Action::Partition(a, b) => {
-                self.sim.partition(self.ip_of(a), self.ip_of(b));
+                let (x, y) = (self.ip_of(a), self.ip_of(b));
+                self.sim.partition(x, y);
+                self.cut_link(x, y, true);
                 ("*".to_string(), format!("Partition {a} {b}"))
             }
             Action::PartitionOneway(a, b) => {
-                self.sim.partition_oneway(self.ip_of(a), self.ip_of(b));
+                let (x, y) = (self.ip_of(a), self.ip_of(b));
+                self.sim.partition_oneway(x, y);
+                self.cut_link(x, y, false);
                 ("*".to_string(), format!("PartitionOneway {a} {b}"))
             }
             Action::Heal(a, b) => {
-                self.sim.repair(self.ip_of(a), self.ip_of(b));
+                let (x, y) = (self.ip_of(a), self.ip_of(b));
+                self.sim.repair(x, y);
+                self.heal_link(x, y, true);
                 ("*".to_string(), format!("Heal {a} {b}"))
             }
             Action::HealOneway(a, b) => {
-                self.sim.repair_oneway(self.ip_of(a), self.ip_of(b));
+                let (x, y) = (self.ip_of(a), self.ip_of(b));
+                self.sim.repair_oneway(x, y);
+                self.heal_link(x, y, false);
                 ("*".to_string(), format!("HealOneway {a} {b}"))
             }
             Action::Isolate(s) => {
                 let ip = self.ip_of(s);
                 for other in others(self, ip) {
                     self.sim.partition(ip, other);
+                    self.cut_link(ip, other, true);
                 }
                 (s.clone(), "Isolate".to_string())
             }
@@ -366,6 +409,7 @@ impl Harness {
                 let ip = self.ip_of(s);
                 for other in others(self, ip) {
                     self.sim.repair(ip, other);
+                    self.heal_link(ip, other, true);
                 }
                 (s.clone(), "Rejoin".to_string())
             }

@@ -55,18 +55,32 @@ impl ZoneRecord {
         let rdata = Box::<[u8]>::from(scratch.as_slice());
         encode_into(&mut scratch, |e| record.data.emit(e), true).map_err(fail)?;
         let canonical = (scratch.as_slice() != &*rdata).then(|| Box::<[u8]>::from(scratch.as_slice()));
-        Ok(ZoneRecord { owner, rtype: u16::from(record.record_type()), ttl: record.ttl, rdata, canonical })
+        let zone_record =
+            ZoneRecord { owner, rtype: u16::from(record.record_type()), ttl: record.ttl, rdata, canonical };
+        // Only data that decodes again may enter a zone: an empty-RDATA "record" (RFC 2136's
+        // delete encoding, which hickory decodes as `Update0` from any message) would otherwise
+        // be stored and fail when served.
+        if matches!(record.data, RData::Update0(_)) || zone_record.try_to_record().is_none() {
+            return Err(ZoneError::Unencodable {
+                name: record.name.to_string(),
+                reason: "RDATA does not decode".into(),
+            });
+        }
+        Ok(zone_record)
     }
 
     /// The record, decoded.
     pub fn to_record(&self) -> Record {
+        self.try_to_record().expect("ZoneRecord::new admits only records that decode")
+    }
+
+    fn try_to_record(&self) -> Option<Record> {
         let mut decoder = BinDecoder::new(&self.owner);
-        let name = Name::read(&mut decoder).expect("owner bytes were encoded from a Name");
+        let name = Name::read(&mut decoder).ok()?;
         let mut decoder = BinDecoder::new(&self.rdata);
-        let length = u16::try_from(self.rdata.len()).expect("RDATA was encoded within 65535 bytes");
-        let data = RData::read(&mut decoder, RecordType::from(self.rtype), Restrict::new(length))
-            .expect("RDATA bytes were encoded from an RData");
-        Record::from_rdata(name, self.ttl, data)
+        let length = u16::try_from(self.rdata.len()).ok()?;
+        let data = RData::read(&mut decoder, RecordType::from(self.rtype), Restrict::new(length)).ok()?;
+        Some(Record::from_rdata(name, self.ttl, data))
     }
 
     /// A probe that sorts before every record owned by `owner`: type 0, empty RDATA.

@@ -206,6 +206,20 @@ fn inconsistent_streams_are_rejected() {
                 vec![m]
             }),
         ),
+        // An UPDATE-opcode message may carry empty RDATA (RFC 2136 deletes), which hickory
+        // decodes as placeholder records: accepting it would install unservable data.
+        (
+            "opcode UPDATE with empty RDATA",
+            BadResponse::Malformed,
+            Box::new(|req: &Message| {
+                let mut m = ok_response(req);
+                m.metadata.op_code = OpCode::Update;
+                let soa = zone(100, 3).soa_record().clone();
+                let empty = hickory_proto::rr::Record::update0(soa.name.clone(), 0, RecordType::SOA);
+                m.add_answers([soa, empty.clone(), empty]);
+                vec![m]
+            }),
+        ),
         (
             "record outside the zone",
             BadResponse::BadZoneData,

@@ -144,3 +144,11 @@ fn duplicate_records_keep_the_lowest_ttl_in_any_order() {
     assert_eq!(first.len(), 2);
     assert_eq!(first.records().next().unwrap().ttl, 60);
 }
+
+/// Placeholder records (empty RDATA, as RFC 2136 encodes deletions) never enter a zone: they
+/// could not be served.
+#[test]
+fn empty_rdata_placeholders_are_refused() {
+    let placeholder = Record::update0(name("www"), 0, hickory_proto::rr::RecordType::A);
+    assert!(Zone::new(origin(), [soa(1), placeholder]).is_err());
+}

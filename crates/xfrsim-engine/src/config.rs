@@ -122,8 +122,9 @@ impl Default for Timeouts {
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub name: String,
-    /// The node's own addresses; a master list naming one of them is a 7062 (self-send).
-    pub addresses: Vec<IpAddr>,
+    /// Where the node listens (address and port): a master list naming one of these is a
+    /// 7062 (self-send). Ports matter: several servers may share 127.0.0.1.
+    pub addresses: Vec<SocketAddr>,
     pub zones: Vec<ZoneConfig>,
     pub timeouts: Timeouts,
 }

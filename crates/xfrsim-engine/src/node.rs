@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hickory_proto::op::{Message, MessageType};
@@ -94,7 +94,7 @@ pub struct PersistedZone {
 /// queues of outputs the driver drains.
 pub(crate) struct Ctx {
     pub name: String,
-    pub addresses: Vec<IpAddr>,
+    pub addresses: Vec<SocketAddr>,
     pub timeouts: Timeouts,
     pub rng: SeededRng,
     next_conn: u64,
@@ -140,7 +140,7 @@ impl Ctx {
     }
 
     pub fn is_own_address(&self, addr: SocketAddr) -> bool {
-        self.addresses.contains(&addr.ip())
+        self.addresses.contains(&addr)
     }
 
     /// `base` shortened by up to a quarter, uniformly (BIND's `DNS_ZONE_JITTER_ADD`: refresh

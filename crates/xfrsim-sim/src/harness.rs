@@ -260,7 +260,12 @@ impl Harness {
                 journal_max_diffs: journal,
             });
         }
-        Ok(NodeConfig { name: spec.name.clone(), addresses: vec![spec.address], zones, timeouts: Timeouts::default() })
+        Ok(NodeConfig {
+            name: spec.name.clone(),
+            addresses: vec![SocketAddr::new(spec.address, 53)],
+            zones,
+            timeouts: Timeouts::default(),
+        })
     }
 
     fn node_seed(&self, index: usize) -> u64 {

@@ -82,7 +82,7 @@ impl Net {
     }
 
     pub fn add(&mut self, config: NodeConfig, seed: u64) {
-        let ip = config.addresses[0];
+        let ip = config.addresses[0].ip();
         let node = Node::new(config, seed, self.now).expect("test configs are valid");
         self.hosts.insert(ip, Host::Node(Box::new(node)));
         self.drain_all();

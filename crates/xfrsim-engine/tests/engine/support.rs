@@ -8,8 +8,6 @@ use hickory_proto::rr::{Name, RData, Record};
 use xfrsim_engine::{Acl, NodeConfig, Timeouts, ZoneConfig};
 use xfrsim_zone::{Zone, soa_record};
 
-use crate::net::ip;
-
 pub const HOUR: u64 = 3600;
 pub const DAY: u64 = 86_400;
 
@@ -55,7 +53,7 @@ pub fn a_record(label: &str, last: u8) -> Record {
 }
 
 pub fn node(name: &str, last: u8, zones: Vec<ZoneConfig>) -> NodeConfig {
-    NodeConfig { name: name.into(), addresses: vec![ip(last)], zones, timeouts: Timeouts::default() }
+    NodeConfig { name: name.into(), addresses: vec![crate::net::addr(last)], zones, timeouts: Timeouts::default() }
 }
 
 pub fn primary(zone: Zone, notify: Vec<SocketAddr>) -> ZoneConfig {

@@ -370,25 +370,34 @@ pub const CATALOG: &[(Option<u16>, &str, Severity)] = &[
     (None, "XFRSIM_ZONE_RELOADED", Severity::Info),
 ];
 
-impl fmt::Display for Event {
-    /// `<time> <id|-> <NAME> zone=<zone|-> k=v ...`
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind.windows_id() {
-            Some(id) => write!(f, "{} {id} {}", self.at, self.kind.name())?,
-            None => write!(f, "{} - {}", self.at, self.kind.name())?,
-        }
-        match &self.zone {
-            Some(zone) => write!(f, " zone={zone}")?,
-            None => f.write_str(" zone=-")?,
-        }
+impl Event {
+    /// The event as a timeline line — the format users' CI parses, so it only ever gains fields
+    /// at the end: `<time> <server> <windows id|-> <NAME> zone=<zone|-> <param>=<value> ...`
+    /// (values containing spaces are quoted).
+    pub fn timeline_line(&self, server: &str) -> String {
+        format!("{} {server} {}", self.at, self.fields())
+    }
+
+    /// Everything after the time and server: id, name, zone, parameters.
+    fn fields(&self) -> String {
+        let id = self.kind.windows_id().map_or_else(|| "-".to_string(), |id| id.to_string());
+        let zone = self.zone.as_ref().map_or_else(|| "-".to_string(), ToString::to_string);
+        let mut line = format!("{id} {} zone={zone}", self.kind.name());
         for (key, value) in self.kind.params() {
             if value.contains(' ') {
-                write!(f, " {key}=\"{value}\"")?;
+                line.push_str(&format!(" {key}=\"{value}\""));
             } else {
-                write!(f, " {key}={value}")?;
+                line.push_str(&format!(" {key}={value}"));
             }
         }
-        Ok(())
+        line
+    }
+}
+
+impl fmt::Display for Event {
+    /// `<time> <id|-> <NAME> zone=<zone|-> k=v ...` (the timeline line without the server).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.at, self.fields())
     }
 }
 

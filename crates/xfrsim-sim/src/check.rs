@@ -73,7 +73,7 @@ fn nearest(recording: &Recording, m: &EventMatch) -> String {
     if candidates.is_empty() {
         return format!("no {} on {} at all", m.event, m.on);
     }
-    let shown: Vec<String> = candidates.iter().take(3).map(|o| format!("{} {}", o.server, o.event)).collect();
+    let shown: Vec<String> = candidates.iter().take(3).map(|o| o.event.timeline_line(&o.server)).collect();
     format!("nearest: {}", shown.join(" | "))
 }
 

@@ -47,22 +47,8 @@ impl Status {
 
 impl Recording {
     pub fn event_line(&mut self, server: &str, event: &Event) {
-        let id = event.kind.windows_id().map_or_else(|| "-".to_string(), |id| id.to_string());
-        let zone = event.zone.as_ref().map_or_else(|| "-".to_string(), ToString::to_string);
-        let mut line = format!("{} {server} {id} {} zone={zone}", event.at, event.kind.name());
-        for (key, value) in event.kind.params() {
-            if value.contains(' ') {
-                line.push_str(&format!(" {key}=\"{value}\""));
-            } else {
-                line.push_str(&format!(" {key}={value}"));
-            }
-        }
-        self.lines.push(line);
+        self.lines.push(event.timeline_line(server));
         self.events.push(Observed { server: server.to_string(), event: event.clone() });
-    }
-
-    pub fn action_line(&mut self, at: Time, target: &str, text: &str) {
-        self.lines.push(format!("{at} {target} action {text}"));
     }
 
     /// Appends a status sample when it differs from the last one.

@@ -9,6 +9,7 @@ use xfrsim_scenario::DEFAULT_SEED;
 use xfrsim_sim::RunOptions;
 
 mod bench;
+mod serve;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "xfrsim: deterministic DNS zone-transfer simulation")]
@@ -35,6 +36,14 @@ enum Command {
         /// Step through idle time tick by tick instead of jumping (slow; for checking the warp).
         #[arg(long)]
         no_warp: bool,
+    },
+    /// Run one node on real sockets from a RON node configuration, until Ctrl-C.
+    Serve {
+        config: PathBuf,
+        /// Seed for message ids and jitter (default: the process id; a real node has nothing
+        /// to replay).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Print the event catalog: Windows event ID, severity, symbolic name.
     Events,
@@ -131,6 +140,7 @@ fn main() -> Result<ExitCode> {
             println!("digest={}", outcome.digest_hex());
             Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Serve { config, seed } => serve::serve(&config, seed),
         Command::Bench { case: Some(case) } => bench::run_case(&case),
         Command::Bench { case: None } => bench::run_all(),
         Command::Events => {

@@ -4,6 +4,7 @@
 //! [`load`] parses and validates; every error renders as `path:line:col: message`.
 
 mod model;
+mod node;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use model::*;
+pub use node::{LoadedNode, NodeFile, NodeZone, load_node, parse_node, parse_peer};
 
 /// The seed used when neither the command line nor the file gives one.
 pub const DEFAULT_SEED: u64 = 6523;
@@ -53,10 +55,7 @@ pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
 /// Parses and validates scenario text; `path` names it in errors and anchors relative paths.
 pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError> {
     let shown = path.display().to_string();
-    let options = ron::Options::default()
-        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-        .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES);
-    let scenario: Scenario = options.from_str(source).map_err(|e| ScenarioError {
+    let scenario: Scenario = ron_options().from_str(source).map_err(|e| ScenarioError {
         path: shown.clone(),
         line: e.span.start.line,
         col: e.span.start.col,
@@ -68,6 +67,29 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError>
     let checker = Checker { source, path: &shown, scenario: &scenario, anchor: std::cell::Cell::new(0) };
     checker.check()?;
     Ok(LoadedScenario { scenario, path: path.to_path_buf(), name })
+}
+
+/// RON as every xfrsim file is read: `Some` implied, newtype variants unwrapped.
+fn ron_options() -> ron::Options {
+    ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .with_default_extension(ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES)
+}
+
+/// Line and column (1-based) of the first occurrence of `needle` (quoted first) at or after
+/// byte `from`, falling back to the whole text, then to 1:1.
+fn locate(source: &str, needle: &str, from: usize) -> (usize, usize) {
+    let quoted = format!("\"{needle}\"");
+    let find = |text: &str| source[from..].find(text).map(|o| o + from).or_else(|| source.find(text));
+    match find(&quoted).or_else(|| find(needle)) {
+        Some(offset) => {
+            let before = &source[..offset];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+            (line, col)
+        }
+        None => (1, 1),
+    }
 }
 
 fn lower_first(text: &str) -> String {
@@ -143,19 +165,7 @@ struct Checker<'a> {
 impl Checker<'_> {
     /// An error placed at the first occurrence of `needle` (quoted when it is a name).
     fn error_at(&self, needle: &str, message: String) -> ScenarioError {
-        let quoted = format!("\"{needle}\"");
-        let from = self.anchor.get();
-        let find = |text: &str| self.source[from..].find(text).map(|o| o + from).or_else(|| self.source.find(text));
-        let offset = find(&quoted).or_else(|| find(needle));
-        let (line, col) = match offset {
-            Some(offset) => {
-                let before = &self.source[..offset];
-                let line = before.matches('\n').count() + 1;
-                let col = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
-                (line, col)
-            }
-            None => (1, 1),
-        };
+        let (line, col) = locate(self.source, needle, self.anchor.get());
         ScenarioError { path: self.path.to_string(), line, col, message }
     }
 

@@ -98,3 +98,34 @@ fn the_guide_examples_load() {
         xfrsim_scenario::parse(&frame("", blocks[2]), path).unwrap_or_else(|e| panic!("expectations: {e}"));
     assert_eq!(expectations.scenario.expect.len(), 6);
 }
+
+/// Node configurations for `cargo xtask serve`: a good one loads; mistakes are refused with
+/// their position, like scenario mistakes.
+#[test]
+fn node_configurations_load_or_point_at_the_mistake() {
+    let path = Path::new("node.ron");
+    let good = r#"(name: "s", listen: "127.0.0.1:5301", zones: [
+        Secondary(zone: "example.org.", masters: ["127.0.0.1:5300", "192.0.2.1"]),
+        Primary(zone: "example.com.", file: "example.com.zone", allow_transfer: ["127.0.0.1"]),
+    ])"#;
+    let loaded = xfrsim_scenario::parse_node(good, path).unwrap();
+    assert_eq!(loaded.node.zones.len(), 2);
+    assert_eq!(xfrsim_scenario::parse_peer("192.0.2.1"), Some("192.0.2.1:53".parse().unwrap()));
+
+    let cases = [
+        (
+            r#"(listen: "127.0.0.1:5301", zones: [Secondary(zone: "example.org.", masters: ["localhost:53"])])"#,
+            "node.ron:1:78: `localhost:53` is not an address (IP or IP:port)",
+        ),
+        (r#"(listen: "127.0.0.1", zones: [])"#, "node.ron:1:11: invalid socket address syntax"),
+        (
+            r#"(listen: "127.0.0.1:53", zones: [Secondary(zone: "example.org.", masters: [])])"#,
+            "node.ron:1:50: secondary zone `example.org.` has no masters",
+        ),
+        (r#"(listn: "127.0.0.1:53", zones: [])"#, "node.ron:1:2: unexpected field named `listn`"),
+    ];
+    for (text, expected) in cases {
+        let error = xfrsim_scenario::parse_node(text, path).unwrap_err().to_string();
+        assert!(error.starts_with(expected), "{error}\n  does not start with\n{expected}");
+    }
+}

@@ -1,0 +1,120 @@
+//! The configuration of one real node, for `cargo xtask serve`: where it listens and which
+//! zones it holds. RON, like scenarios, with the same `path:line:col` errors.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ScenarioError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeFile {
+    /// The name printed on every timeline line.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Address and port for both UDP and TCP, e.g. `"127.0.0.1:5300"`.
+    pub listen: SocketAddr,
+    pub zones: Vec<NodeZone>,
+}
+
+fn default_name() -> String {
+    "xfrsim".to_string()
+}
+
+fn default_journal() -> usize {
+    100
+}
+
+/// A zone on the node. Peers (`masters`, `notify`) are `IP` or `IP:port` (53 by default);
+/// ACLs (`allow_transfer`, `allow_update`) are IP addresses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum NodeZone {
+    Primary {
+        zone: String,
+        /// Master file, relative to the configuration file.
+        file: String,
+        #[serde(default)]
+        notify: Vec<String>,
+        /// `None`: anyone may transfer.
+        #[serde(default)]
+        allow_transfer: Option<Vec<IpAddr>>,
+        #[serde(default)]
+        allow_update: Vec<IpAddr>,
+        #[serde(default = "default_journal")]
+        journal: usize,
+    },
+    Secondary {
+        zone: String,
+        masters: Vec<String>,
+        #[serde(default)]
+        notify: Vec<String>,
+        #[serde(default)]
+        allow_transfer: Option<Vec<IpAddr>>,
+        #[serde(default = "default_journal")]
+        journal: usize,
+    },
+}
+
+/// A node configuration that parsed and passed its checks.
+#[derive(Debug, Clone)]
+pub struct LoadedNode {
+    pub node: NodeFile,
+    pub path: PathBuf,
+}
+
+/// A peer reference: `IP:port`, or `IP` meaning port 53.
+pub fn parse_peer(reference: &str) -> Option<SocketAddr> {
+    reference.parse::<SocketAddr>().ok().or_else(|| reference.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
+pub fn load_node(path: &Path) -> Result<LoadedNode, ScenarioError> {
+    let shown = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        path: shown.clone(),
+        line: 0,
+        col: 0,
+        message: format!("cannot read node configuration: {e}"),
+    })?;
+    parse_node(&source, path)
+}
+
+pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError> {
+    let shown = path.display().to_string();
+    let node: NodeFile = crate::ron_options().from_str(source).map_err(|e| ScenarioError {
+        path: shown.clone(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        message: crate::lower_first(&e.code.to_string()),
+    })?;
+    let error = |needle: &str, message: String| {
+        let (line, col) = crate::locate(source, needle, 0);
+        ScenarioError { path: shown.clone(), line, col, message }
+    };
+    let mut origins = std::collections::BTreeSet::new();
+    for zone in &node.zones {
+        let (origin, peers): (&String, Vec<&String>) = match zone {
+            NodeZone::Primary { zone, notify, .. } => (zone, notify.iter().collect()),
+            NodeZone::Secondary { zone, masters, notify, .. } => {
+                if masters.is_empty() {
+                    return Err(error(zone, format!("secondary zone `{zone}` has no masters")));
+                }
+                (zone, masters.iter().chain(notify).collect())
+            }
+        };
+        if !origin.ends_with('.') {
+            return Err(error(origin, format!("zone origin `{origin}` must be absolute (end with `.`)")));
+        }
+        if !origins.insert(origin.as_str()) {
+            return Err(error(origin, format!("zone `{origin}` is configured twice")));
+        }
+        for peer in peers {
+            if parse_peer(peer).is_none() {
+                return Err(error(peer, format!("`{peer}` is not an address (IP or IP:port)")));
+            }
+        }
+    }
+    Ok(LoadedNode { node, path: path.to_path_buf() })
+}

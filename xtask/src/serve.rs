@@ -1,0 +1,80 @@
+//! `cargo xtask serve CONFIG`: one xfrsim node on real sockets — the same engine and driver as
+//! in simulation, with tokio sockets and wall-clock time.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use hickory_proto::rr::Name;
+use xfrsim_driver::{NodeSlot, Tokio, WallClock};
+use xfrsim_engine::{Acl, Node, NodeConfig, Role, Time, Timeouts, ZoneConfig};
+use xfrsim_scenario::{LoadedNode, NodeZone, parse_peer};
+
+fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
+    let dir = loaded.path.parent().unwrap_or_else(|| Path::new("."));
+    let peers = |list: &[String]| list.iter().filter_map(|p| parse_peer(p)).collect::<Vec<_>>();
+    let acl = |list: &Option<Vec<std::net::IpAddr>>| list.clone().map_or(Acl::Any, Acl::Only);
+    loaded
+        .node
+        .zones
+        .iter()
+        .map(|zone| {
+            Ok(match zone {
+                NodeZone::Primary { zone, file, notify, allow_transfer, allow_update, journal } => {
+                    let origin = Name::from_ascii(zone).map_err(|e| anyhow!("zone `{zone}`: {e}"))?;
+                    let data = xfrsim_zone::load_zone_file(&dir.join(file), &origin)?;
+                    ZoneConfig {
+                        origin,
+                        role: Role::Primary { zone: data },
+                        notify: peers(notify),
+                        allow_transfer: acl(allow_transfer),
+                        allow_update: Acl::Only(allow_update.clone()),
+                        journal_max_diffs: *journal,
+                    }
+                }
+                NodeZone::Secondary { zone, masters, notify, allow_transfer, journal } => ZoneConfig {
+                    origin: Name::from_ascii(zone).map_err(|e| anyhow!("zone `{zone}`: {e}"))?,
+                    role: Role::Secondary { masters: peers(masters), restored: None },
+                    notify: peers(notify),
+                    allow_transfer: acl(allow_transfer),
+                    allow_update: Acl::None,
+                    journal_max_diffs: *journal,
+                },
+            })
+        })
+        .collect()
+}
+
+pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
+    let loaded = xfrsim_scenario::load_node(path).map_err(|e| anyhow!("{e}"))?;
+    let listen = loaded.node.listen;
+    let name = loaded.node.name.clone();
+    let config = NodeConfig {
+        name: name.clone(),
+        addresses: vec![listen],
+        zones: zone_configs(&loaded)?,
+        timeouts: Timeouts::default(),
+    };
+    let seed = seed.unwrap_or_else(|| u64::from(std::process::id()));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let node = Node::new(config, seed, Time::ZERO).map_err(|e| anyhow!("{e}"))?;
+        let printer_name = name.clone();
+        // Timeline lines as in `replay`, with time since the node started.
+        let slot = NodeSlot::new(Some(node), Box::new(move |event| println!("{}", event.timeline_line(&printer_name))));
+        eprintln!("{name}: serving on {listen} (UDP and TCP); Ctrl-C stops");
+        tokio::select! {
+            biased;
+            stopped = tokio::signal::ctrl_c() => {
+                stopped.context("waiting for Ctrl-C")?;
+                eprintln!("{name}: stopped");
+                Ok(ExitCode::SUCCESS)
+            }
+            ended = xfrsim_driver::run::<Tokio, WallClock>(slot, listen, WallClock::start()) => {
+                ended.with_context(|| format!("serving on {listen}"))?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
+}

@@ -134,7 +134,8 @@ pub enum ServerZone {
     },
 }
 
-fn default_journal() -> usize {
+/// Versions a zone keeps for IXFR unless the file says otherwise (scenarios and node files).
+pub(crate) fn default_journal() -> usize {
     100
 }
 

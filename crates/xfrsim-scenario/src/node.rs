@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::ScenarioError;
+use crate::model::default_journal;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,10 +22,6 @@ pub struct NodeFile {
 
 fn default_name() -> String {
     "xfrsim".to_string()
-}
-
-fn default_journal() -> usize {
-    100
 }
 
 /// A zone on the node. Peers (`masters`, `notify`) are `IP` or `IP:port` (53 by default);

@@ -431,20 +431,9 @@ impl HeldZone {
                     {
                         self.on_soa_answer(ctx, now, master, &m);
                     }
-                    Ok(_) => {
-                        ctx.emit(
-                            now,
-                            Some(&origin),
-                            EventKind::AxfrBadResponse { master, reason: BadResponse::WrongId },
-                        );
-                        self.finish_step(ctx, now, StepEnd::NextMaster);
-                    }
-                    Err(_) => {
-                        ctx.emit(
-                            now,
-                            Some(&origin),
-                            EventKind::AxfrBadResponse { master, reason: BadResponse::Malformed },
-                        );
+                    other => {
+                        let reason = if other.is_ok() { BadResponse::WrongId } else { BadResponse::Malformed };
+                        ctx.emit(now, Some(&origin), EventKind::AxfrBadResponse { master, reason });
                         self.finish_step(ctx, now, StepEnd::NextMaster);
                     }
                 }

@@ -1,0 +1,496 @@
+//! The checks. Each starts what it needs (an xfrsim node in this process, a real server as a
+//! child process) in a directory of its own on ports of its own, so checks can run in
+//! parallel; everything a check started stops when its [`Session`] drops, pass or fail.
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, Record, RecordType};
+use xfrsim_engine::{Acl, BadResponse, EventKind, Unreachable, ZoneConfig, ZoneStatus};
+use xfrsim_zone::Zone;
+
+use crate::client::{Client, Transfer, parse_answer};
+use crate::ours::OurNode;
+use crate::peer::{Peer, PeerRole, PeerServer, Program, missing_packages};
+use crate::workdir::{WorkDir, free_port};
+use crate::zonetext::{ORIGIN, ZoneChange, ZoneText};
+
+/// Serial of the generated zone (date-style, as operators number them).
+const SERIAL: u32 = 2_026_112_501;
+/// 2,000 hosts make a zone of 3,541 records.
+const HOSTS: usize = 2_000;
+/// How long anything that should take milliseconds on loopback may take.
+const SOON: Duration = Duration::from_secs(15);
+/// Our secondary meets a closed port only over TCP, after its UDP SOA query went unanswered
+/// three times five seconds (`Timeouts::default`).
+const AFTER_UDP_RETRIES: Duration = Duration::from_secs(30);
+const SEED: u64 = 6523;
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+type CheckFn = fn(&mut Session, Option<Peer>) -> Result<(), String>;
+
+/// One interop check against one peer (or against no peer at all).
+pub struct Check {
+    pub peer: Option<Peer>,
+    pub name: &'static str,
+    run: CheckFn,
+}
+
+/// Why a check failed (`why`, one line) and what to look at (`details`: our node's timeline,
+/// the peer's log).
+#[derive(Debug, Clone)]
+pub struct CheckFailure {
+    pub why: String,
+    pub details: String,
+}
+
+impl Check {
+    /// `bind`, `knot`, `nsd`, or `none` for checks that need no peer.
+    pub fn peer_name(&self) -> &'static str {
+        self.peer.map_or("none", Peer::name)
+    }
+
+    /// The Debian packages this check needs that are not installed.
+    pub fn missing_packages(&self) -> Vec<&'static str> {
+        let programs: Vec<Program> = self.peer.map(Peer::programs).unwrap_or_default();
+        missing_packages(&programs)
+    }
+
+    pub fn run(&self) -> Result<(), CheckFailure> {
+        let label = format!("{}-{}", self.peer_name(), self.name);
+        let dir = WorkDir::new(&label).map_err(|e| CheckFailure {
+            why: format!("cannot create a work directory: {e}"),
+            details: String::new(),
+        })?;
+        let mut session = Session { dir, ours: Vec::new(), peers: Vec::new() };
+        (self.run)(&mut session, self.peer)
+            .map_err(|why| CheckFailure { why: why.replace('\n', " | "), details: session.details() })
+    }
+}
+
+/// Every check, peers in order, then the checks that need no peer.
+pub fn all_checks() -> Vec<Check> {
+    let mut checks = Vec::new();
+    for peer in Peer::ALL {
+        let mut add = |name, run| checks.push(Check { peer: Some(peer), name, run });
+        add("secondary-axfr", secondary_axfr);
+        add("secondary-ixfr-after-notify", secondary_ixfr_after_notify);
+        add("primary-axfr", primary_axfr);
+        add("primary-ixfr-after-notify", primary_ixfr_after_notify);
+        // NSD ships no query client; dig is checked with BIND, kdig with Knot.
+        if peer != Peer::Nsd {
+            let client = peer.client();
+            add(if client == Client::Dig { "dig-axfr" } else { "kdig-axfr" }, client_axfr);
+            add(if client == Client::Dig { "dig-ixfr" } else { "kdig-ixfr" }, client_ixfr);
+        }
+        add("acl-refused", acl_refused);
+        add("not-authoritative", not_authoritative);
+    }
+    checks.push(Check { peer: None, name: "closed-port", run: closed_port });
+    checks
+}
+
+/// What one check started; dropped (and so stopped) when the check ends.
+struct Session {
+    dir: WorkDir,
+    ours: Vec<Rc<OurNode>>,
+    peers: Vec<Rc<PeerServer>>,
+}
+
+impl Session {
+    fn start_ours(&mut self, addr: SocketAddr, zones: Vec<ZoneConfig>) -> Result<Rc<OurNode>, String> {
+        let node = Rc::new(OurNode::start("xfrsim", addr, zones, SEED)?);
+        self.ours.push(node.clone());
+        Ok(node)
+    }
+
+    fn start_peer(&mut self, peer: Peer, addr: SocketAddr, zones: &[PeerRole]) -> Result<Rc<PeerServer>, String> {
+        let dir = self.dir.subdir(peer.name()).map_err(|e| format!("cannot create a directory: {e}"))?;
+        let server = Rc::new(PeerServer::start(peer, &dir, addr, zones)?);
+        self.peers.push(server.clone());
+        Ok(server)
+    }
+
+    fn details(&self) -> String {
+        let mut details = String::new();
+        for node in &self.ours {
+            details.push_str(&format!("--- {} on {}: timeline\n{}", node.name, node.addr, node.timeline()));
+        }
+        for peer in &self.peers {
+            let log = peer.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            details.push_str(&format!("--- {} on {}: last lines of its log\n{tail}\n", peer.peer.name(), peer.addr));
+        }
+        details
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Servers first, then their directory (WorkDir drops after this).
+        self.ours.clear();
+        self.peers.clear();
+    }
+}
+
+fn port() -> Result<SocketAddr, String> {
+    free_port().map_err(|e| format!("no free loopback port: {e}"))
+}
+
+fn origin() -> Name {
+    Name::from_ascii(ORIGIN).expect("ORIGIN is a valid name")
+}
+
+fn generated_zone() -> ZoneText {
+    ZoneText::generated(ORIGIN, SERIAL, HOSTS)
+}
+
+fn expect_peer(peer: Option<Peer>) -> Result<Peer, String> {
+    peer.ok_or_else(|| "this check needs a peer".to_string())
+}
+
+/// The records of an AXFR (or AXFR-style IXFR) answer, checked against RFC 5936 §2.2: the zone
+/// SOA first and last, no SOA in between; then built into a zone.
+fn zone_from_transfer(records: &[Record]) -> Result<Zone, String> {
+    let (Some(first), Some(last)) = (records.first(), records.last()) else {
+        return Err("the transfer returned no records".to_string());
+    };
+    if records.len() < 2 || first.record_type() != RecordType::SOA || first != last {
+        return Err(format!(
+            "a full transfer must open and close with the same SOA (RFC 5936 §2.2); got `{first}` … `{last}` ({} records)",
+            records.len()
+        ));
+    }
+    let inner = &records[1..records.len() - 1];
+    if let Some(soa) = inner.iter().find(|r| r.record_type() == RecordType::SOA) {
+        return Err(format!("an SOA inside a full transfer: `{soa}`"));
+    }
+    Zone::new(origin(), records[..records.len() - 1].iter().cloned())
+        .map_err(|e| format!("the transferred records do not make a zone: {e}"))
+}
+
+/// Names what differs between two zones (for a failure message).
+fn difference(ours: &Zone, theirs: &Zone) -> String {
+    let show = |zone: &Zone| zone.records().map(|r| r.to_string()).collect::<BTreeSet<_>>();
+    let (a, b) = (show(ours), show(theirs));
+    let only_ours: Vec<&String> = a.difference(&b).take(3).collect();
+    let only_theirs: Vec<&String> = b.difference(&a).take(3).collect();
+    format!(
+        "{} records here, {} there; only here: {only_ours:?}; only there: {only_theirs:?}",
+        ours.len(),
+        theirs.len()
+    )
+}
+
+/// Our node's copy of the zone, which must be served with `serial`.
+fn our_zone(ours: &OurNode, serial: u32) -> Result<Zone, String> {
+    match ours.zone(&origin())? {
+        (ZoneStatus::Serving { serial: s, .. }, Some(zone)) if s.0 == serial => Ok(zone),
+        (status, _) => Err(format!("our node's zone is {status:?}, expected serial {serial} served")),
+    }
+}
+
+/// Our copy equals what the peer serves, compared through the peer's client (`dig AXFR` or
+/// `kdig AXFR` of the peer): same serial, same content digest.
+fn same_as_peer(ours: &OurNode, peer: &PeerServer, serial: u32) -> Result<(), String> {
+    let ours = our_zone(ours, serial)?;
+    let records = peer.peer.client().transfer(peer.addr, ORIGIN, Transfer::Axfr)?;
+    let theirs = zone_from_transfer(&records).map_err(|e| format!("AXFR of {}: {e}", peer.peer.name()))?;
+    if theirs.serial().0 != serial || theirs.digest() != ours.digest() {
+        return Err(format!(
+            "our copy (serial {serial}) differs from {}'s (serial {}): {}",
+            peer.peer.name(),
+            theirs.serial(),
+            difference(&ours, &theirs)
+        ));
+    }
+    Ok(())
+}
+
+fn primary_config(zone: &ZoneText, notify: Vec<SocketAddr>) -> Result<ZoneConfig, String> {
+    let data = zone.to_zone().map_err(|e| format!("the generated zone does not load: {e}"))?;
+    Ok(ZoneConfig {
+        notify,
+        allow_transfer: Acl::Only(vec![LOCALHOST]),
+        allow_update: Acl::Only(vec![LOCALHOST]),
+        ..ZoneConfig::primary(origin(), data)
+    })
+}
+
+fn secondary_config(masters: Vec<SocketAddr>) -> ZoneConfig {
+    ZoneConfig { allow_transfer: Acl::Only(vec![LOCALHOST]), ..ZoneConfig::secondary(origin(), masters) }
+}
+
+/// Waits until our secondary installs `serial` from `master`; returns whether by IXFR.
+fn wait_installed(ours: &OurNode, master: SocketAddr, serial: u32, timeout: Duration) -> Result<bool, String> {
+    ours.wait_event(timeout, |e| match e.kind {
+        EventKind::ZoneUpdate { serial: s, master: m, incremental } if m == master && s.0 == serial => {
+            Some(incremental)
+        }
+        _ => None,
+    })
+    .ok_or_else(|| format!("our secondary did not install serial {serial} from {master} within {timeout:?}"))
+}
+
+/// A real primary with the generated zone, and our secondary that has transferred it.
+fn our_secondary_of(s: &mut Session, peer: Peer) -> Result<(Rc<OurNode>, Rc<PeerServer>, ZoneText), String> {
+    let zone = generated_zone();
+    let (our_addr, peer_addr) = (port()?, port()?);
+    let real = s.start_peer(
+        peer,
+        peer_addr,
+        &[PeerRole::Primary { zone: zone.clone(), notify: Some(our_addr), allow_transfer: true }],
+    )?;
+    let ours = s.start_ours(our_addr, vec![secondary_config(vec![peer_addr])])?;
+    if wait_installed(&ours, peer_addr, SERIAL, SOON)? {
+        return Err("the first transfer into an empty secondary was incremental; it must be AXFR".to_string());
+    }
+    same_as_peer(&ours, &real, SERIAL)?;
+    Ok((ours, real, zone))
+}
+
+/// Our secondary ← real primary: AXFR of 3,541 records; our copy's digest equals the peer's.
+fn secondary_axfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
+    our_secondary_of(s, expect_peer(peer)?).map(|_| ())
+}
+
+/// After a change on the peer (dynamic update; NSD: edited file and reload), the peer's NOTIFY
+/// brings our secondary the new version at once (refresh is an hour away), by IXFR — from NSD
+/// 4.6, which serves no IXFR, as the full zone RFC 1995 §4 allows in its place.
+fn secondary_ixfr_after_notify(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
+    let peer = expect_peer(peer)?;
+    let (ours, real, zone) = our_secondary_of(s, peer)?;
+    let next = real.change(&zone, &ZoneChange::sample(ORIGIN))?;
+    ours.wait_event(SOON, |e| match e.kind {
+        EventKind::NotifyReceived { from, .. } if from.ip() == real.addr.ip() => Some(()),
+        _ => None,
+    })
+    .ok_or_else(|| format!("no NOTIFY from {} reached our secondary", peer.name()))?;
+    let incremental = wait_installed(&ours, real.addr, next.serial, SOON)?;
+    let expected = peer != Peer::Nsd;
+    if incremental != expected {
+        return Err(format!(
+            "serial {} arrived {}, expected {} from {}",
+            next.serial,
+            if incremental { "by IXFR" } else { "as a full zone" },
+            if expected { "an incremental IXFR answer" } else { "a full-zone IXFR answer" },
+            peer.name()
+        ));
+    }
+    same_as_peer(&ours, &real, next.serial)
+}
+
+/// Our primary with the generated zone, and a real secondary that has transferred it.
+fn peer_secondary_of(s: &mut Session, peer: Peer) -> Result<(Rc<OurNode>, Rc<PeerServer>, ZoneText), String> {
+    let zone = generated_zone();
+    let (our_addr, peer_addr) = (port()?, port()?);
+    let ours = s.start_ours(our_addr, vec![primary_config(&zone, vec![peer_addr])?])?;
+    let real =
+        s.start_peer(peer, peer_addr, &[PeerRole::Secondary { master: our_addr, origin: ORIGIN.to_string() }])?;
+    real.wait_serial(ORIGIN, SERIAL, SOON)?;
+    let full = |e: &xfrsim_engine::Event| match e.kind {
+        EventKind::ZoneXfrSuccessful { serial, secondary, records } if serial.0 == SERIAL => Some((secondary, records)),
+        _ => None,
+    };
+    let (secondary, records) =
+        ours.wait_event(SOON, full).ok_or_else(|| "our primary logged no completed transfer".to_string())?;
+    if secondary.ip() != peer_addr.ip() || records != zone.records.len() + 2 {
+        return Err(format!(
+            "our primary sent {records} records to {secondary}; expected {} (the zone and the closing SOA)",
+            zone.records.len() + 2
+        ));
+    }
+    same_as_peer(&ours, &real, SERIAL)?;
+    Ok((ours, real, zone))
+}
+
+/// Real secondary ← our primary: the peer transfers 3,541 records from us; `dig SOA` on the
+/// peer shows our serial and an AXFR of the peer returns exactly our records.
+fn primary_axfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
+    peer_secondary_of(s, expect_peer(peer)?).map(|_| ())
+}
+
+/// A dynamic update sent to our primary with the peer's own update client (nsupdate or
+/// knsupdate) commits a new serial; our NOTIFY makes the peer fetch it by IXFR.
+fn primary_ixfr_after_notify(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
+    let peer = expect_peer(peer)?;
+    let (ours, real, zone) = peer_secondary_of(s, peer)?;
+    let change = ZoneChange::sample(ORIGIN);
+    peer.client().update(ours.addr, ORIGIN, &change)?;
+    let next = zone.changed(&change);
+    ours.wait_event(SOON, |e| match e.kind {
+        EventKind::DynamicUpdate { serial } if serial.0 == next.serial => Some(()),
+        _ => None,
+    })
+    .ok_or_else(|| format!("our primary did not commit serial {} from the update", next.serial))?;
+    real.wait_serial(ORIGIN, next.serial, SOON)?;
+    let incremental = ours
+        .wait_event(SOON, |e| match e.kind {
+            EventKind::ZoneXfrStart { serial, secondary, incremental } if serial.0 == next.serial => {
+                Some((secondary, incremental))
+            }
+            _ => None,
+        })
+        .ok_or_else(|| "our primary logged no transfer of the new serial".to_string())?;
+    if !incremental.1 {
+        return Err(format!("{} fetched serial {} by AXFR; expected IXFR", peer.name(), next.serial));
+    }
+    same_as_peer(&ours, &real, next.serial)
+}
+
+/// `dig AXFR` / `kdig AXFR` straight against our primary: the zone SOA first and last, every
+/// record once (RFC 5936 §2.2), the same content as ours.
+fn client_axfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
+    let client = expect_peer(peer)?.client();
+    let zone = generated_zone();
+    let ours = s.start_ours(port()?, vec![primary_config(&zone, Vec::new())?])?;
+    let records = client.transfer(ours.addr, ORIGIN, Transfer::Axfr)?;
+    let theirs = zone_from_transfer(&records)?;
+    let expected = our_zone(&ours, SERIAL)?;
+    if records.len() != expected.len() + 1 || theirs.digest() != expected.digest() {
+        return Err(format!(
+            "AXFR returned {} records; expected the zone's {} and the closing SOA: {}",
+            records.len(),
+            expected.len(),
+            difference(&expected, &theirs)
+        ));
+    }
+    Ok(())
+}
+
+/// `dig IXFR=<serial>` / `kdig IXFR=<serial>` against our primary after one update
+/// (RFC 1995 §4): from the previous serial, exactly the difference sequence; from the current
+/// serial, the SOA alone; from a serial the journal never held, the whole zone AXFR-style.
+fn client_ixfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
+    let client = expect_peer(peer)?.client();
+    let zone = generated_zone();
+    let ours = s.start_ours(port()?, vec![primary_config(&zone, Vec::new())?])?;
+    let change = ZoneChange::sample(ORIGIN);
+    client.update(ours.addr, ORIGIN, &change)?;
+    let next = zone.changed(&change);
+    our_zone(&ours, next.serial)?;
+
+    let lines = |lines: &[String]| parse_answer(&lines.join("\n"));
+    let mut expected = lines(&[next.soa_line(), zone.soa_line()])?;
+    expected.extend(lines(&change.delete)?);
+    expected.extend(lines(&[next.soa_line()])?);
+    expected.extend(lines(&change.add)?);
+    expected.extend(lines(&[next.soa_line()])?);
+    let got = client.transfer(ours.addr, ORIGIN, Transfer::Ixfr(zone.serial))?;
+    // Within a deletion or addition run the order is free; compare runs as sets.
+    if !same_sequence(&got, &expected) {
+        return Err(format!("IXFR={} returned {got:?}; expected {expected:?}", zone.serial));
+    }
+
+    let got = client.transfer(ours.addr, ORIGIN, Transfer::Ixfr(next.serial))?;
+    if got != lines(&[next.soa_line()])? {
+        return Err(format!("IXFR={} (current) returned {} records; expected the SOA alone", next.serial, got.len()));
+    }
+
+    let unknown = zone.serial - 10;
+    let got = client.transfer(ours.addr, ORIGIN, Transfer::Ixfr(unknown))?;
+    let theirs = zone_from_transfer(&got).map_err(|e| format!("IXFR={unknown} (not in the journal): {e}"))?;
+    let current = our_zone(&ours, next.serial)?;
+    if theirs.digest() != current.digest() {
+        return Err(format!("IXFR={unknown} returned a zone unlike ours: {}", difference(&current, &theirs)));
+    }
+    Ok(())
+}
+
+/// Equal as sequences of SOA-delimited runs, each run compared as a set.
+fn same_sequence(got: &[Record], expected: &[Record]) -> bool {
+    let runs = |records: &[Record]| {
+        let mut runs: Vec<(Option<Record>, BTreeSet<String>)> = Vec::new();
+        for record in records {
+            if record.record_type() == RecordType::SOA {
+                runs.push((Some(record.clone()), BTreeSet::new()));
+            } else if let Some(run) = runs.last_mut() {
+                run.1.insert(record.to_string());
+            } else {
+                runs.push((None, BTreeSet::from([record.to_string()])));
+            }
+        }
+        runs
+    };
+    got.len() == expected.len() && runs(got) == runs(expected)
+}
+
+/// Our secondary against a peer that serves the zone but does not let us transfer it. BIND and
+/// NSD answer REFUSED (6525); Knot answers NOTAUTH to a transfer its ACL denies, which we
+/// report as a bad response (6524), as for any NOTAUTH.
+fn acl_refused(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
+    let peer = expect_peer(peer)?;
+    let (our_addr, peer_addr) = (port()?, port()?);
+    s.start_peer(
+        peer,
+        peer_addr,
+        &[PeerRole::Primary { zone: generated_zone(), notify: None, allow_transfer: false }],
+    )?;
+    let ours = s.start_ours(our_addr, vec![secondary_config(vec![peer_addr])])?;
+    let notauth = u16::from(ResponseCode::NotAuth);
+    let seen = ours
+        .wait_event(SOON, |e| match &e.kind {
+            EventKind::AxfrRefused { master } if *master == peer_addr => Some(6525),
+            EventKind::AxfrBadResponse { master, reason: BadResponse::Rcode(code) }
+                if *master == peer_addr && *code == notauth =>
+            {
+                Some(6524)
+            }
+            _ => None,
+        })
+        .ok_or_else(|| format!("no 6525 (or 6524 NOTAUTH) for {peer_addr}"))?;
+    let expected = if peer == Peer::Knot { 6524 } else { 6525 };
+    if seen != expected {
+        return Err(format!("logged {seen} for {}'s refusal; expected {expected}", peer.name()));
+    }
+    not_serving(&ours)
+}
+
+/// Our secondary against a peer that does not serve the zone at all: the SOA query is
+/// REFUSED, so we try the transfer anyway (as BIND does), which all three answer NOTAUTH: 6524.
+fn not_authoritative(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
+    let peer = expect_peer(peer)?;
+    let (our_addr, peer_addr) = (port()?, port()?);
+    let other = ZoneText::generated("other.test.", SERIAL, 10);
+    s.start_peer(peer, peer_addr, &[PeerRole::Primary { zone: other, notify: None, allow_transfer: true }])?;
+    let ours = s.start_ours(our_addr, vec![secondary_config(vec![peer_addr])])?;
+    let notauth = u16::from(ResponseCode::NotAuth);
+    ours.wait_event(SOON, |e| match &e.kind {
+        EventKind::AxfrBadResponse { master, reason: BadResponse::Rcode(code) }
+            if *master == peer_addr && *code == notauth =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .ok_or_else(|| format!("no 6524 (NOTAUTH) for {peer_addr}, which is not authoritative"))?;
+    not_serving(&ours)
+}
+
+/// Our secondary whose only master is a loopback port nothing listens on: 6523 naming that
+/// address and port, "connection refused".
+fn closed_port(s: &mut Session, _: Option<Peer>) -> Result<(), String> {
+    let (our_addr, closed) = (port()?, port()?);
+    let ours = s.start_ours(our_addr, vec![secondary_config(vec![closed])])?;
+    let reason = ours
+        .wait_event(AFTER_UDP_RETRIES, |e| match e.kind {
+            EventKind::XfrMasterUnavailable { master, reason } if master == closed => Some(reason),
+            _ => None,
+        })
+        .ok_or_else(|| format!("no 6523 for {closed} within {AFTER_UDP_RETRIES:?}"))?;
+    if reason != Unreachable::ConnectionRefused {
+        return Err(format!("6523 for {closed} says `{reason}`; expected `connection refused`"));
+    }
+    not_serving(&ours)
+}
+
+fn not_serving(ours: &OurNode) -> Result<(), String> {
+    match ours.zone(&origin())? {
+        (ZoneStatus::NotServing { expired: false }, _) => Ok(()),
+        (status, _) => Err(format!("our secondary's zone is {status:?}; it has never loaded, so it must not serve")),
+    }
+}

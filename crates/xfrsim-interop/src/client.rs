@@ -1,0 +1,141 @@
+//! The peers' own command-line clients, used as an operator would: `dig`/`nsupdate` from BIND
+//! (Debian `bind9-dnsutils`) and `kdig`/`knsupdate` from Knot (`knot-dnsutils`).
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+use hickory_proto::rr::{Name, Record};
+use hickory_proto::serialize::txt::Parser;
+
+use crate::peer::{Program, find_program};
+use crate::zonetext::ZoneChange;
+
+pub const DIG: Program = Program { binary: "dig", package: "bind9-dnsutils" };
+pub const NSUPDATE: Program = Program { binary: "nsupdate", package: "bind9-dnsutils" };
+pub const KDIG: Program = Program { binary: "kdig", package: "knot-dnsutils" };
+pub const KNSUPDATE: Program = Program { binary: "knsupdate", package: "knot-dnsutils" };
+
+/// Which client family talks to a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// `dig` and `nsupdate` (BIND 9).
+    Dig,
+    /// `kdig` and `knsupdate` (Knot DNS).
+    Kdig,
+}
+
+/// What to ask for in a zone transfer.
+#[derive(Debug, Clone, Copy)]
+pub enum Transfer {
+    Axfr,
+    /// IXFR from this serial (RFC 1995 §3).
+    Ixfr(u32),
+}
+
+impl Client {
+    pub fn programs(self) -> [Program; 2] {
+        match self {
+            Client::Dig => [DIG, NSUPDATE],
+            Client::Kdig => [KDIG, KNSUPDATE],
+        }
+    }
+
+    fn query_program(self) -> Program {
+        self.programs()[0]
+    }
+
+    /// Runs one query; returns the answer section's records in the order printed.
+    fn query(self, server: SocketAddr, name: &str, qtype: &str) -> Result<Vec<Record>, String> {
+        let program = self.query_program();
+        let path = find_program(program.binary).ok_or_else(|| format!("`{}` not found", program.binary))?;
+        let mut command = Command::new(path);
+        command.arg(format!("@{}", server.ip())).arg("-p").arg(server.port().to_string());
+        command.args(["+noall", "+answer", "+time=5"]);
+        command.arg(match self {
+            Client::Dig => "+tries=1",
+            Client::Kdig => "+retry=0",
+        });
+        command.args([name, qtype]);
+        let shown = format!("{} @{server} {name} {qtype}", program.binary);
+        let output =
+            command.stdin(Stdio::null()).output().map_err(|e| format!("cannot run `{}`: {e}", program.binary))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // dig reports a failed transfer on stdout and exits 0; kdig exits non-zero.
+        if !output.status.success() || stdout.contains("; Transfer failed.") {
+            let said = stderr.lines().chain(stdout.lines()).find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            return Err(format!("`{shown}` failed ({}): {said}", output.status));
+        }
+        parse_answer(&stdout).map_err(|e| format!("`{shown}`: {e}"))
+    }
+
+    /// The serial of the SOA the server answers for `origin`; `None` when it answers none
+    /// (not serving the zone, REFUSED, SERVFAIL).
+    pub fn soa_serial(self, server: SocketAddr, origin: &str) -> Result<Option<u32>, String> {
+        let records = self.query(server, origin, "SOA")?;
+        Ok(records.iter().find_map(|r| xfrsim_engine::wire::soa_serial(r).map(|s| s.0)))
+    }
+
+    /// A zone transfer over TCP, every record of every message in order.
+    pub fn transfer(self, server: SocketAddr, origin: &str, what: Transfer) -> Result<Vec<Record>, String> {
+        match what {
+            Transfer::Axfr => self.query(server, origin, "AXFR"),
+            Transfer::Ixfr(serial) => self.query(server, origin, &format!("IXFR={serial}")),
+        }
+    }
+
+    /// A dynamic update (RFC 2136) sent with `nsupdate`/`knsupdate`.
+    pub fn update(self, server: SocketAddr, origin: &str, change: &ZoneChange) -> Result<(), String> {
+        use std::io::Write as _;
+        let program = self.programs()[1];
+        let path = find_program(program.binary).ok_or_else(|| format!("`{}` not found", program.binary))?;
+        let mut script = format!("server {} {}\nzone {origin}\n", server.ip(), server.port());
+        for record in &change.delete {
+            script.push_str(&format!("update delete {record}\n"));
+        }
+        for record in &change.add {
+            script.push_str(&format!("update add {record}\n"));
+        }
+        script.push_str("send\n");
+        let mut child = Command::new(path)
+            .args(match self {
+                Client::Dig => vec!["-t", "5"],
+                Client::Kdig => vec!["-t", "5", "-r", "0"],
+            })
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run `{}`: {e}", program.binary))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(script.as_bytes()).map_err(|e| format!("writing to `{}`: {e}", program.binary))?;
+        }
+        let output = child.wait_with_output().map_err(|e| format!("waiting for `{}`: {e}", program.binary))?;
+        if !output.status.success() {
+            let said = String::from_utf8_lossy(&output.stderr);
+            return Err(format!("`{}` to {server} failed ({}): {}", program.binary, output.status, said.trim()));
+        }
+        Ok(())
+    }
+}
+
+/// Parses dig/kdig `+noall +answer` output: one record per line in master-file form.
+pub fn parse_answer(text: &str) -> Result<Vec<Record>, String> {
+    let root = Name::root();
+    let mut records = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(';') {
+            continue;
+        }
+        // One line alone is a master file of one record (absolute owner, TTL, class given).
+        let (_, rrsets) =
+            Parser::new(line, None, Some(root.clone())).parse().map_err(|e| format!("cannot parse `{line}`: {e}"))?;
+        let mut parsed = rrsets.into_values().flat_map(|s| s.records_without_rrsigs().cloned().collect::<Vec<_>>());
+        match (parsed.next(), parsed.next()) {
+            (Some(record), None) => records.push(record),
+            _ => return Err(format!("`{line}` is not exactly one record")),
+        }
+    }
+    Ok(records)
+}

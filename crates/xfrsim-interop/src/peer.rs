@@ -1,0 +1,405 @@
+//! The real servers: BIND 9 (`named`), Knot DNS (`knotd`) and NSD (`nsd`), each started by a
+//! check with a generated configuration in the check's own directory, listening on one
+//! loopback port, and stopped when the check ends — whether it passed, failed or panicked.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::client::{Client, DIG};
+use crate::wait_until;
+use crate::zonetext::{ZoneChange, ZoneText};
+
+/// A program a check runs, and the Debian package that provides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Program {
+    pub binary: &'static str,
+    pub package: &'static str,
+}
+
+const NAMED: Program = Program { binary: "named", package: "bind9" };
+const KNOTD: Program = Program { binary: "knotd", package: "knot" };
+const NSD: Program = Program { binary: "nsd", package: "nsd" };
+const NSD_CONTROL: Program = Program { binary: "nsd-control", package: "nsd" };
+
+/// Finds a program on `PATH`, or in the sbin directories where Debian puts servers (not on a
+/// normal user's `PATH`).
+pub fn find_program(binary: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(binary))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The Debian packages to install for `programs` to be found, each named once.
+pub fn missing_packages(programs: &[Program]) -> Vec<&'static str> {
+    let mut missing: Vec<&'static str> = Vec::new();
+    for program in programs {
+        if find_program(program.binary).is_none() && !missing.contains(&program.package) {
+            missing.push(program.package);
+        }
+    }
+    missing
+}
+
+/// A real DNS server implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Peer {
+    Bind,
+    Knot,
+    Nsd,
+}
+
+impl Peer {
+    pub const ALL: [Peer; 3] = [Peer::Bind, Peer::Knot, Peer::Nsd];
+
+    /// The name in `interop <peer> <check>` lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::Bind => "bind",
+            Peer::Knot => "knot",
+            Peer::Nsd => "nsd",
+        }
+    }
+
+    /// The client an operator of this server uses. NSD ships none; its operators use dig.
+    pub fn client(self) -> Client {
+        match self {
+            Peer::Bind | Peer::Nsd => Client::Dig,
+            Peer::Knot => Client::Kdig,
+        }
+    }
+
+    /// Everything a check against this peer runs: the server and its client.
+    pub fn programs(self) -> Vec<Program> {
+        let mut programs = match self {
+            Peer::Bind => vec![NAMED],
+            Peer::Knot => vec![KNOTD],
+            Peer::Nsd => vec![NSD, NSD_CONTROL, DIG],
+        };
+        programs.extend(self.client().programs());
+        programs
+    }
+}
+
+/// How the peer holds a zone.
+#[derive(Debug, Clone)]
+pub enum PeerRole {
+    /// Loaded from `zone`; sends NOTIFY to `notify`; lets 127.0.0.1 transfer it only when
+    /// `allow_transfer`; accepts dynamic updates from 127.0.0.1.
+    Primary { zone: ZoneText, notify: Option<SocketAddr>, allow_transfer: bool },
+    /// Transferred from `master`; anyone on 127.0.0.1 may transfer it on.
+    Secondary { master: SocketAddr, origin: String },
+}
+
+impl PeerRole {
+    fn origin(&self) -> &str {
+        match self {
+            PeerRole::Primary { zone, .. } => &zone.origin,
+            PeerRole::Secondary { origin, .. } => origin,
+        }
+    }
+}
+
+/// A running real server. Dropping it stops the process.
+pub struct PeerServer {
+    pub peer: Peer,
+    pub addr: SocketAddr,
+    dir: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+fn zone_file_name(origin: &str) -> String {
+    format!("{}.zone", origin.trim_end_matches('.'))
+}
+
+impl PeerServer {
+    /// Writes the configuration and zone files under `dir`, starts the server on `addr`, and
+    /// waits until it accepts TCP connections and serves every primary zone.
+    pub fn start(peer: Peer, dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> Result<PeerServer, String> {
+        let io = |e: std::io::Error| format!("{}: setting up in {}: {e}", peer.name(), dir.display());
+        std::fs::create_dir_all(dir).map_err(io)?;
+        for zone in zones {
+            if let PeerRole::Primary { zone, .. } = zone {
+                std::fs::write(dir.join(zone_file_name(&zone.origin)), zone.render()).map_err(io)?;
+            }
+        }
+        let (config_name, config_text) = match peer {
+            Peer::Bind => ("named.conf", bind_config(dir, addr, zones)),
+            Peer::Knot => {
+                std::fs::create_dir_all(dir.join("db")).map_err(io)?;
+                ("knot.conf", knot_config(dir, addr, zones))
+            }
+            Peer::Nsd => ("nsd.conf", nsd_config(dir, addr, zones)),
+        };
+        let config = dir.join(config_name);
+        std::fs::write(&config, config_text).map_err(io)?;
+        let log = dir.join(format!("{}.log", peer.name()));
+        let log_file = File::create(&log).map_err(io)?;
+        let (program, args): (Program, Vec<&str>) = match peer {
+            // -g: foreground, log to stderr; -4: IPv4 only; -n 1: one worker thread.
+            Peer::Bind => (NAMED, vec!["-g", "-4", "-n", "1", "-c"]),
+            Peer::Knot => (KNOTD, vec!["-c"]),
+            // -d: foreground.
+            Peer::Nsd => (NSD, vec!["-d", "-c"]),
+        };
+        let binary = find_program(program.binary)
+            .ok_or_else(|| format!("`{}` not found: install the Debian package {}", program.binary, program.package))?;
+        let child = Command::new(&binary)
+            .args(args)
+            .arg(&config)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().map_err(io)?)
+            .stderr(log_file)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let mut server = PeerServer { peer, addr, dir: dir.to_path_buf(), config, log, child: Some(child) };
+        server.wait_ready(zones)?;
+        Ok(server)
+    }
+
+    fn wait_ready(&mut self, zones: &[PeerRole]) -> Result<(), String> {
+        let name = self.peer.name();
+        wait_until(Duration::from_secs(15), || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                return Some(Err(format!("{name} exited at start ({status}): {}", self.log_tail(5))));
+            }
+            TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).ok().map(|_| Ok(()))
+        })
+        .ok_or_else(|| format!("{name} did not listen on {} within 15 s: {}", self.addr, self.log_tail(5)))??;
+        for zone in zones {
+            if let PeerRole::Primary { zone, .. } = zone {
+                self.wait_serial(&zone.origin, zone.serial, Duration::from_secs(15))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the peer answers `serial` in the SOA of `origin`.
+    pub fn wait_serial(&self, origin: &str, serial: u32, timeout: Duration) -> Result<(), String> {
+        let client = self.peer.client();
+        let mut last = Ok(None);
+        wait_until(timeout, || {
+            last = client.soa_serial(self.addr, origin);
+            matches!(last, Ok(Some(s)) if s == serial).then_some(())
+        })
+        .ok_or_else(|| {
+            let seen = match &last {
+                Ok(Some(s)) => format!("serial {s}"),
+                Ok(None) => "no SOA".to_string(),
+                Err(e) => e.clone(),
+            };
+            format!(
+                "{} did not serve {origin} serial {serial} within {timeout:?} (last seen: {seen})",
+                self.peer.name()
+            )
+        })
+    }
+
+    /// Changes a primary zone the way its operators do: a dynamic update (BIND, Knot), or an
+    /// edited zone file and a reload (NSD has no dynamic update). Returns the zone as it now is.
+    pub fn change(&self, zone: &ZoneText, change: &ZoneChange) -> Result<ZoneText, String> {
+        let next = zone.changed(change);
+        match self.peer {
+            Peer::Bind | Peer::Knot => self.peer.client().update(self.addr, &zone.origin, change)?,
+            Peer::Nsd => {
+                std::fs::write(self.dir.join(zone_file_name(&zone.origin)), next.render())
+                    .map_err(|e| format!("nsd: rewriting the zone file: {e}"))?;
+                let control = find_program(NSD_CONTROL.binary)
+                    .ok_or_else(|| "`nsd-control` not found: install the Debian package nsd".to_string())?;
+                let output = Command::new(control)
+                    .arg("-c")
+                    .arg(&self.config)
+                    .args(["reload", zone.origin.trim_end_matches('.')])
+                    .stdin(Stdio::null())
+                    .output()
+                    .map_err(|e| format!("cannot run nsd-control: {e}"))?;
+                if !output.status.success() {
+                    return Err(format!(
+                        "nsd-control reload failed ({}): {}",
+                        output.status,
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ));
+                }
+            }
+        }
+        self.wait_serial(&zone.origin, next.serial, Duration::from_secs(15))?;
+        Ok(next)
+    }
+
+    /// The last `lines` lines of the server's log, joined with ` | ` (for one-line reports).
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join(" | ")
+    }
+
+    /// The whole log, for a failure report.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Stops the server: SIGTERM (a clean shutdown; NSD's children go with their parent), then
+    /// SIGKILL if it is still running after 5 s.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let _ = Command::new("sh")
+            .args(["-c", "kill -TERM \"$1\"", "sh", &child.id().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if wait_until(Duration::from_secs(5), || child.try_wait().ok().flatten()).is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PeerServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn bind_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
+    let d = dir.display();
+    let mut conf = format!(
+        "options {{\n\
+         \tdirectory \"{d}\";\n\
+         \tpid-file \"{d}/named.pid\";\n\
+         \tsession-keyfile \"{d}/session.key\";\n\
+         \tmanaged-keys-directory \"{d}\";\n\
+         \tlisten-on port {port} {{ {ip}; }};\n\
+         \tlisten-on-v6 {{ none; }};\n\
+         \trecursion no;\n\
+         \tdnssec-validation no;\n\
+         \t// NOTIFY only the configured targets (the NS names are not real servers), at once.\n\
+         \tnotify explicit;\n\
+         \tnotify-delay 0;\n\
+         }};\n\
+         controls {{ }};\n",
+        port = addr.port(),
+        ip = addr.ip(),
+    );
+    for zone in zones {
+        let origin = zone.origin();
+        let file = zone_file_name(origin);
+        let _ = writeln!(conf, "zone \"{origin}\" {{\n\tfile \"{file}\";");
+        match zone {
+            PeerRole::Primary { notify, allow_transfer, .. } => {
+                conf.push_str("\ttype primary;\n\tallow-update { 127.0.0.1; };\n");
+                let acl = if *allow_transfer { "127.0.0.1;" } else { "none;" };
+                let _ = writeln!(conf, "\tallow-transfer {{ {acl} }};");
+                if let Some(target) = notify {
+                    let _ = writeln!(conf, "\talso-notify {{ {} port {}; }};", target.ip(), target.port());
+                }
+            }
+            PeerRole::Secondary { master, .. } => {
+                conf.push_str("\ttype secondary;\n\tallow-transfer { 127.0.0.1; };\n");
+                let _ = writeln!(conf, "\tprimaries {{ {} port {}; }};", master.ip(), master.port());
+            }
+        }
+        conf.push_str("};\n");
+    }
+    conf
+}
+
+fn knot_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
+    let d = dir.display();
+    let mut conf = format!(
+        "server:\n    rundir: \"{d}\"\n    listen: {ip}@{port}\n\
+         log:\n  - target: stderr\n    any: info\n\
+         database:\n    storage: \"{d}/db\"\n\
+         acl:\n  - id: local\n    address: 127.0.0.1\n    action: [transfer, notify, update]\n\
+         \x20 - id: local-no-transfer\n    address: 127.0.0.1\n    action: [notify, update]\n",
+        ip = addr.ip(),
+        port = addr.port(),
+    );
+    let remotes: Vec<SocketAddr> = zones
+        .iter()
+        .filter_map(|z| match z {
+            PeerRole::Primary { notify, .. } => *notify,
+            PeerRole::Secondary { master, .. } => Some(*master),
+        })
+        .collect();
+    if !remotes.is_empty() {
+        conf.push_str("remote:\n");
+        for (i, remote) in remotes.iter().enumerate() {
+            let _ = writeln!(conf, "  - id: remote{i}\n    address: {}@{}", remote.ip(), remote.port());
+        }
+    }
+    let _ = write!(conf, "template:\n  - id: default\n    storage: \"{d}\"\nzone:\n");
+    let mut remote = 0;
+    for zone in zones {
+        let origin = zone.origin();
+        let _ = writeln!(conf, "  - domain: {origin}\n    file: \"{}\"", zone_file_name(origin));
+        match zone {
+            PeerRole::Primary { notify, allow_transfer, .. } => {
+                let acl = if *allow_transfer { "local" } else { "local-no-transfer" };
+                let _ = writeln!(conf, "    acl: {acl}");
+                if notify.is_some() {
+                    let _ = writeln!(conf, "    notify: remote{remote}");
+                    remote += 1;
+                }
+            }
+            PeerRole::Secondary { .. } => {
+                let _ = writeln!(conf, "    acl: local\n    master: remote{remote}");
+                remote += 1;
+            }
+        }
+    }
+    conf
+}
+
+fn nsd_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
+    let d = dir.display();
+    let mut conf = format!(
+        "server:\n\
+         \tip-address: {ip}@{port}\n\
+         \tport: {port}\n\
+         \tdo-ip6: no\n\
+         \t# Run as whoever started us, with no chroot: everything lives in this directory.\n\
+         \tusername: \"\"\n\
+         \tchroot: \"\"\n\
+         \tzonesdir: \"{d}\"\n\
+         \tdatabase: \"\"\n\
+         \tpidfile: \"{d}/nsd.pid\"\n\
+         \txfrdfile: \"{d}/xfrd.state\"\n\
+         \txfrdir: \"{d}\"\n\
+         \tzonelistfile: \"{d}/zone.list\"\n\
+         \tserver-count: 1\n\
+         \tverbosity: 2\n\
+         remote-control:\n\
+         \tcontrol-enable: yes\n\
+         \tcontrol-interface: \"{d}/nsd.ctl\"\n",
+        ip = addr.ip(),
+        port = addr.port(),
+    );
+    for zone in zones {
+        let origin = zone.origin();
+        let _ = writeln!(conf, "zone:\n\tname: {origin}\n\tzonefile: {}", zone_file_name(origin));
+        match zone {
+            PeerRole::Primary { notify, allow_transfer, .. } => {
+                if *allow_transfer {
+                    conf.push_str("\tprovide-xfr: 127.0.0.1 NOKEY\n");
+                }
+                if let Some(target) = notify {
+                    let _ = writeln!(conf, "\tnotify: {}@{} NOKEY", target.ip(), target.port());
+                }
+            }
+            PeerRole::Secondary { master, .. } => {
+                let _ = writeln!(conf, "\trequest-xfr: {}@{} NOKEY", master.ip(), master.port());
+                conf.push_str("\tallow-notify: 127.0.0.1 NOKEY\n\tprovide-xfr: 127.0.0.1 NOKEY\n");
+            }
+        }
+    }
+    conf
+}

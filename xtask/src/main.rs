@@ -9,6 +9,7 @@ use xfrsim_scenario::DEFAULT_SEED;
 use xfrsim_sim::RunOptions;
 
 mod bench;
+mod interop;
 mod serve;
 
 #[derive(Parser)]
@@ -44,6 +45,13 @@ enum Command {
         /// to replay).
         #[arg(long)]
         seed: Option<u64>,
+    },
+    /// Run the interop checks against BIND 9, Knot DNS and NSD on loopback (each started here,
+    /// in a temporary directory); one `interop <peer> <check> ok|FAIL <why>` line per check.
+    Interop {
+        /// Only the checks of this peer: bind, knot, nsd, or none (checks without a peer).
+        #[arg(long)]
+        peer: Option<String>,
     },
     /// Print the event catalog: Windows event ID, severity, symbolic name.
     Events,
@@ -141,6 +149,7 @@ fn main() -> Result<ExitCode> {
             Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Serve { config, seed } => serve::serve(&config, seed),
+        Command::Interop { peer } => interop::run(peer.as_deref()),
         Command::Bench { case: Some(case) } => bench::run_case(&case),
         Command::Bench { case: None } => bench::run_all(),
         Command::Events => {

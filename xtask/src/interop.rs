@@ -1,0 +1,81 @@
+//! `cargo xtask interop`: every interop check against BIND, Knot and NSD, one line each, then
+//! the totals alone on the last line. Exit status 0 iff none failed.
+//!
+//! Output contract: `interop <peer> <check> ok` or `interop <peer> <check> FAIL <why>`, in the
+//! order of `xfrsim_interop::all_checks`, then `<N> passed, <M> failed`. What to look at after
+//! a failure (our timeline, the peer's log) goes to stderr.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::mpsc;
+
+use anyhow::Result;
+use xfrsim_interop::{Check, CheckFailure, KEEP_ENV, all_checks};
+
+/// Checks run this many at a time: each has its own ports and directory, and most of a check
+/// is waiting on another process.
+const PARALLEL: usize = 4;
+
+pub fn run(peer: Option<&str>) -> Result<ExitCode> {
+    let checks: Vec<Check> = all_checks().into_iter().filter(|c| peer.is_none_or(|p| p == c.peer_name())).collect();
+    if checks.is_empty() {
+        anyhow::bail!("no checks for peer `{}` (peers: bind, knot, nsd, none)", peer.unwrap_or_default());
+    }
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Result<(), CheckFailure>)>();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (mut passed, mut failed) = (0usize, 0usize);
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL.min(checks.len()) {
+            let done = done_tx.clone();
+            let (checks, next) = (&checks, &next);
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(check) = checks.get(index) else { return };
+                    let missing = check.missing_packages();
+                    let result = if missing.is_empty() {
+                        check.run()
+                    } else {
+                        let packages = missing.join(" ");
+                        Err(CheckFailure {
+                            why: format!("not installed: apt-get install {packages}"),
+                            details: String::new(),
+                        })
+                    };
+                    if done.send((index, result)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        // Print in check order as soon as every earlier check has finished.
+        let mut finished = BTreeMap::new();
+        let mut printed = 0;
+        for (index, result) in done_rx {
+            finished.insert(index, result);
+            while let Some(result) = finished.remove(&printed) {
+                let check = &checks[printed];
+                match result {
+                    Ok(()) => {
+                        passed += 1;
+                        println!("interop {} {} ok", check.peer_name(), check.name);
+                    }
+                    Err(failure) => {
+                        failed += 1;
+                        println!("interop {} {} FAIL {}", check.peer_name(), check.name, failure.why);
+                        if !failure.details.is_empty() {
+                            eprintln!("{}", failure.details.trim_end());
+                        }
+                    }
+                }
+                printed += 1;
+            }
+        }
+    });
+    if failed > 0 && std::env::var_os(KEEP_ENV).is_none() {
+        eprintln!("(set {KEEP_ENV}=1 to keep each check's directory: configurations, zone files, server logs)");
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -45,7 +45,25 @@ fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
         .collect()
 }
 
+/// Engine events (and driver diagnostics) through tracing, on stderr: `RUST_LOG` as tracing
+/// targets (`xfrsim=debug`, `xfrsim::event=warn`, ...), by default every event at info.
+fn init_tracing() -> Result<()> {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) => spec.parse::<Targets>().with_context(|| format!("RUST_LOG=`{spec}` is not a list of target=level"))?,
+        Err(_) => Targets::new().with_target("xfrsim", LevelFilter::INFO),
+    };
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .try_init()
+        .context("installing the tracing subscriber")
+}
+
 pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
+    init_tracing()?;
     let loaded = xfrsim_scenario::load_node(path).map_err(|e| anyhow!("{e}"))?;
     let listen = loaded.node.listen;
     let name = loaded.node.name.clone();

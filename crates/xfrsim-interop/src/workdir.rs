@@ -49,18 +49,34 @@ impl Drop for WorkDir {
     }
 }
 
+/// The lowest port the kernel hands out for outgoing connections (Linux; 32768 elsewhere).
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
 /// A loopback port that is free for both UDP and TCP right now and has not been handed out
 /// before by this process (checks run in parallel; each gets its own ports).
+///
+/// Ports come from below the kernel's ephemeral range: between choosing a port and the server
+/// binding it, no client (`dig`, a peer's transfer) can take it as its source port.
 pub fn free_port() -> std::io::Result<SocketAddr> {
     static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
-    for _ in 0..64 {
-        let udp = UdpSocket::bind((LOOPBACK, 0))?;
-        let port = udp.local_addr()?.port();
-        if TcpListener::bind((LOOPBACK, port)).is_err() {
+    let low = 10_000u16;
+    let span = ephemeral_low().saturating_sub(low).max(1);
+    // Start where another process running checks at the same time is unlikely to.
+    let start = (std::process::id() % u32::from(span)) as u16;
+    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for i in 0..span {
+        let port = low + (start + i) % span;
+        if given.contains(&port) {
             continue;
         }
-        let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if given.insert(port) {
+        let free = UdpSocket::bind((LOOPBACK, port)).is_ok() && TcpListener::bind((LOOPBACK, port)).is_ok();
+        if free {
+            given.insert(port);
             return Ok(SocketAddr::from((LOOPBACK, port)));
         }
     }

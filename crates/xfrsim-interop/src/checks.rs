@@ -20,7 +20,7 @@ use crate::zonetext::{ORIGIN, ZoneChange, ZoneText};
 
 /// Serial of the generated zone (date-style, as operators number them).
 const SERIAL: u32 = 2_026_112_501;
-/// 2,000 hosts make a zone of 3,541 records.
+/// 2,000 hosts make a zone of 3,544 records (the SOA included).
 const HOSTS: usize = 2_000;
 /// How long anything that should take milliseconds on loopback may take.
 const SOON: Duration = Duration::from_secs(15);
@@ -253,7 +253,7 @@ fn our_secondary_of(s: &mut Session, peer: Peer) -> Result<(Rc<OurNode>, Rc<Peer
     Ok((ours, real, zone))
 }
 
-/// Our secondary ← real primary: AXFR of 3,541 records; our copy's digest equals the peer's.
+/// Our secondary ← real primary: AXFR of 3,544 records; our copy's digest equals the peer's.
 fn secondary_axfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
     our_secondary_of(s, expect_peer(peer)?).map(|_| ())
 }
@@ -308,7 +308,7 @@ fn peer_secondary_of(s: &mut Session, peer: Peer) -> Result<(Rc<OurNode>, Rc<Pee
     Ok((ours, real, zone))
 }
 
-/// Real secondary ← our primary: the peer transfers 3,541 records from us; `dig SOA` on the
+/// Real secondary ← our primary: the peer transfers 3,544 records from us; `dig SOA` on the
 /// peer shows our serial and an AXFR of the peer returns exactly our records.
 fn primary_axfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
     peer_secondary_of(s, expect_peer(peer)?).map(|_| ())

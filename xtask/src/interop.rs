@@ -16,6 +16,20 @@ use xfrsim_interop::{Check, CheckFailure, KEEP_ENV, all_checks};
 /// is waiting on another process.
 const PARALLEL: usize = 4;
 
+/// Runs a check; a panic (a bug in a check or in the engine) is that check's failure, not the
+/// end of the run: the other checks still report and the totals line still comes. The check's
+/// servers were stopped while unwinding.
+fn run_catching_panics(check: &Check) -> Result<(), CheckFailure> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check.run())).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        Err(CheckFailure { why: format!("panicked: {}", message.replace('\n', " | ")), details: String::new() })
+    })
+}
+
 pub fn run(peer: Option<&str>) -> Result<ExitCode> {
     let checks: Vec<Check> = all_checks().into_iter().filter(|c| peer.is_none_or(|p| p == c.peer_name())).collect();
     if checks.is_empty() {
@@ -34,7 +48,7 @@ pub fn run(peer: Option<&str>) -> Result<ExitCode> {
                     let Some(check) = checks.get(index) else { return };
                     let missing = check.missing_packages();
                     let result = if missing.is_empty() {
-                        check.run()
+                        run_catching_panics(check)
                     } else {
                         let packages = missing.join(" ");
                         Err(CheckFailure {

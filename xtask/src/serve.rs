@@ -52,7 +52,9 @@ fn init_tracing() -> Result<()> {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = match std::env::var("RUST_LOG") {
-        Ok(spec) => spec.parse::<Targets>().with_context(|| format!("RUST_LOG=`{spec}` is not a list of target=level"))?,
+        Ok(spec) => {
+            spec.parse::<Targets>().with_context(|| format!("RUST_LOG=`{spec}` is not a list of target=level"))?
+        }
         Err(_) => Targets::new().with_target("xfrsim", LevelFilter::INFO),
     };
     tracing_subscriber::registry()

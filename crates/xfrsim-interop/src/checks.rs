@@ -30,13 +30,20 @@ const AFTER_UDP_RETRIES: Duration = Duration::from_secs(30);
 const SEED: u64 = 6523;
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
-type CheckFn = fn(&mut Session, Option<Peer>) -> Result<(), String>;
+type PeerCheck = fn(&mut Session, Peer) -> Result<(), String>;
+type LoneCheck = fn(&mut Session) -> Result<(), String>;
+
+/// What a check runs against.
+enum Target {
+    Peer(Peer, PeerCheck),
+    /// Our node alone (the "peer" is a closed port).
+    Alone(LoneCheck),
+}
 
 /// One interop check against one peer (or against no peer at all).
 pub struct Check {
-    pub peer: Option<Peer>,
     pub name: &'static str,
-    run: CheckFn,
+    target: Target,
 }
 
 /// Why a check failed (`why`, one line) and what to look at (`details`: our node's timeline,
@@ -48,14 +55,21 @@ pub struct CheckFailure {
 }
 
 impl Check {
+    pub fn peer(&self) -> Option<Peer> {
+        match self.target {
+            Target::Peer(peer, _) => Some(peer),
+            Target::Alone(_) => None,
+        }
+    }
+
     /// `bind`, `knot`, `nsd`, or `none` for checks that need no peer.
     pub fn peer_name(&self) -> &'static str {
-        self.peer.map_or("none", Peer::name)
+        self.peer().map_or("none", Peer::name)
     }
 
     /// The Debian packages this check needs that are not installed.
     pub fn missing_packages(&self) -> Vec<&'static str> {
-        let programs: Vec<Program> = self.peer.map(Peer::programs).unwrap_or_default();
+        let programs: Vec<Program> = self.peer().map(Peer::programs).unwrap_or_default();
         missing_packages(&programs)
     }
 
@@ -66,8 +80,11 @@ impl Check {
             details: String::new(),
         })?;
         let mut session = Session { dir, ours: Vec::new(), peers: Vec::new() };
-        (self.run)(&mut session, self.peer)
-            .map_err(|why| CheckFailure { why: why.replace('\n', " | "), details: session.details() })
+        let result = match self.target {
+            Target::Peer(peer, check) => check(&mut session, peer),
+            Target::Alone(check) => check(&mut session),
+        };
+        result.map_err(|why| CheckFailure { why: why.replace('\n', " | "), details: session.details() })
     }
 }
 
@@ -75,7 +92,7 @@ impl Check {
 pub fn all_checks() -> Vec<Check> {
     let mut checks = Vec::new();
     for peer in Peer::ALL {
-        let mut add = |name, run| checks.push(Check { peer: Some(peer), name, run });
+        let mut add = |name, run: PeerCheck| checks.push(Check { name, target: Target::Peer(peer, run) });
         add("secondary-axfr", secondary_axfr);
         add("secondary-ixfr-after-notify", secondary_ixfr_after_notify);
         add("primary-axfr", primary_axfr);
@@ -89,7 +106,7 @@ pub fn all_checks() -> Vec<Check> {
         add("acl-refused", acl_refused);
         add("not-authoritative", not_authoritative);
     }
-    checks.push(Check { peer: None, name: "closed-port", run: closed_port });
+    checks.push(Check { name: "closed-port", target: Target::Alone(closed_port) });
     checks
 }
 
@@ -147,10 +164,6 @@ fn origin() -> Name {
 
 fn generated_zone() -> ZoneText {
     ZoneText::generated(ORIGIN, SERIAL, HOSTS)
-}
-
-fn expect_peer(peer: Option<Peer>) -> Result<Peer, String> {
-    peer.ok_or_else(|| "this check needs a peer".to_string())
 }
 
 /// The records of an AXFR (or AXFR-style IXFR) answer, checked against RFC 5936 §2.2: the zone
@@ -254,15 +267,14 @@ fn our_secondary_of(s: &mut Session, peer: Peer) -> Result<(Rc<OurNode>, Rc<Peer
 }
 
 /// Our secondary ← real primary: AXFR of 3,544 records; our copy's digest equals the peer's.
-fn secondary_axfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
-    our_secondary_of(s, expect_peer(peer)?).map(|_| ())
+fn secondary_axfr(s: &mut Session, peer: Peer) -> Result<(), String> {
+    our_secondary_of(s, peer).map(|_| ())
 }
 
 /// After a change on the peer (dynamic update; NSD: edited file and reload), the peer's NOTIFY
 /// brings our secondary the new version at once (refresh is an hour away), by IXFR — from NSD
 /// 4.6, which serves no IXFR, as the full zone RFC 1995 §4 allows in its place.
-fn secondary_ixfr_after_notify(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
-    let peer = expect_peer(peer)?;
+fn secondary_ixfr_after_notify(s: &mut Session, peer: Peer) -> Result<(), String> {
     let (ours, real, zone) = our_secondary_of(s, peer)?;
     let next = real.change(&zone, &ZoneChange::sample(ORIGIN))?;
     ours.wait_event(SOON, |e| match e.kind {
@@ -310,14 +322,13 @@ fn peer_secondary_of(s: &mut Session, peer: Peer) -> Result<(Rc<OurNode>, Rc<Pee
 
 /// Real secondary ← our primary: the peer transfers 3,544 records from us; `dig SOA` on the
 /// peer shows our serial and an AXFR of the peer returns exactly our records.
-fn primary_axfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
-    peer_secondary_of(s, expect_peer(peer)?).map(|_| ())
+fn primary_axfr(s: &mut Session, peer: Peer) -> Result<(), String> {
+    peer_secondary_of(s, peer).map(|_| ())
 }
 
 /// A dynamic update sent to our primary with the peer's own update client (nsupdate or
 /// knsupdate) commits a new serial; our NOTIFY makes the peer fetch it by IXFR.
-fn primary_ixfr_after_notify(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
-    let peer = expect_peer(peer)?;
+fn primary_ixfr_after_notify(s: &mut Session, peer: Peer) -> Result<(), String> {
     let (ours, real, zone) = peer_secondary_of(s, peer)?;
     let change = ZoneChange::sample(ORIGIN);
     peer.client().update(ours.addr, ORIGIN, &change)?;
@@ -344,8 +355,8 @@ fn primary_ixfr_after_notify(s: &mut Session, peer: Option<Peer>) -> Result<(), 
 
 /// `dig AXFR` / `kdig AXFR` straight against our primary: the zone SOA first and last, every
 /// record once (RFC 5936 §2.2), the same content as ours.
-fn client_axfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
-    let client = expect_peer(peer)?.client();
+fn client_axfr(s: &mut Session, peer: Peer) -> Result<(), String> {
+    let client = peer.client();
     let zone = generated_zone();
     let ours = s.start_ours(port()?, vec![primary_config(&zone, Vec::new())?])?;
     let records = client.transfer(ours.addr, ORIGIN, Transfer::Axfr)?;
@@ -365,8 +376,8 @@ fn client_axfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
 /// `dig IXFR=<serial>` / `kdig IXFR=<serial>` against our primary after one update
 /// (RFC 1995 §4): from the previous serial, exactly the difference sequence; from the current
 /// serial, the SOA alone; from a serial the journal never held, the whole zone AXFR-style.
-fn client_ixfr(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
-    let client = expect_peer(peer)?.client();
+fn client_ixfr(s: &mut Session, peer: Peer) -> Result<(), String> {
+    let client = peer.client();
     let zone = generated_zone();
     let ours = s.start_ours(port()?, vec![primary_config(&zone, Vec::new())?])?;
     let change = ZoneChange::sample(ORIGIN);
@@ -422,8 +433,7 @@ fn same_sequence(got: &[Record], expected: &[Record]) -> bool {
 /// Our secondary against a peer that serves the zone but does not let us transfer it. BIND and
 /// NSD answer REFUSED (6525); Knot answers NOTAUTH to a transfer its ACL denies, which we
 /// report as a bad response (6524), as for any NOTAUTH.
-fn acl_refused(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
-    let peer = expect_peer(peer)?;
+fn acl_refused(s: &mut Session, peer: Peer) -> Result<(), String> {
     let (our_addr, peer_addr) = (port()?, port()?);
     s.start_peer(
         peer,
@@ -452,8 +462,7 @@ fn acl_refused(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
 
 /// Our secondary against a peer that does not serve the zone at all: the SOA query is
 /// REFUSED, so we try the transfer anyway (as BIND does), which all three answer NOTAUTH: 6524.
-fn not_authoritative(s: &mut Session, peer: Option<Peer>) -> Result<(), String> {
-    let peer = expect_peer(peer)?;
+fn not_authoritative(s: &mut Session, peer: Peer) -> Result<(), String> {
     let (our_addr, peer_addr) = (port()?, port()?);
     let other = ZoneText::generated("other.test.", SERIAL, 10);
     s.start_peer(peer, peer_addr, &[PeerRole::Primary { zone: other, notify: None, allow_transfer: true }])?;
@@ -473,7 +482,7 @@ fn not_authoritative(s: &mut Session, peer: Option<Peer>) -> Result<(), String> 
 
 /// Our secondary whose only master is a loopback port nothing listens on: 6523 naming that
 /// address and port, "connection refused".
-fn closed_port(s: &mut Session, _: Option<Peer>) -> Result<(), String> {
+fn closed_port(s: &mut Session) -> Result<(), String> {
     let (our_addr, closed) = (port()?, port()?);
     let ours = s.start_ours(our_addr, vec![secondary_config(vec![closed])])?;
     let reason = ours

@@ -26,7 +26,7 @@ fn run_catching_panics(check: &Check) -> Result<(), CheckFailure> {
             .map(|s| (*s).to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".to_string());
-        Err(CheckFailure { why: format!("panicked: {}", message.replace('\n', " | ")), details: String::new() })
+        Err(CheckFailure::Failed { why: format!("panicked: {message}"), details: String::new() })
     })
 }
 
@@ -46,16 +46,7 @@ pub fn run(peer: Option<&str>) -> Result<ExitCode> {
                 loop {
                     let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(check) = checks.get(index) else { return };
-                    let missing = check.missing_packages();
-                    let result = if missing.is_empty() {
-                        run_catching_panics(check)
-                    } else {
-                        let packages = missing.join(" ");
-                        Err(CheckFailure {
-                            why: format!("not installed: apt-get install {packages}"),
-                            details: String::new(),
-                        })
-                    };
+                    let result = run_catching_panics(check);
                     if done.send((index, result)).is_err() {
                         return;
                     }
@@ -77,9 +68,9 @@ pub fn run(peer: Option<&str>) -> Result<ExitCode> {
                     }
                     Err(failure) => {
                         failed += 1;
-                        println!("interop {} {} FAIL {}", check.peer_name(), check.name, failure.why);
-                        if !failure.details.is_empty() {
-                            eprintln!("{}", failure.details.trim_end());
+                        println!("interop {} {} FAIL {}", check.peer_name(), check.name, failure.why());
+                        if !failure.details().is_empty() {
+                            eprintln!("{}", failure.details().trim_end());
                         }
                     }
                 }

@@ -46,12 +46,31 @@ pub struct Check {
     target: Target,
 }
 
-/// Why a check failed (`why`, one line) and what to look at (`details`: our node's timeline,
-/// the peer's log).
+/// Why a check did not pass.
 #[derive(Debug, Clone)]
-pub struct CheckFailure {
-    pub why: String,
-    pub details: String,
+pub enum CheckFailure {
+    /// The peer's server or client is not installed: these Debian packages are missing.
+    NotInstalled { packages: Vec<&'static str> },
+    /// The check ran and failed: `why` (one line), and what to look at (`details`: our node's
+    /// timeline, the end of the peer's log).
+    Failed { why: String, details: String },
+}
+
+impl CheckFailure {
+    /// One line, for `interop <peer> <check> FAIL <why>`.
+    pub fn why(&self) -> String {
+        match self {
+            CheckFailure::NotInstalled { packages } => format!("not installed: apt-get install {}", packages.join(" ")),
+            CheckFailure::Failed { why, .. } => why.replace('\n', " | "),
+        }
+    }
+
+    pub fn details(&self) -> &str {
+        match self {
+            CheckFailure::NotInstalled { .. } => "",
+            CheckFailure::Failed { details, .. } => details,
+        }
+    }
 }
 
 impl Check {
@@ -73,18 +92,23 @@ impl Check {
         missing_packages(&programs)
     }
 
+    /// Runs the check; everything it started is stopped when this returns (or unwinds).
     pub fn run(&self) -> Result<(), CheckFailure> {
+        let packages = self.missing_packages();
+        if !packages.is_empty() {
+            return Err(CheckFailure::NotInstalled { packages });
+        }
         let label = format!("{}-{}", self.peer_name(), self.name);
-        let dir = WorkDir::new(&label).map_err(|e| CheckFailure {
+        let dir = WorkDir::new(&label).map_err(|e| CheckFailure::Failed {
             why: format!("cannot create a work directory: {e}"),
             details: String::new(),
         })?;
-        let mut session = Session { dir, ours: Vec::new(), peers: Vec::new() };
+        let mut session = Session { ours: Vec::new(), peers: Vec::new(), dir };
         let result = match self.target {
             Target::Peer(peer, check) => check(&mut session, peer),
             Target::Alone(check) => check(&mut session),
         };
-        result.map_err(|why| CheckFailure { why: why.replace('\n', " | "), details: session.details() })
+        result.map_err(|why| CheckFailure::Failed { why, details: session.details() })
     }
 }
 
@@ -110,11 +134,12 @@ pub fn all_checks() -> Vec<Check> {
     checks
 }
 
-/// What one check started; dropped (and so stopped) when the check ends.
+/// What one check started; dropped (and so stopped) when the check ends. Fields drop in
+/// order: our nodes, the real servers, then their directory.
 struct Session {
-    dir: WorkDir,
     ours: Vec<Rc<OurNode>>,
     peers: Vec<Rc<PeerServer>>,
+    dir: WorkDir,
 }
 
 impl Session {
@@ -143,14 +168,6 @@ impl Session {
             details.push_str(&format!("--- {} on {}: last lines of its log\n{tail}\n", peer.peer.name(), peer.addr));
         }
         details
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // Servers first, then their directory (WorkDir drops after this).
-        self.ours.clear();
-        self.peers.clear();
     }
 }
 
@@ -259,6 +276,11 @@ fn our_secondary_of(s: &mut Session, peer: Peer) -> Result<(Rc<OurNode>, Rc<Peer
         &[PeerRole::Primary { zone: zone.clone(), notify: Some(our_addr), allow_transfer: true }],
     )?;
     let ours = s.start_ours(our_addr, vec![secondary_config(vec![peer_addr])])?;
+    ours.wait_event(SOON, |e| match e.kind {
+        EventKind::ZoneTransferInProgress { serial, master } if master == peer_addr && serial.0 == SERIAL => Some(()),
+        _ => None,
+    })
+    .ok_or_else(|| format!("no 6522 (transfer of serial {SERIAL} starting) from {peer_addr}"))?;
     if wait_installed(&ours, peer_addr, SERIAL, SOON)? {
         return Err("the first transfer into an empty secondary was incremental; it must be AXFR".to_string());
     }
@@ -277,11 +299,13 @@ fn secondary_axfr(s: &mut Session, peer: Peer) -> Result<(), String> {
 fn secondary_ixfr_after_notify(s: &mut Session, peer: Peer) -> Result<(), String> {
     let (ours, real, zone) = our_secondary_of(s, peer)?;
     let next = real.change(&zone, &ZoneChange::sample(ORIGIN))?;
+    // The NOTIFY for the new serial (all three put the SOA in it, RFC 1996 §3.7); every
+    // address is 127.0.0.1, so the serial, not the source, says it is the peer's.
     ours.wait_event(SOON, |e| match e.kind {
-        EventKind::NotifyReceived { from, .. } if from.ip() == real.addr.ip() => Some(()),
+        EventKind::NotifyReceived { serial: Some(serial), .. } if serial.0 == next.serial => Some(()),
         _ => None,
     })
-    .ok_or_else(|| format!("no NOTIFY from {} reached our secondary", peer.name()))?;
+    .ok_or_else(|| format!("no NOTIFY for serial {} from {} reached our secondary", next.serial, peer.name()))?;
     let incremental = wait_installed(&ours, real.addr, next.serial, SOON)?;
     let expected = peer != Peer::Nsd;
     if incremental != expected {
@@ -310,7 +334,7 @@ fn peer_secondary_of(s: &mut Session, peer: Peer) -> Result<(Rc<OurNode>, Rc<Pee
     };
     let (secondary, records) =
         ours.wait_event(SOON, full).ok_or_else(|| "our primary logged no completed transfer".to_string())?;
-    if secondary.ip() != peer_addr.ip() || records != zone.records.len() + 2 {
+    if records != zone.records.len() + 2 {
         return Err(format!(
             "our primary sent {records} records to {secondary}; expected {} (the zone and the closing SOA)",
             zone.records.len() + 2
@@ -339,15 +363,14 @@ fn primary_ixfr_after_notify(s: &mut Session, peer: Peer) -> Result<(), String> 
     })
     .ok_or_else(|| format!("our primary did not commit serial {} from the update", next.serial))?;
     real.wait_serial(ORIGIN, next.serial, SOON)?;
+    // Refresh is an hour away: a transfer within seconds is the peer answering our NOTIFY.
     let incremental = ours
         .wait_event(SOON, |e| match e.kind {
-            EventKind::ZoneXfrStart { serial, secondary, incremental } if serial.0 == next.serial => {
-                Some((secondary, incremental))
-            }
+            EventKind::ZoneXfrStart { serial, incremental, .. } if serial.0 == next.serial => Some(incremental),
             _ => None,
         })
         .ok_or_else(|| "our primary logged no transfer of the new serial".to_string())?;
-    if !incremental.1 {
+    if !incremental {
         return Err(format!("{} fetched serial {} by AXFR; expected IXFR", peer.name(), next.serial));
     }
     same_as_peer(&ours, &real, next.serial)

@@ -2,18 +2,23 @@
 //! (Debian `bind9-dnsutils`) and `kdig`/`knsupdate` from Knot (`knot-dnsutils`).
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use hickory_proto::rr::{Name, Record};
 use hickory_proto::serialize::txt::Parser;
 
 use crate::peer::{Program, find_program};
+use crate::run_program;
 use crate::zonetext::ZoneChange;
 
 pub const DIG: Program = Program { binary: "dig", package: "bind9-dnsutils" };
 pub const NSUPDATE: Program = Program { binary: "nsupdate", package: "bind9-dnsutils" };
 pub const KDIG: Program = Program { binary: "kdig", package: "knot-dnsutils" };
 pub const KNSUPDATE: Program = Program { binary: "knsupdate", package: "knot-dnsutils" };
+
+/// The clients' own timeouts are 5 s per try, one try; this bounds the whole run.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Which client family talks to a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +62,7 @@ impl Client {
         });
         command.args([name, qtype]);
         let shown = format!("{} @{server} {name} {qtype}", program.binary);
-        let output =
-            command.stdin(Stdio::null()).output().map_err(|e| format!("cannot run `{}`: {e}", program.binary))?;
+        let output = run_program(command, "", CLIENT_TIMEOUT)?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         // dig reports a failed transfer on stdout and exits 0; kdig exits non-zero.
@@ -86,7 +90,6 @@ impl Client {
 
     /// A dynamic update (RFC 2136) sent with `nsupdate`/`knsupdate`.
     pub fn update(self, server: SocketAddr, origin: &str, change: &ZoneChange) -> Result<(), String> {
-        use std::io::Write as _;
         let program = self.programs()[1];
         let path = find_program(program.binary).ok_or_else(|| format!("`{}` not found", program.binary))?;
         let mut script = format!("server {} {}\nzone {origin}\n", server.ip(), server.port());
@@ -97,20 +100,12 @@ impl Client {
             script.push_str(&format!("update add {record}\n"));
         }
         script.push_str("send\n");
-        let mut child = Command::new(path)
-            .args(match self {
-                Client::Dig => vec!["-t", "5"],
-                Client::Kdig => vec!["-t", "5", "-r", "0"],
-            })
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run `{}`: {e}", program.binary))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(script.as_bytes()).map_err(|e| format!("writing to `{}`: {e}", program.binary))?;
-        }
-        let output = child.wait_with_output().map_err(|e| format!("waiting for `{}`: {e}", program.binary))?;
+        let mut command = Command::new(path);
+        command.args(match self {
+            Client::Dig => vec!["-t", "5"],
+            Client::Kdig => vec!["-t", "5", "-r", "0"],
+        });
+        let output = run_program(command, &script, CLIENT_TIMEOUT)?;
         if !output.status.success() {
             let said = String::from_utf8_lossy(&output.stderr);
             return Err(format!("`{}` to {server} failed ({}): {}", program.binary, output.status, said.trim()));

@@ -11,6 +11,8 @@ mod peer;
 mod workdir;
 mod zonetext;
 
+use std::io::{Read, Write as _};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use checks::{Check, CheckFailure, all_checks};
@@ -33,4 +35,38 @@ pub(crate) fn wait_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Runs a client program (dig, nsupdate, nsd-control, ...) to completion, feeding it `input`;
+/// kills it if it has not finished within `timeout`, so no check can hang on one.
+pub(crate) fn run_program(mut command: Command, input: &str, timeout: Duration) -> Result<Output, String> {
+    let shown = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).map_err(|e| format!("writing to `{shown}`: {e}"))?;
+    }
+    // Drain both pipes while waiting: an AXFR prints far more than a pipe buffer holds.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let status = wait_until(timeout, || child.try_wait().ok().flatten());
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("`{shown}` did not finish within {timeout:?}; killed"));
+    };
+    Ok(Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() })
 }

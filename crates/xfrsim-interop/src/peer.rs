@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::client::{Client, DIG};
-use crate::wait_until;
+use crate::client::Client;
 use crate::zonetext::{ZoneChange, ZoneText};
+use crate::{run_program, wait_until};
 
 /// A program a check runs, and the Debian package that provides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,7 @@ impl Peer {
         let mut programs = match self {
             Peer::Bind => vec![NAMED],
             Peer::Knot => vec![KNOTD],
-            Peer::Nsd => vec![NSD, NSD_CONTROL, DIG],
+            Peer::Nsd => vec![NSD, NSD_CONTROL],
         };
         programs.extend(self.client().programs());
         programs
@@ -151,7 +151,17 @@ impl PeerServer {
         };
         let binary = find_program(program.binary)
             .ok_or_else(|| format!("`{}` not found: install the Debian package {}", program.binary, program.package))?;
-        let child = Command::new(&binary)
+        // With util-linux's setpriv the server gets SIGKILL if this process dies without
+        // stopping it (killed by a CI timeout, say): nothing outlives the run.
+        let mut command = match find_program("setpriv") {
+            Some(setpriv) => {
+                let mut command = Command::new(setpriv);
+                command.args(["--pdeathsig", "KILL", "--"]).arg(&binary);
+                command
+            }
+            None => Command::new(&binary),
+        };
+        let child = command
             .args(args)
             .arg(&config)
             .current_dir(dir)
@@ -169,7 +179,13 @@ impl PeerServer {
         let name = self.peer.name();
         wait_until(Duration::from_secs(15), || {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                return Some(Err(format!("{name} exited at start ({status}): {}", self.log_tail(5))));
+                let mut why = format!("{name} exited at start ({status}): {}", self.log_tail(5));
+                if self.peer == Peer::Bind && self.log().contains("permission denied") {
+                    // Debian's bind9 ships an AppArmor profile confining named to /etc/bind and
+                    // /var/{lib,cache}/bind.
+                    why.push_str(" (AppArmor's usr.sbin.named profile may confine named: see docs/interop.md)");
+                }
+                return Some(Err(why));
             }
             TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).ok().map(|_| Ok(()))
         })
@@ -214,13 +230,9 @@ impl PeerServer {
                     .map_err(|e| format!("nsd: rewriting the zone file: {e}"))?;
                 let control = find_program(NSD_CONTROL.binary)
                     .ok_or_else(|| "`nsd-control` not found: install the Debian package nsd".to_string())?;
-                let output = Command::new(control)
-                    .arg("-c")
-                    .arg(&self.config)
-                    .args(["reload", zone.origin.trim_end_matches('.')])
-                    .stdin(Stdio::null())
-                    .output()
-                    .map_err(|e| format!("cannot run nsd-control: {e}"))?;
+                let mut command = Command::new(control);
+                command.arg("-c").arg(&self.config).args(["reload", zone.origin.trim_end_matches('.')]);
+                let output = run_program(command, "", Duration::from_secs(20))?;
                 if !output.status.success() {
                     return Err(format!(
                         "nsd-control reload failed ({}): {}",

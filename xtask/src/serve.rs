@@ -51,11 +51,13 @@ fn init_tracing() -> Result<()> {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
+    let default = Targets::new().with_target("xfrsim", LevelFilter::INFO);
     let filter = match std::env::var("RUST_LOG") {
-        Ok(spec) => {
-            spec.parse::<Targets>().with_context(|| format!("RUST_LOG=`{spec}` is not a list of target=level"))?
-        }
-        Err(_) => Targets::new().with_target("xfrsim", LevelFilter::INFO),
+        Ok(spec) => spec.parse::<Targets>().unwrap_or_else(|e| {
+            eprintln!("RUST_LOG=`{spec}` is not a list of target=level ({e}); logging xfrsim=info");
+            default
+        }),
+        Err(_) => default,
     };
     tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))

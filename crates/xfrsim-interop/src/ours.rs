@@ -53,6 +53,11 @@ impl OurNode {
             if let Some(failed) = node.lock().failed.clone() {
                 return Some(Err(failed));
             }
+            if node.thread.as_ref().is_some_and(JoinHandle::is_finished) {
+                // Not a bind error (that sets `failed`): the node panicked; the panic message
+                // went to stderr with the rest of the test output.
+                return Some(Err(format!("{name}'s thread ended before it listened (it panicked)")));
+            }
             TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok().map(|_| Ok(()))
         })
         .ok_or_else(|| format!("{name} did not listen on {addr} within 5 s"))??;

@@ -11,18 +11,18 @@ use xfrsim_engine::{Acl, Node, NodeConfig, Role, Time, Timeouts, ZoneConfig};
 use xfrsim_scenario::{LoadedNode, NodeZone, parse_peer};
 
 fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
-    let dir = loaded.path.parent().unwrap_or_else(|| Path::new("."));
     let peers = |list: &[String]| list.iter().filter_map(|p| parse_peer(p)).collect::<Vec<_>>();
     let acl = |list: &Option<Vec<std::net::IpAddr>>| list.clone().map_or(Acl::Any, Acl::Only);
     loaded
         .node
         .zones
         .iter()
-        .map(|zone| {
+        .zip(&loaded.zones)
+        .map(|(zone, data)| {
             Ok(match zone {
-                NodeZone::Primary { zone, file, notify, allow_transfer, allow_update, journal } => {
+                NodeZone::Primary { zone, notify, allow_transfer, allow_update, journal, .. } => {
                     let origin = Name::from_ascii(zone).map_err(|e| anyhow!("zone `{zone}`: {e}"))?;
-                    let data = xfrsim_zone::load_zone_file(&dir.join(file), &origin)?;
+                    let data = data.clone().expect("primary zones are loaded with the configuration");
                     ZoneConfig {
                         origin,
                         role: Role::Primary { zone: data },
@@ -69,6 +69,9 @@ fn init_tracing() -> Result<()> {
 pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
     init_tracing()?;
     let loaded = xfrsim_scenario::load_node(path).map_err(|e| anyhow!("{e}"))?;
+    for warning in &loaded.zone_warnings {
+        eprintln!("{warning}");
+    }
     let listen = loaded.node.listen;
     let name = loaded.node.name.clone();
     let config = NodeConfig {

@@ -77,12 +77,32 @@ pub enum BadResponse {
     IxfrOutOfSync,
     /// A record outside the zone, of another class, or a zone that does not build.
     BadZoneData,
+    /// The zone would have no NS records at its apex (BIND `zone_replacedb`: "has no NS
+    /// records"); it is not installed.
+    NoApexNs,
+    /// A CNAME beside other data, or two records of a singleton type at one name (RFC 1034
+    /// §3.6.2; BIND `DNS_R_CNAMEANDOTHER`, `DNS_R_SINGLETON`); the zone is not installed.
+    CnameAndOtherData,
     /// A diff that does not apply to our copy.
     DiffDoesNotApply,
     /// The stream stopped before the closing SOA: connection closed.
     ClosedMidStream,
     /// The stream stopped before the closing SOA: no message within the idle deadline.
     IdleTimeout,
+}
+
+impl BadResponse {
+    /// Why a received zone (or a diff applied to ours) was refused.
+    pub fn from_zone_error(error: xfrsim_zone::ZoneError) -> BadResponse {
+        use xfrsim_zone::ZoneError;
+        match error {
+            ZoneError::NoApexNs { .. } => BadResponse::NoApexNs,
+            ZoneError::CnameAndOtherData { .. } | ZoneError::SeveralOfSingleton { .. } => {
+                BadResponse::CnameAndOtherData
+            }
+            _ => BadResponse::BadZoneData,
+        }
+    }
 }
 
 impl fmt::Display for BadResponse {
@@ -101,6 +121,8 @@ impl fmt::Display for BadResponse {
             BadResponse::DataAfterEnd => f.write_str("records after the closing SOA"),
             BadResponse::IxfrOutOfSync => f.write_str("IXFR sequence out of sync"),
             BadResponse::BadZoneData => f.write_str("zone data rejected"),
+            BadResponse::NoApexNs => f.write_str("zone has no NS records at its apex"),
+            BadResponse::CnameAndOtherData => f.write_str("CNAME and other data"),
             BadResponse::DiffDoesNotApply => f.write_str("diff does not apply to our copy"),
             BadResponse::ClosedMidStream => f.write_str("connection closed mid-stream"),
             BadResponse::IdleTimeout => f.write_str("no message within the idle deadline"),

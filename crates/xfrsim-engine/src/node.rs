@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::Name;
+use xfrsim_zone::wire::Message;
 use xfrsim_zone::{Change, Serial, Zone, ZoneDigest, ZoneError, ZoneHistory};
 
 use crate::Time;
@@ -110,8 +110,8 @@ impl Ctx {
         self.events.push_back(event);
     }
 
-    pub fn send_udp(&mut self, to: SocketAddr, message: &Message) {
-        self.transmits.push_back(Transmit::Udp { to, payload: crate::wire::encode(message) });
+    pub fn send_udp(&mut self, to: SocketAddr, payload: Vec<u8>) {
+        self.transmits.push_back(Transmit::Udp { to, payload });
     }
 
     pub fn connect(&mut self, to: SocketAddr, owner: Conn) -> ConnId {
@@ -162,6 +162,8 @@ pub(crate) enum Conn {
 /// One zone held by the node.
 pub(crate) struct HeldZone {
     pub origin: Name,
+    /// `origin` in wire form, for comparing with names read from messages.
+    pub apex: xfrsim_zone::Dname,
     /// The version served; `None` when never loaded or expired. Shared with outgoing
     /// transfers so a version in flight is never mixed with a newer one (RFC 1035 §6.3).
     pub data: Option<Arc<ZoneHistory>>,
@@ -265,6 +267,7 @@ impl Node {
                 }
             };
             let held = HeldZone {
+                apex: xfrsim_zone::Dname::from_hickory(&origin),
                 origin: origin.clone(),
                 data,
                 notify_targets: zone_config.notify,
@@ -290,15 +293,14 @@ impl Node {
 
     /// A datagram arrived on the node's DNS socket.
     pub fn handle_udp(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
-        let Ok(message) = Message::from_vec(payload) else {
+        let Ok(message) = Message::parse(payload) else {
             self.ctx.emit(now, None, EventKind::BadPacket { peer: from });
             return;
         };
-        if message.metadata.message_type == MessageType::Response {
+        if message.is_response() {
             self.on_udp_response(now, from, &message);
         } else if let Some(reply) = self.answer_request(now, from, &message, false) {
-            let reply = crate::serve::fit_udp(&message, reply);
-            self.ctx.send_udp(from, &reply);
+            self.ctx.send_udp(from, reply);
         }
     }
 
@@ -404,6 +406,19 @@ impl Node {
         !self.ctx.transmits.is_empty()
     }
 
+    /// Bytes of message payload the node holds for the driver, not yet polled. Outgoing
+    /// transfers add nothing here until their next message is due: they are encoded lazily.
+    pub fn queued_payload_bytes(&self) -> usize {
+        self.ctx
+            .transmits
+            .iter()
+            .map(|t| match t {
+                Transmit::Udp { payload, .. } | Transmit::Send { payload, .. } => payload.len(),
+                Transmit::Connect { .. } | Transmit::Close { .. } => 0,
+            })
+            .sum()
+    }
+
     pub fn poll_event(&mut self) -> Option<Event> {
         self.ctx.events.pop_front()
     }
@@ -457,7 +472,7 @@ impl Node {
         }
     }
 
-    fn on_udp_response(&mut self, now: Time, from: SocketAddr, message: &Message) {
+    fn on_udp_response(&mut self, now: Time, from: SocketAddr, message: &Message<'_>) {
         for zone in self.zones.values_mut() {
             if zone.on_udp_response(&mut self.ctx, now, from, message) {
                 return;

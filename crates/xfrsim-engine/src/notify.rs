@@ -3,8 +3,8 @@
 
 use std::net::SocketAddr;
 
-use hickory_proto::op::Message;
 use xfrsim_zone::Serial;
+use xfrsim_zone::wire::Message;
 
 use crate::Time;
 use crate::event::EventKind;
@@ -31,7 +31,7 @@ impl HeldZone {
                 continue;
             }
             let id = ctx.rng.next_id();
-            ctx.send_udp(target, &wire::notify(id, &self.origin, &soa));
+            ctx.send_udp(target, wire::notify(id, &self.origin, &soa));
             let next_at = now + ctx.timeouts.notify_interval;
             self.notifies.insert(target, PendingNotify { id, serial, sends: 1, next_at });
         }
@@ -42,12 +42,12 @@ impl HeldZone {
         let soa = self.data.as_ref().map(|h| h.zone().soa_record().clone());
         for target in due {
             let pending = self.notifies.get_mut(&target).expect("listed just above");
-            let current = soa.as_ref().filter(|s| wire::soa_serial(s) == Some(pending.serial));
+            let current = soa.as_ref().filter(|s| s.soa_serial() == Some(pending.serial));
             match current {
                 Some(soa) if pending.sends <= ctx.timeouts.notify_retransmits => {
                     pending.sends += 1;
                     pending.next_at = now + ctx.timeouts.notify_interval;
-                    ctx.send_udp(target, &wire::notify(pending.id, &self.origin, soa));
+                    ctx.send_udp(target, wire::notify(pending.id, &self.origin, soa));
                 }
                 Some(_) => {
                     self.notifies.remove(&target);
@@ -63,11 +63,11 @@ impl HeldZone {
 
     /// Any answer with the right id from the target's address ends the transaction (RFC 1996
     /// §3.6 matches id and source; §3.12: even NOTIMP completes it).
-    pub(crate) fn on_notify_response(&mut self, from: SocketAddr, message: &Message) -> bool {
+    pub(crate) fn on_notify_response(&mut self, from: SocketAddr, message: &Message<'_>) -> bool {
         let matched = self
             .notifies
             .iter()
-            .find(|(target, pending)| target.ip() == from.ip() && pending.id == message.metadata.id)
+            .find(|(target, pending)| target.ip() == from.ip() && pending.id == message.id)
             .map(|(target, _)| *target);
         match matched {
             Some(target) => {

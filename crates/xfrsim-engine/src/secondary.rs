@@ -13,9 +13,8 @@ use core::time::Duration;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{RData, RecordType};
-use xfrsim_zone::{Serial, Zone, ZoneHistory};
+use xfrsim_zone::wire::{Message, OPCODE_NOTIFY, OPCODE_QUERY, RCODE_NOERROR, RCODE_REFUSED, TYPE_AXFR, TYPE_IXFR};
+use xfrsim_zone::{SOA, Serial, Zone, ZoneHistory};
 
 use crate::Time;
 use crate::config::Timeouts;
@@ -33,9 +32,9 @@ struct SoaTimers {
 
 impl SoaTimers {
     fn of(zone: &Zone) -> Self {
-        // SOA timers are u32 seconds (RFC 1035 §3.3.13; hickory types them i32). A zero or
-        // negative timer would spin the engine: at least one second.
-        let secs = |v: i32| Duration::from_secs(u64::try_from(v).unwrap_or(0).max(1));
+        // SOA timers are u32 seconds (RFC 1035 §3.3.13). A zero timer would spin the engine:
+        // at least one second.
+        let secs = |v: u32| Duration::from_secs(u64::from(v).max(1));
         let soa = zone.soa();
         SoaTimers { refresh: secs(soa.refresh), retry: secs(soa.retry), expire: secs(soa.expire) }
     }
@@ -76,7 +75,7 @@ enum Step {
     Transfer {
         conn: ConnId,
         id: u16,
-        qtype: RecordType,
+        qtype: u16,
         deadline: Time,
         receiver: Box<TransferReceiver>,
         sent: bool,
@@ -270,7 +269,7 @@ impl HeldZone {
                 continue;
             }
             let id = ctx.rng.next_id();
-            ctx.send_udp(master, &wire::query(id, &origin, RecordType::SOA));
+            ctx.send_udp(master, wire::query(id, &origin, SOA));
             let deadline = now + ctx.timeouts.udp_query;
             self.sec().round.as_mut().expect("in a round").step = Step::SoaUdp { id, sends: 1, deadline };
             return;
@@ -288,7 +287,7 @@ impl HeldZone {
                     *sends += 1;
                     *deadline = now + ctx.timeouts.udp_query;
                     let id = *id;
-                    ctx.send_udp(master, &wire::query(id, &origin, RecordType::SOA));
+                    ctx.send_udp(master, wire::query(id, &origin, SOA));
                 } else {
                     // BIND `try-tcp-refresh`: after the UDP retries, ask again over TCP.
                     self.soa_over_tcp(ctx, now, master);
@@ -328,22 +327,21 @@ impl HeldZone {
         match &mut round.step {
             Step::SoaTcp { conn: c, id, deadline } if *c == conn => {
                 *deadline = now + ctx.timeouts.tcp_idle;
-                let message = wire::query(*id, &origin, RecordType::SOA);
-                ctx.send_tcp(conn, wire::encode(&message));
+                ctx.send_tcp(conn, wire::query(*id, &origin, SOA));
             }
             Step::Transfer { conn: c, id, qtype, deadline, sent, receiver } if *c == conn => {
                 *deadline = now + ctx.timeouts.tcp_idle;
                 *sent = true;
                 let message = match (*qtype, our_soa) {
-                    (RecordType::IXFR, Some(soa)) => wire::ixfr_query(*id, &origin, &soa),
+                    (TYPE_IXFR, Some(soa)) => wire::ixfr_query(*id, &origin, &soa),
                     _ => {
                         // No copy (any more: it may have expired since the transfer was chosen).
-                        *qtype = RecordType::AXFR;
-                        **receiver = TransferReceiver::new(origin.clone(), *id, RecordType::AXFR, None);
-                        wire::query(*id, &origin, RecordType::AXFR)
+                        *qtype = TYPE_AXFR;
+                        **receiver = TransferReceiver::new(origin.clone(), *id, TYPE_AXFR, None);
+                        wire::query(*id, &origin, TYPE_AXFR)
                     }
                 };
-                ctx.send_tcp(conn, wire::encode(&message));
+                ctx.send_tcp(conn, message);
             }
             _ => {}
         }
@@ -389,16 +387,22 @@ impl HeldZone {
     }
 
     /// A UDP response: ours if it answers the SOA query in flight (same master, id, question).
-    pub(crate) fn on_udp_response(&mut self, ctx: &mut Ctx, now: Time, from: SocketAddr, message: &Message) -> bool {
-        if message.metadata.op_code == OpCode::Notify {
+    pub(crate) fn on_udp_response(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Time,
+        from: SocketAddr,
+        message: &Message<'_>,
+    ) -> bool {
+        if message.opcode() == OPCODE_NOTIFY {
             return self.on_notify_response(from, message);
         }
         let Some(sec) = self.secondary.as_ref() else { return false };
         let Some(Step::SoaUdp { id, .. }) = sec.round.as_ref().map(|r| &r.step) else { return false };
-        if sec.current_master() != Some(from) || message.metadata.id != *id || !self.echoes_soa_question(message) {
+        if sec.current_master() != Some(from) || message.id != *id || !self.echoes_soa_question(message) {
             return false;
         }
-        if message.metadata.truncation {
+        if message.is_truncated() {
             // RFC 1035 §4.2.1: a truncated answer is retried over TCP.
             self.soa_over_tcp(ctx, now, from);
             return true;
@@ -407,9 +411,9 @@ impl HeldZone {
         true
     }
 
-    fn echoes_soa_question(&self, message: &Message) -> bool {
-        message.metadata.op_code == OpCode::Query
-            && matches!(message.queries.as_slice(), [q] if q.name() == &self.origin && q.query_type() == RecordType::SOA)
+    fn echoes_soa_question(&self, message: &Message<'_>) -> bool {
+        message.opcode() == OPCODE_QUERY
+            && matches!(message.questions.as_slice(), [q] if q.name == self.apex && q.qtype == SOA)
     }
 
     pub(crate) fn on_tcp_message(&mut self, ctx: &mut Ctx, now: Time, conn: ConnId, payload: &[u8]) {
@@ -418,17 +422,13 @@ impl HeldZone {
         }
         let origin = self.origin.clone();
         let master = self.sec().current_master().expect("a step runs against a master");
-        let message = Message::from_vec(payload);
+        let message = Message::parse(payload);
         let round = self.sec().round.as_mut().expect("in a round");
         match &mut round.step {
             Step::SoaTcp { id, .. } => {
                 let id = *id;
                 match message {
-                    Ok(m)
-                        if m.metadata.id == id
-                            && m.metadata.message_type == MessageType::Response
-                            && self.echoes_soa_question(&m) =>
-                    {
+                    Ok(m) if m.id == id && m.is_response() && self.echoes_soa_question(&m) => {
                         self.on_soa_answer(ctx, now, master, &m);
                     }
                     other => {
@@ -442,7 +442,7 @@ impl HeldZone {
                 let qtype = *qtype;
                 *deadline = now + ctx.timeouts.tcp_idle;
                 let result = match message {
-                    Ok(m) => receiver.on_message(m),
+                    Ok(m) => receiver.on_message(&m),
                     Err(_) => Err(BadResponse::Malformed),
                 };
                 match result {
@@ -459,17 +459,17 @@ impl HeldZone {
     }
 
     /// Decides on an SOA answer from `master` (zone.c `refresh_callback`).
-    fn on_soa_answer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, message: &Message) {
+    fn on_soa_answer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, message: &Message<'_>) {
         let origin = self.origin.clone();
-        let rcode = message.metadata.response_code;
-        if rcode == ResponseCode::Refused {
+        let rcode = message.rcode();
+        if rcode == u16::from(RCODE_REFUSED) {
             // BIND: "perhaps AXFR/IXFR is allowed even if SOA queries aren't" — try a transfer.
             self.start_transfer(ctx, now, master);
             return;
         }
-        let bad = if rcode != ResponseCode::NoError {
-            Some(BadResponse::Rcode(u16::from(rcode)))
-        } else if !message.metadata.authoritative {
+        let bad = if rcode != u16::from(RCODE_NOERROR) {
+            Some(BadResponse::Rcode(rcode))
+        } else if !message.is_authoritative() {
             Some(BadResponse::NotAuthoritative)
         } else {
             None
@@ -477,11 +477,8 @@ impl HeldZone {
         let soas: Vec<Serial> = message
             .answers
             .iter()
-            .filter(|r| r.name == origin && r.record_type() == RecordType::SOA)
-            .filter_map(|r| match &r.data {
-                RData::SOA(soa) => Some(Serial(soa.serial)),
-                _ => None,
-            })
+            .filter(|r| r.owner == self.apex && r.rtype == SOA)
+            .filter_map(|r| message.soa_serial(r).map(Serial))
             .collect();
         let theirs = match (bad, soas.as_slice()) {
             (Some(reason), _) => {
@@ -518,31 +515,24 @@ impl HeldZone {
 
     /// IXFR when we hold a copy, AXFR otherwise (BIND xfrin: no database → AXFR).
     fn start_transfer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr) {
-        let qtype = if self.data.is_some() { RecordType::IXFR } else { RecordType::AXFR };
+        let qtype = if self.data.is_some() { TYPE_IXFR } else { TYPE_AXFR };
         self.open_transfer(ctx, now, master, qtype);
     }
 
-    fn open_transfer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: RecordType) {
+    fn open_transfer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: u16) {
         if let Some(old) = self.sec().step_conn() {
             ctx.close(old);
         }
         let conn = ctx.connect(master, Conn::Client { zone: self.origin.clone() });
         let id = ctx.rng.next_id();
-        let our_serial = if qtype == RecordType::IXFR { self.serial() } else { None };
+        let our_serial = if qtype == TYPE_IXFR { self.serial() } else { None };
         let receiver = Box::new(TransferReceiver::new(self.origin.clone(), id, qtype, our_serial));
         let deadline = now + ctx.timeouts.tcp_connect;
         self.sec().round.as_mut().expect("in a round").step =
             Step::Transfer { conn, id, qtype, deadline, receiver, sent: false };
     }
 
-    fn transfer_done(
-        &mut self,
-        ctx: &mut Ctx,
-        now: Time,
-        master: SocketAddr,
-        qtype: RecordType,
-        outcome: TransferOutcome,
-    ) {
+    fn transfer_done(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: u16, outcome: TransferOutcome) {
         let origin = self.origin.clone();
         let ours = self.serial();
         if ours.is_none() && !matches!(outcome, TransferOutcome::Full { .. }) {
@@ -596,8 +586,14 @@ impl HeldZone {
                         let serial = history.zone().serial();
                         self.installed(ctx, now, master, serial, true);
                     }
-                    Err(_) => {
-                        self.transfer_failed(ctx, now, master, qtype, Failure::Bad(BadResponse::DiffDoesNotApply))
+                    Err(error) => {
+                        // A diff that breaks the zone's integrity is named as such; anything
+                        // else means it does not fit our copy.
+                        let reason = match BadResponse::from_zone_error(error) {
+                            BadResponse::BadZoneData => BadResponse::DiffDoesNotApply,
+                            reason => reason,
+                        };
+                        self.transfer_failed(ctx, now, master, qtype, Failure::Bad(reason))
                     }
                 }
             }
@@ -615,9 +611,9 @@ impl HeldZone {
 
     /// A transfer failed. IXFR failures fall back to AXFR from the same master (RFC 1995 §2,
     /// BIND `DNS_R_BADIXFR`); AXFR failures move on to the next master (BIND `next_primary`).
-    fn transfer_failed(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: RecordType, failure: Failure) {
+    fn transfer_failed(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: u16, failure: Failure) {
         let origin = self.origin.clone();
-        if qtype == RecordType::IXFR {
+        if qtype == TYPE_IXFR {
             match failure {
                 // An error rcode to IXFR (NOTIMP, FORMERR, REFUSED, ...) is the RFC 1995 §2
                 // "server does not do IXFR" case: AXFR follows without a complaint of its own.
@@ -626,11 +622,11 @@ impl HeldZone {
                     ctx.emit(now, Some(&origin), EventKind::IxfrBadResponse { master, reason });
                 }
             }
-            self.open_transfer(ctx, now, master, RecordType::AXFR);
+            self.open_transfer(ctx, now, master, TYPE_AXFR);
             return;
         }
         let kind = match failure {
-            Failure::Rcode(code) if code == u16::from(ResponseCode::Refused) => EventKind::AxfrRefused { master },
+            Failure::Rcode(code) if code == u16::from(RCODE_REFUSED) => EventKind::AxfrRefused { master },
             Failure::Rcode(code) => EventKind::AxfrBadResponse { master, reason: BadResponse::Rcode(code) },
             Failure::Bad(reason) => EventKind::AxfrBadResponse { master, reason },
             Failure::Cut(reason) => EventKind::XfrAbortedByMaster { master, reason },

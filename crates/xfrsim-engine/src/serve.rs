@@ -1,38 +1,38 @@
 //! The serving side of a node: answering queries, NOTIFY and UPDATE, and sending transfers
 //! (AXFR, RFC 5936; IXFR, RFC 1995) one message at a time over TCP.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use xfrsim_zone::{Change, Serial, ZoneHistory};
+use hickory_proto::rr::Name;
+use xfrsim_zone::wire::{
+    CLASS_ANY, CLASS_NONE, MIN_UDP_PAYLOAD, Message, OPCODE_NOTIFY, OPCODE_QUERY, OPCODE_UPDATE, RCODE_FORMERR,
+    RCODE_NOERROR, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_NOTZONE, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL,
+    RecordRef, Section, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
+};
+use xfrsim_zone::{CLASS_IN, Change, Dname, SOA, Serial};
 
 use crate::Time;
 use crate::event::EventKind;
 use crate::node::{Conn, ConnId, Node};
-use crate::wire;
+use crate::wire::{self, TransferStream};
 
-/// A transfer being sent: the remaining messages, released one per `handle_tcp_sent`, so a
-/// peer that stops reading stalls the transfer rather than the node's memory.
+/// A transfer being sent: encoded one message per `handle_tcp_sent`, so a peer that stops
+/// reading stalls the transfer rather than the node's memory.
 pub(crate) struct Outgoing {
-    serial: Serial,
-    records: usize,
+    stream: TransferStream,
     zone: Name,
-    messages: VecDeque<Vec<u8>>,
 }
 
-/// RFC 1035 §4.2.1 / RFC 6891 §6.2.5: a UDP answer larger than the requester can take is
-/// replaced by an empty one with TC set.
-pub(crate) fn fit_udp(request: &Message, reply: Message) -> Message {
-    let limit = usize::from(request.max_payload());
-    if reply.to_vec().is_ok_and(|bytes| bytes.len() <= limit) {
-        return reply;
+impl Outgoing {
+    pub fn serial(&self) -> Serial {
+        self.stream.serial()
     }
-    let mut truncated = reply.truncate();
-    truncated.metadata.truncation = true;
-    truncated
+}
+
+/// Types that are never zone data: query-only types and OPT (RFC 1035 §3.2.3, RFC 6891,
+/// RFC 2845, RFC 2930); an UPDATE may not add them (RFC 2136 §3.4.1.2).
+fn is_meta_type(rtype: u16) -> bool {
+    matches!(rtype, 41 | 249 | 250 | 251 | 252 | 253 | 254 | 255)
 }
 
 impl Node {
@@ -41,119 +41,128 @@ impl Node {
         &mut self,
         now: Time,
         from: SocketAddr,
-        request: &Message,
+        request: &Message<'_>,
         over_tcp: bool,
-    ) -> Option<Message> {
-        match request.metadata.op_code {
-            OpCode::Query => Some(self.answer_query(now, from, request, over_tcp)),
-            OpCode::Notify => Some(self.answer_notify(now, from, request)),
-            OpCode::Update => Some(self.answer_update(now, from, request)),
-            _ => Some(wire::response_to(request, ResponseCode::NotImp)),
+    ) -> Option<Vec<u8>> {
+        match request.opcode() {
+            OPCODE_QUERY => Some(self.answer_query(now, from, request, over_tcp)),
+            OPCODE_NOTIFY => Some(self.answer_notify(now, from, request)),
+            OPCODE_UPDATE => Some(self.answer_update(now, from, request)),
+            _ => Some(wire::error_response(request, RCODE_NOTIMP)),
         }
     }
 
-    fn answer_query(&mut self, now: Time, from: SocketAddr, request: &Message, over_tcp: bool) -> Message {
-        let [q] = request.queries.as_slice() else {
-            return wire::response_to(request, ResponseCode::FormErr);
+    fn answer_query(&mut self, now: Time, from: SocketAddr, request: &Message<'_>, over_tcp: bool) -> Vec<u8> {
+        let [q] = request.questions.as_slice() else {
+            return wire::error_response(request, RCODE_FORMERR);
         };
-        let qtype = q.query_type();
-        if qtype == RecordType::AXFR && !over_tcp {
+        let qname = q.name.to_hickory();
+        let qtype = q.qtype;
+        if qtype == TYPE_AXFR && !over_tcp {
             // RFC 5936 §4.2: AXFR is TCP only.
-            self.ctx.emit(now, self.zone_for(q.name()).cloned().as_ref(), EventKind::UdpZoneTransfer { client: from });
-            return wire::response_to(request, ResponseCode::Refused);
+            self.ctx.emit(now, self.zone_for(&qname).cloned().as_ref(), EventKind::UdpZoneTransfer { client: from });
+            return wire::error_response(request, RCODE_REFUSED);
         }
-        let Some(origin) = self.zone_for(q.name()).cloned() else {
-            if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
-                self.ctx.emit(now, Some(q.name()), EventKind::BadZoneTransferRequest { client: from });
-                return wire::response_to(request, ResponseCode::NotAuth);
+        let Some(origin) = self.zone_for(&qname).cloned() else {
+            if matches!(qtype, TYPE_AXFR | TYPE_IXFR) {
+                self.ctx.emit(now, Some(&qname), EventKind::BadZoneTransferRequest { client: from });
+                return wire::error_response(request, RCODE_NOTAUTH);
             }
             // Not authoritative and no recursion: REFUSED, as BIND and Knot answer.
-            return wire::response_to(request, ResponseCode::Refused);
+            return wire::error_response(request, RCODE_REFUSED);
         };
         let zone = &self.zones[&origin];
         let Some(history) = zone.data.as_ref() else {
             // Configured but not loaded, or expired: SERVFAIL (BIND: EDE 24 "zone expired").
-            return wire::response_to(request, ResponseCode::ServFail);
+            return wire::error_response(request, RCODE_SERVFAIL);
         };
         let data = history.zone();
-        let mut reply = wire::response_to(request, ResponseCode::NoError);
-        reply.metadata.authoritative = true;
-        if qtype == RecordType::IXFR {
+        let limit = usize::from(request.edns_payload.unwrap_or(0)).max(MIN_UDP_PAYLOAD);
+        let answer = |rcode, answers: &mut dyn Iterator<Item = &xfrsim_zone::ZoneRecord>, authority: bool| {
+            let mut reply = wire::response_to(request, rcode, true);
+            for record in answers {
+                reply.push(if authority { Section::Authority } else { Section::Answer }, record);
+            }
+            reply
+        };
+        let reply = if qtype == TYPE_IXFR {
             // RFC 1995 §2: over UDP, a single SOA tells the client to come back over TCP (BIND
             // never sends IXFR diffs over UDP).
-            reply.add_answer(data.soa_record().clone());
-            return reply;
-        }
-        let answers: Vec<Record> = data.lookup(q.name(), qtype).collect();
-        if answers.is_empty() {
-            // RFC 2308 §3: NXDOMAIN or NODATA, with the SOA for negative caching.
-            if !data.has_name(q.name()) {
-                reply.metadata.response_code = ResponseCode::NXDomain;
-            }
-            reply.add_authority(data.soa_record().clone());
+            answer(RCODE_NOERROR, &mut std::iter::once(data.soa_record()), false)
         } else {
-            reply.add_answers(answers);
+            let mut answers = data.lookup(&q.name, qtype).peekable();
+            if answers.peek().is_some() {
+                answer(RCODE_NOERROR, &mut answers, false)
+            } else {
+                // RFC 2308 §3: NXDOMAIN or NODATA, with the SOA for negative caching.
+                let rcode = if data.has_name(&q.name) { RCODE_NOERROR } else { RCODE_NXDOMAIN };
+                answer(rcode, &mut std::iter::once(data.soa_record()), true)
+            }
+        };
+        if over_tcp || reply.len() <= limit {
+            return reply.finish();
         }
-        reply
+        // RFC 1035 §4.1.1 / RFC 6891 §6.2.5: too large for the requester over UDP: an empty
+        // answer with TC set sends it to TCP.
+        let mut truncated = wire::response_to(request, RCODE_NOERROR, true);
+        truncated.set_truncated();
+        truncated.finish()
     }
 
-    fn answer_notify(&mut self, now: Time, from: SocketAddr, request: &Message) -> Message {
-        let [q] = request.queries.as_slice() else {
-            return wire::response_to(request, ResponseCode::FormErr);
+    fn answer_notify(&mut self, now: Time, from: SocketAddr, request: &Message<'_>) -> Vec<u8> {
+        let [q] = request.questions.as_slice() else {
+            return wire::error_response(request, RCODE_FORMERR);
         };
-        if q.query_type() != RecordType::SOA {
-            return wire::response_to(request, ResponseCode::FormErr);
+        if q.qtype != SOA {
+            return wire::error_response(request, RCODE_FORMERR);
         }
-        let origin = q.name().clone();
+        let origin = q.name.to_hickory();
         let Some(zone) = self.zones.get_mut(&origin) else {
-            return wire::response_to(request, ResponseCode::NotAuth);
+            return wire::error_response(request, RCODE_NOTAUTH);
         };
+        let ack = || wire::response_to(request, RCODE_NOERROR, true).finish();
         if zone.secondary.is_none() {
             // A primary has nothing to pull; acknowledge so the sender stops.
-            let mut ack = wire::response_to(request, ResponseCode::NoError);
-            ack.metadata.authoritative = true;
-            return ack;
+            return ack();
         }
         if !zone.is_master(from) {
             // RFC 1996 §3.10: a NOTIFY from a non-master is ignored and logged; BIND refuses it.
             self.ctx.emit(now, Some(&origin), EventKind::NotifyRefused { from });
-            return wire::response_to(request, ResponseCode::Refused);
+            return wire::error_response(request, RCODE_REFUSED);
         }
-        let hinted = request.answers.iter().find(|r| r.name == origin).and_then(wire::soa_serial);
+        let hinted = wire::soa_serial_in(request, &request.answers, &q.name);
         self.ctx.emit(now, Some(&origin), EventKind::NotifyReceived { from, serial: hinted });
         zone.on_master_notify(&mut self.ctx, now, from, hinted);
-        let mut ack = wire::response_to(request, ResponseCode::NoError);
-        ack.metadata.authoritative = true;
-        ack
+        ack()
     }
 
     /// RFC 2136 §3, a subset: zone section check, no prerequisites, add / delete RR / delete
     /// RRset / delete name. A secondary does not forward (§6); it refuses.
-    fn answer_update(&mut self, now: Time, from: SocketAddr, request: &Message) -> Message {
-        let [zq] = request.queries.as_slice() else {
-            return wire::response_to(request, ResponseCode::FormErr);
+    fn answer_update(&mut self, now: Time, from: SocketAddr, request: &Message<'_>) -> Vec<u8> {
+        let [zq] = request.questions.as_slice() else {
+            return wire::error_response(request, RCODE_FORMERR);
         };
-        if zq.query_type() != RecordType::SOA {
-            return wire::response_to(request, ResponseCode::FormErr);
+        if zq.qtype != SOA {
+            return wire::error_response(request, RCODE_FORMERR);
         }
-        let origin = zq.name().clone();
+        let origin = zq.name.to_hickory();
         let Some(zone) = self.zones.get_mut(&origin) else {
-            return wire::response_to(request, ResponseCode::NotAuth);
+            return wire::error_response(request, RCODE_NOTAUTH);
         };
         if zone.secondary.is_some() || !zone.allow_update.allows(from.ip()) {
-            return wire::response_to(request, ResponseCode::Refused);
+            return wire::error_response(request, RCODE_REFUSED);
         }
         if !request.answers.is_empty() {
             // Prerequisites (§2.4) are not implemented: say so rather than ignore them.
-            return wire::response_to(request, ResponseCode::NotImp);
+            return wire::error_response(request, RCODE_NOTIMP);
         }
-        let changes = match decode_changes(&origin, &request.authorities) {
+        let changes = match decode_changes(request, &zq.name, &request.authority) {
             Ok(changes) => changes,
-            Err(rcode) => return wire::response_to(request, rcode),
+            Err(rcode) => return wire::error_response(request, rcode),
         };
         match zone.update_from_wire(&mut self.ctx, now, &changes) {
-            Ok(()) => wire::response_to(request, ResponseCode::NoError),
-            Err(_) => wire::response_to(request, ResponseCode::FormErr),
+            Ok(()) => wire::error_response(request, RCODE_NOERROR),
+            Err(_) => wire::error_response(request, RCODE_FORMERR),
         }
     }
 
@@ -174,70 +183,73 @@ impl Node {
     fn serve_tcp_request(&mut self, now: Time, conn: ConnId, payload: &[u8]) {
         let Some(Conn::Server { peer, .. }) = self.ctx.conns.get(&conn) else { return };
         let peer = *peer;
-        let Ok(request) = Message::from_vec(payload) else {
+        let Ok(request) = Message::parse(payload) else {
             self.ctx.emit(now, None, EventKind::BadPacket { peer });
             self.ctx.close(conn);
             return;
         };
-        if request.metadata.message_type == MessageType::Response {
+        if request.is_response() {
             return;
         }
-        let is_transfer = request.metadata.op_code == OpCode::Query
-            && matches!(request.queries.as_slice(), [q] if matches!(q.query_type(), RecordType::AXFR | RecordType::IXFR));
+        let is_transfer = request.opcode() == OPCODE_QUERY
+            && matches!(request.questions.as_slice(), [q] if matches!(q.qtype, TYPE_AXFR | TYPE_IXFR));
         if is_transfer {
             self.start_outgoing(now, conn, peer, &request);
         } else if let Some(reply) = self.answer_request(now, peer, &request, true) {
-            self.ctx.send_tcp(conn, wire::encode_reply(&request, &reply));
+            self.ctx.send_tcp(conn, reply);
         }
     }
 
-    fn start_outgoing(&mut self, now: Time, conn: ConnId, peer: SocketAddr, request: &Message) {
-        let q = &request.queries[0];
-        let qtype = q.query_type();
+    fn start_outgoing(&mut self, now: Time, conn: ConnId, peer: SocketAddr, request: &Message<'_>) {
+        let q = &request.questions[0];
+        let qname = q.name.to_hickory();
         let reply_error = |node: &mut Node, rcode| {
-            node.ctx.send_tcp(conn, wire::encode(&wire::response_to(request, rcode)));
+            node.ctx.send_tcp(conn, wire::error_response(request, rcode));
         };
-        let Some(zone) = self.zones.get(q.name()) else {
+        let Some(zone) = self.zones.get(&qname) else {
             // RFC 5936 §2.2.1: not authoritative for that zone → NOTAUTH.
-            self.ctx.emit(now, Some(q.name()), EventKind::BadZoneTransferRequest { client: peer });
-            return reply_error(self, ResponseCode::NotAuth);
+            self.ctx.emit(now, Some(&qname), EventKind::BadZoneTransferRequest { client: peer });
+            return reply_error(self, RCODE_NOTAUTH);
         };
         if !zone.allow_transfer.allows(peer.ip()) {
-            return reply_error(self, ResponseCode::Refused);
+            return reply_error(self, RCODE_REFUSED);
         }
         let Some(history) = zone.data.clone() else {
-            return reply_error(self, ResponseCode::ServFail);
+            return reply_error(self, RCODE_SERVFAIL);
         };
         let origin = zone.origin.clone();
         let serial = history.zone().serial();
-        let (messages, incremental, records) = if qtype == RecordType::IXFR {
-            let client_soa: Vec<&Record> =
-                request.authorities.iter().filter(|r| r.record_type() == RecordType::SOA).collect();
-            let [client_soa] = client_soa.as_slice() else {
-                // BIND xfrout: IXFR without exactly one SOA in authority → FORMERR.
-                return reply_error(self, ResponseCode::FormErr);
+        let stream = if q.qtype == TYPE_IXFR {
+            let client_soas: Vec<&RecordRef> = request.authority.iter().filter(|r| r.rtype == SOA).collect();
+            // BIND xfrout: IXFR without exactly one well-formed SOA in authority → FORMERR.
+            let [client_soa] = client_soas.as_slice() else {
+                return reply_error(self, RCODE_FORMERR);
             };
-            let Some(client_serial) = wire::soa_serial(client_soa) else {
-                return reply_error(self, ResponseCode::FormErr);
+            let Some(client_serial) = request.soa_serial(client_soa).map(Serial) else {
+                return reply_error(self, RCODE_FORMERR);
             };
             if !serial.is_newer_than(client_serial) {
                 // RFC 1995 §2: the client is current — one SOA.
-                let mut reply = wire::response_to(request, ResponseCode::NoError);
-                reply.metadata.authoritative = true;
-                reply.add_answer(history.zone().soa_record().clone());
-                self.ctx.send_tcp(conn, wire::encode(&reply));
+                let mut reply = wire::response_to(request, RCODE_NOERROR, true);
+                reply.push(Section::Answer, history.zone().soa_record());
+                self.ctx.send_tcp(conn, reply.finish());
                 return;
             }
-            ixfr_messages(request, &history, client_serial)
+            // Incremental when the journal reaches the client's serial, else AXFR-style (§4).
+            match history.diff_chain_start(client_serial) {
+                Some(start) => TransferStream::incremental(request, history, start),
+                None => TransferStream::full(request, history),
+            }
         } else {
-            (wire::transfer_messages(request, history.zone().axfr_records()), false, history.zone().len() + 1)
+            TransferStream::full(request, history)
         };
+        let incremental = stream.is_incremental();
         self.ctx.emit(now, Some(&origin), EventKind::ZoneXfrStart { serial, secondary: peer, incremental });
-        let mut messages: VecDeque<Vec<u8>> = messages.into();
-        let first = messages.pop_front().expect("a transfer has at least one message");
+        let mut outgoing = Outgoing { stream, zone: origin };
+        let first = outgoing.stream.next_message().expect("a transfer has at least one message");
         self.ctx.send_tcp(conn, first);
-        if let Some(Conn::Server { outgoing, .. }) = self.ctx.conns.get_mut(&conn) {
-            *outgoing = Some(Outgoing { serial, records, zone: origin, messages });
+        if let Some(Conn::Server { outgoing: slot, .. }) = self.ctx.conns.get_mut(&conn) {
+            *slot = Some(outgoing);
         }
     }
 
@@ -248,11 +260,11 @@ impl Node {
         *idle_deadline = now + tcp_idle;
         let peer = *peer;
         if let Some(out) = outgoing {
-            if let Some(next) = out.messages.pop_front() {
+            if let Some(next) = out.stream.next_message() {
                 self.ctx.send_tcp(conn, next);
                 return;
             }
-            let (serial, zone, records) = (out.serial, out.zone.clone(), out.records);
+            let (serial, zone, records) = (out.serial(), out.zone.clone(), out.stream.records);
             *outgoing = None;
             self.ctx.emit(now, Some(&zone), EventKind::ZoneXfrSuccessful { serial, secondary: peer, records });
         }
@@ -267,57 +279,40 @@ impl Node {
 
     pub(crate) fn on_server_closed(&mut self, now: Time, conn: ConnId) {
         if let Some(Conn::Server { peer, outgoing: Some(out), .. }) = self.ctx.conns.remove(&conn) {
-            self.ctx.emit(now, Some(&out.zone), EventKind::ZoneXfrAborted { serial: out.serial, secondary: peer });
+            self.ctx.emit(now, Some(&out.zone), EventKind::ZoneXfrAborted { serial: out.serial(), secondary: peer });
         }
     }
 
     pub(crate) fn on_server_idle(&mut self, now: Time, conn: ConnId) {
         if let Some(Conn::Server { peer, outgoing: Some(out), .. }) = self.ctx.conns.get(&conn) {
-            let (peer, serial, zone) = (*peer, out.serial, out.zone.clone());
+            let (peer, serial, zone) = (*peer, out.serial(), out.zone.clone());
             self.ctx.emit(now, Some(&zone), EventKind::ZoneXfrAborted { serial, secondary: peer });
         }
         self.ctx.close(conn);
     }
 }
 
-/// Incremental when the journal reaches the client's serial, else AXFR-style (RFC 1995 §4).
-/// Returns the messages, whether they are incremental, and how many records they carry.
-fn ixfr_messages(request: &Message, history: &Arc<ZoneHistory>, client_serial: Serial) -> (Vec<Vec<u8>>, bool, usize) {
-    let zone = history.zone();
-    match history.diffs_since(client_serial) {
-        Some(diffs) => {
-            let records = wire::ixfr_records(zone.soa_record(), diffs);
-            let count = records.len();
-            (wire::transfer_messages(request, records.into_iter().cloned()), true, count)
-        }
-        None => (wire::transfer_messages(request, zone.axfr_records()), false, zone.len() + 1),
-    }
-}
-
-/// RFC 2136 §2.5: the class and TTL of each update RR say what it does.
-fn decode_changes(origin: &Name, updates: &[Record]) -> Result<Vec<Change>, ResponseCode> {
+/// RFC 2136 §2.5: the class and TTL of each update RR say what it does. Added RDATA must
+/// parse for its type (FORMERR otherwise, as BIND answers).
+fn decode_changes(request: &Message<'_>, apex: &Dname, updates: &[RecordRef]) -> Result<Vec<Change>, u8> {
     let mut changes = Vec::with_capacity(updates.len());
     for record in updates {
-        if !origin.zone_of(&record.name) {
-            return Err(ResponseCode::NotZone);
+        if !record.owner.is_at_or_below(apex) {
+            return Err(RCODE_NOTZONE);
         }
-        let rtype = record.record_type();
-        let meta = matches!(rtype, RecordType::AXFR | RecordType::IXFR | RecordType::OPT);
-        let empty = matches!(record.data, RData::Update0(_));
-        let change = match record.dns_class {
-            DNSClass::IN if !meta && !empty && rtype != RecordType::ANY => Change::Add(record.clone()),
-            DNSClass::ANY if record.ttl == 0 && empty && rtype == RecordType::ANY => {
-                Change::DeleteName(record.name.clone())
+        let rtype = record.rtype;
+        let meta = is_meta_type(rtype);
+        let empty = record.rdata_len() == 0;
+        let change = match record.class {
+            CLASS_IN if !meta => Change::Add(request.zone_record(record).map_err(|_| RCODE_FORMERR)?),
+            CLASS_ANY if record.ttl == 0 && empty && rtype == TYPE_ANY => Change::DeleteName(record.owner.clone()),
+            CLASS_ANY if record.ttl == 0 && empty && !meta => Change::DeleteRrset { name: record.owner.clone(), rtype },
+            CLASS_NONE if record.ttl == 0 && !meta => {
+                let mut as_data = record.clone();
+                as_data.class = CLASS_IN;
+                Change::DeleteRecord(request.zone_record(&as_data).map_err(|_| RCODE_FORMERR)?)
             }
-            DNSClass::ANY if record.ttl == 0 && empty && !meta => {
-                Change::DeleteRrset { name: record.name.clone(), rtype }
-            }
-            DNSClass::NONE if record.ttl == 0 && !empty && !meta && rtype != RecordType::ANY => {
-                let mut rr = record.clone();
-                rr.dns_class = DNSClass::IN;
-                Change::DeleteRecord(rr)
-            }
-            _ => return Err(ResponseCode::FormErr),
+            _ => return Err(RCODE_FORMERR),
         };
         changes.push(change);
     }

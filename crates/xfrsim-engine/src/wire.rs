@@ -1,113 +1,241 @@
-//! DNS messages on the wire: building queries and responses with explicit ids, splitting a
-//! transfer into messages, and parsing a transfer stream back (RFC 5936 §2.2, RFC 1995 §4).
+//! DNS messages on the wire: queries and responses built with explicit ids, transfers encoded
+//! one message at a time from a fixed version, and a transfer stream parsed back
+//! (RFC 5936 §2.2, RFC 1995 §4). Every message goes through `xfrsim_zone::wire`, so records
+//! leave and arrive byte for byte, case included.
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
-use xfrsim_zone::{Diff, Serial, Zone, ZoneBuilder};
+use std::sync::Arc;
+
+use hickory_proto::rr::Name;
+use xfrsim_zone::wire::{
+    FLAG_RD, Message, MessageWriter, OPCODE_NOTIFY, OPCODE_QUERY, Question, RCODE_NOERROR, Section, TYPE_IXFR,
+};
+use xfrsim_zone::{CLASS_IN, Diff, Dname, SOA, Serial, Zone, ZoneBuilder, ZoneHistory, ZoneRecord};
 
 use crate::event::BadResponse;
 
 /// Largest DNS message over TCP: the 2-byte length prefix (RFC 1035 §4.2.2, RFC 5936 §2).
 pub const MAX_TCP_MESSAGE: usize = 65_535;
-/// Room kept for header, question and compression slack when filling a transfer message.
-const TRANSFER_BUDGET: usize = 64_000;
 
-pub fn question(name: &Name, rtype: RecordType) -> Query {
-    let mut q = Query::query(name.clone(), rtype);
-    q.set_query_class(DNSClass::IN);
-    q
+/// How much record data one transfer message carries, uncompressed: BIND's
+/// `transfer-message-size` default (20480, chosen "to improve message compression": every
+/// name in a message this size can point at every earlier one, within the 14-bit pointer
+/// range). BIND `xfrout.c` fills a buffer of this size and starts a new message when the next
+/// record does not fit; a single larger record goes alone.
+pub const TRANSFER_MESSAGE_SIZE: usize = 20_480;
+
+fn question(zone: &Name, qtype: u16) -> Question {
+    Question { name: Dname::from_hickory(zone), qtype, qclass: CLASS_IN }
 }
 
-pub fn query(id: u16, name: &Name, rtype: RecordType) -> Message {
-    let mut m = Message::new(id, MessageType::Query, OpCode::Query);
-    m.add_query(question(name, rtype));
-    m
+/// A query (RD clear: servers of a zone are asked authoritatively).
+pub fn query(id: u16, zone: &Name, qtype: u16) -> Vec<u8> {
+    let flags = MessageWriter::flags(false, OPCODE_QUERY, false, false, RCODE_NOERROR);
+    MessageWriter::new(id, flags, Some(&question(zone, qtype))).finish()
 }
 
 /// RFC 1995 §3: IXFR carries the client's current SOA in the authority section.
-pub fn ixfr_query(id: u16, zone: &Name, current_soa: &Record) -> Message {
-    let mut m = query(id, zone, RecordType::IXFR);
-    m.add_authority(current_soa.clone());
-    m
+pub fn ixfr_query(id: u16, zone: &Name, current_soa: &ZoneRecord) -> Vec<u8> {
+    let flags = MessageWriter::flags(false, OPCODE_QUERY, false, false, RCODE_NOERROR);
+    let mut writer = MessageWriter::new(id, flags, Some(&question(zone, TYPE_IXFR)));
+    writer.push(Section::Authority, current_soa);
+    writer.finish()
 }
 
 /// RFC 1996 §3.7: opcode NOTIFY, AA set, question zone/SOA, the new SOA as a hint.
-pub fn notify(id: u16, zone: &Name, soa: &Record) -> Message {
-    let mut m = Message::new(id, MessageType::Query, OpCode::Notify);
-    m.metadata.authoritative = true;
-    m.add_query(question(zone, RecordType::SOA));
-    m.add_answer(soa.clone());
-    m
+pub fn notify(id: u16, zone: &Name, soa: &ZoneRecord) -> Vec<u8> {
+    let flags = MessageWriter::flags(false, OPCODE_NOTIFY, true, false, RCODE_NOERROR);
+    let mut writer = MessageWriter::new(id, flags, Some(&question(zone, SOA)));
+    writer.push(Section::Answer, soa);
+    writer.finish()
 }
 
-/// A response echoing the request's id, opcode and question.
-pub fn response_to(request: &Message, rcode: ResponseCode) -> Message {
-    let mut m = Message::error_msg(request.metadata.id, request.metadata.op_code, rcode);
-    m.add_queries(request.queries.iter().cloned());
-    m
+/// A response to `request`: its id, opcode, RD bit (RFC 1035 §4.1.1: copied) and question.
+pub fn response_to(request: &Message<'_>, rcode: u8, authoritative: bool) -> MessageWriter {
+    let rd = request.flags & FLAG_RD != 0;
+    let flags = MessageWriter::flags(true, request.opcode(), authoritative, rd, rcode);
+    MessageWriter::new(request.id, flags, request.questions.first())
 }
 
-/// Encodes an answer to `request`; an answer too large for any DNS message (over 65,535
-/// bytes, e.g. a huge RRset) becomes SERVFAIL rather than a crash.
-pub fn encode_reply(request: &Message, reply: &Message) -> Vec<u8> {
-    reply.to_vec().unwrap_or_else(|_| encode(&response_to(request, ResponseCode::ServFail)))
+/// An error response (no records) to `request`.
+pub fn error_response(request: &Message<'_>, rcode: u8) -> Vec<u8> {
+    response_to(request, rcode, false).finish()
 }
 
-pub fn encode(message: &Message) -> Vec<u8> {
-    // Messages the engine builds hold only records it decoded or loaded, whose encoding was
-    // proven then; a failure here is a bug to be crashed on, keeping the seed.
-    message.to_vec().expect("an engine-built message always encodes")
+/// The serial of the first SOA for `zone` among `records`, when it is well-formed.
+pub fn soa_serial_in(message: &Message<'_>, records: &[xfrsim_zone::wire::RecordRef], zone: &Dname) -> Option<Serial> {
+    records.iter().filter(|r| r.rtype == SOA && r.owner == *zone).find_map(|r| message.soa_serial(r)).map(Serial)
 }
 
-fn record_wire_len(record: &Record) -> usize {
-    let mut buf = Vec::new();
-    let mut encoder = BinEncoder::new(&mut buf);
-    encoder.set_name_encoding(NameEncoding::Uncompressed);
-    record.emit(&mut encoder).map(|()| buf.len()).unwrap_or(MAX_TCP_MESSAGE)
+/// Where an outgoing transfer stands.
+#[derive(Debug)]
+enum Position {
+    /// The opening SOA (both AXFR and IXFR start with the current SOA).
+    Opening,
+    /// AXFR: the records after this one (none sent yet: `None`).
+    Records(Option<ZoneRecord>),
+    /// IXFR: diff `index` of the journal, part `part`, item `item` within the part.
+    Diff {
+        index: usize,
+        part: DiffPart,
+        item: usize,
+    },
+    /// The closing SOA.
+    Closing,
+    Done,
 }
 
-/// Splits a transfer's records into response messages of at most 64 KiB each (RFC 5936 §2.2):
-/// the first echoes the question, all carry the request id, AA set.
-pub fn transfer_messages(request: &Message, records: impl Iterator<Item = Record>) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut current = response_to(request, ResponseCode::NoError);
-    current.metadata.authoritative = true;
-    let mut size = 0;
-    for record in records {
-        let len = record_wire_len(&record);
-        if size + len > TRANSFER_BUDGET && !current.answers.is_empty() {
-            out.push(encode(&current));
-            current = Message::response(request.metadata.id, request.metadata.op_code);
-            current.metadata.authoritative = true;
-            size = 0;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DiffPart {
+    OldSoa,
+    Deleted,
+    NewSoa,
+    Added,
+}
+
+/// An outgoing AXFR or incremental IXFR, encoded lazily: one message per call of
+/// [`TransferStream::next_message`], always from the version the request saw (held by the
+/// `Arc`, so no transfer ever mixes versions), so a reader that stalls costs one message.
+pub struct TransferStream {
+    history: Arc<ZoneHistory>,
+    id: u16,
+    flags: u16,
+    question: Option<Question>,
+    position: Position,
+    /// Where the stream goes after the opening SOA.
+    after_opening: Option<Position>,
+    incremental: bool,
+    /// Records put in messages so far.
+    pub records: usize,
+}
+
+impl TransferStream {
+    /// A full zone (AXFR, or the AXFR-style answer to an IXFR, RFC 1995 §4).
+    pub fn full(request: &Message<'_>, history: Arc<ZoneHistory>) -> Self {
+        Self::new(request, history, Position::Records(None))
+    }
+
+    /// The journal's diffs from `start` on (RFC 1995 §4 incremental answer).
+    pub fn incremental(request: &Message<'_>, history: Arc<ZoneHistory>, start: usize) -> Self {
+        Self::new(request, history, Position::Diff { index: start, part: DiffPart::OldSoa, item: 0 })
+    }
+
+    fn new(request: &Message<'_>, history: Arc<ZoneHistory>, after_opening: Position) -> Self {
+        let flags = MessageWriter::flags(true, request.opcode(), true, request.flags & FLAG_RD != 0, RCODE_NOERROR);
+        let incremental = matches!(after_opening, Position::Diff { .. });
+        TransferStream {
+            incremental,
+            history,
+            id: request.id,
+            flags,
+            question: request.questions.first().cloned(),
+            position: Position::Opening,
+            after_opening: Some(after_opening),
+            records: 0,
         }
-        size += len;
-        current.add_answer(record);
     }
-    out.push(encode(&current));
-    out
+
+    pub fn serial(&self) -> Serial {
+        self.history.zone().serial()
+    }
+
+    /// True for an incremental IXFR answer (RFC 1995 §4), false for a full zone.
+    pub fn is_incremental(&self) -> bool {
+        self.incremental
+    }
+
+    /// The next message, `None` once the closing SOA has gone.
+    pub fn next_message(&mut self) -> Option<Vec<u8>> {
+        if matches!(self.position, Position::Done) {
+            return None;
+        }
+        // RFC 5936 §2.2.1: the question goes in the first message only (as BIND sends it).
+        let mut writer = MessageWriter::new(self.id, self.flags, self.question.take().as_ref());
+        let history = Arc::clone(&self.history);
+        let zone = history.zone();
+        loop {
+            match &mut self.position {
+                Position::Opening => {
+                    if !push_if_fits(&mut writer, zone.soa_record(), &mut self.records) {
+                        break;
+                    }
+                    self.position = self.after_opening.take().unwrap_or(Position::Closing);
+                }
+                Position::Records(last) => {
+                    let mut sent_last: Option<&ZoneRecord> = None;
+                    let mut full = false;
+                    for record in zone.records_after(last.as_ref()) {
+                        if !push_if_fits(&mut writer, record, &mut self.records) {
+                            full = true;
+                            break;
+                        }
+                        sent_last = Some(record);
+                    }
+                    if let Some(sent) = sent_last {
+                        *last = Some(sent.clone());
+                    }
+                    if full {
+                        break;
+                    }
+                    self.position = Position::Closing;
+                }
+                Position::Diff { index, part, item } => {
+                    let Some(diff) = history.diff(*index) else {
+                        self.position = Position::Closing;
+                        continue;
+                    };
+                    let record = match part {
+                        DiffPart::OldSoa => Some(&diff.old_soa),
+                        DiffPart::Deleted => diff.deleted.get(*item),
+                        DiffPart::NewSoa => Some(&diff.new_soa),
+                        DiffPart::Added => diff.added.get(*item),
+                    };
+                    match record {
+                        Some(record) => {
+                            if !push_if_fits(&mut writer, record, &mut self.records) {
+                                break;
+                            }
+                            match part {
+                                DiffPart::OldSoa => *part = DiffPart::Deleted,
+                                DiffPart::NewSoa => *part = DiffPart::Added,
+                                DiffPart::Deleted | DiffPart::Added => *item += 1,
+                            }
+                        }
+                        None => {
+                            // The end of a list of deletions or additions.
+                            *item = 0;
+                            match part {
+                                DiffPart::Deleted => *part = DiffPart::NewSoa,
+                                _ => {
+                                    *index += 1;
+                                    *part = DiffPart::OldSoa;
+                                }
+                            }
+                        }
+                    }
+                }
+                Position::Closing => {
+                    if !push_if_fits(&mut writer, zone.soa_record(), &mut self.records) {
+                        break;
+                    }
+                    self.position = Position::Done;
+                    break;
+                }
+                Position::Done => break,
+            }
+        }
+        Some(writer.finish())
+    }
 }
 
-/// The records of an incremental IXFR answer (RFC 1995 §4): current SOA, then per diff
-/// old SOA, deletions, new SOA, additions, then the current SOA again.
-pub fn ixfr_records<'d>(current_soa: &'d Record, diffs: impl Iterator<Item = &'d Diff>) -> Vec<&'d Record> {
-    let mut records = vec![current_soa];
-    for diff in diffs {
-        records.push(&diff.old_soa);
-        records.extend(diff.deleted.iter());
-        records.push(&diff.new_soa);
-        records.extend(diff.added.iter());
+/// Adds `record` when it fits the message's budget (a message always takes its first record).
+fn push_if_fits(writer: &mut MessageWriter, record: &ZoneRecord, count: &mut usize) -> bool {
+    let size = record.owner().len() + 10 + record.rdata().len();
+    if !writer.is_empty() && writer.records_len() + size > TRANSFER_MESSAGE_SIZE {
+        return false;
     }
-    records.push(current_soa);
-    records
-}
-
-pub fn soa_serial(record: &Record) -> Option<Serial> {
-    match &record.data {
-        RData::SOA(soa) => Some(Serial(soa.serial)),
-        _ => None,
-    }
+    writer.push(Section::Answer, record);
+    *count += 1;
+    true
 }
 
 /// What a finished transfer delivered.
@@ -134,27 +262,38 @@ enum Phase {
     Done,
 }
 
+/// A diff being received: its new SOA is not known until it arrives.
+struct DiffInProgress {
+    old_soa: ZoneRecord,
+    deleted: Vec<ZoneRecord>,
+    new_soa: Option<ZoneRecord>,
+    added: Vec<ZoneRecord>,
+}
+
 /// Parses a transfer stream message by message. Checks each message against the request (id,
-/// question, rcode) and the record sequence against RFC 5936 §2.2 / RFC 1995 §4.
+/// question, rcode) and the record sequence against RFC 5936 §2.2 / RFC 1995 §4; every record
+/// must be class IN, inside the zone, and parse for its type.
 pub struct TransferReceiver {
     zone: Name,
+    apex: Dname,
     id: u16,
-    qtype: RecordType,
+    qtype: u16,
     our_serial: Option<Serial>,
     phase: Phase,
-    opening_soa: Option<Record>,
+    opening_soa: Option<ZoneRecord>,
     /// The zone of a full transfer, built as records arrive.
     full: ZoneBuilder,
     diffs: Vec<Diff>,
-    current_diff: Option<Diff>,
+    current_diff: Option<DiffInProgress>,
     messages: usize,
 }
 
 impl TransferReceiver {
     /// `our_serial` is the serial sent in an IXFR request (`None` for AXFR).
-    pub fn new(zone: Name, id: u16, qtype: RecordType, our_serial: Option<Serial>) -> Self {
+    pub fn new(zone: Name, id: u16, qtype: u16, our_serial: Option<Serial>) -> Self {
         TransferReceiver {
             full: ZoneBuilder::new(zone.clone()),
+            apex: Dname::from_hickory(&zone),
             zone,
             id,
             qtype,
@@ -172,33 +311,36 @@ impl TransferReceiver {
     }
 
     /// Feeds one message. `Ok(None)`: more to come. `Ok(Some(outcome))`: complete.
-    pub fn on_message(&mut self, message: Message) -> Result<Option<TransferOutcome>, BadResponse> {
-        if message.metadata.id != self.id || message.metadata.message_type != MessageType::Response {
+    pub fn on_message(&mut self, message: &Message<'_>) -> Result<Option<TransferOutcome>, BadResponse> {
+        if message.id != self.id || !message.is_response() {
             return Err(BadResponse::WrongId);
         }
-        if message.metadata.op_code != OpCode::Query {
+        if message.opcode() != OPCODE_QUERY {
             return Err(BadResponse::Malformed);
         }
         // RFC 5936 §2.2: the first message echoes the question; later ones may omit it.
-        match message.queries.as_slice() {
+        match message.questions.as_slice() {
             [] if self.messages > 0 => {}
-            [q] if q.name() == &self.zone && q.query_type() == self.qtype => {}
+            [q] if q.name == self.apex && q.qtype == self.qtype => {}
             _ => return Err(BadResponse::WrongQuestion),
         }
-        let rcode = message.metadata.response_code;
-        if rcode != ResponseCode::NoError {
-            return Err(BadResponse::Rcode(u16::from(rcode)));
+        let rcode = message.rcode();
+        if rcode != u16::from(RCODE_NOERROR) {
+            return Err(BadResponse::Rcode(rcode));
         }
         self.messages += 1;
         let count = message.answers.len();
-        for record in message.answers {
+        for record in &message.answers {
+            if record.class != CLASS_IN || !record.owner.is_at_or_below(&self.apex) {
+                return Err(BadResponse::BadZoneData);
+            }
+            let record = message.zone_record(record).map_err(|_| BadResponse::Malformed)?;
             self.on_record(record)?;
         }
         // A lone SOA in a single message is "up to date" for IXFR (RFC 1995 §2) — only when the
         // message ends right after it; otherwise more records would have followed in it.
-        if matches!(self.phase, Phase::OpeningSoa) && self.qtype == RecordType::IXFR && count == 1 && self.messages == 1
-        {
-            let serial = self.opening_soa.as_ref().and_then(soa_serial).ok_or(BadResponse::FirstNotSoa)?;
+        if matches!(self.phase, Phase::OpeningSoa) && self.qtype == TYPE_IXFR && count == 1 && self.messages == 1 {
+            let serial = self.opening_soa.as_ref().and_then(ZoneRecord::soa_serial).ok_or(BadResponse::FirstNotSoa)?;
             if self.our_serial.is_some_and(|ours| !serial.is_newer_than(ours)) {
                 self.phase = Phase::Done;
                 return Ok(Some(TransferOutcome::UpToDate { serial }));
@@ -210,12 +352,9 @@ impl TransferReceiver {
         Ok(None)
     }
 
-    fn on_record(&mut self, record: Record) -> Result<(), BadResponse> {
-        if record.dns_class != DNSClass::IN || !self.zone.zone_of(&record.name) {
-            return Err(BadResponse::BadZoneData);
-        }
-        let is_soa = record.record_type() == RecordType::SOA;
-        if is_soa && record.name != self.zone {
+    fn on_record(&mut self, record: ZoneRecord) -> Result<(), BadResponse> {
+        let is_soa = record.rtype() == SOA;
+        if is_soa && record.owner_name() != self.apex {
             return Err(BadResponse::BadZoneData);
         }
         match self.phase {
@@ -227,12 +366,12 @@ impl TransferReceiver {
                 self.phase = Phase::OpeningSoa;
             }
             Phase::OpeningSoa => {
-                let opening = self.opening_soa.as_ref().and_then(soa_serial);
-                let second_is_ours = is_soa && soa_serial(&record) == self.our_serial && self.qtype == RecordType::IXFR;
+                let opening = self.opening_soa.as_ref().and_then(ZoneRecord::soa_serial);
+                let second_is_ours = is_soa && record.soa_serial() == self.our_serial && self.qtype == TYPE_IXFR;
                 if second_is_ours && opening != self.our_serial {
                     // RFC 1995 §4: a second SOA carrying the client's serial means incremental.
                     self.current_diff =
-                        Some(Diff { old_soa: record, deleted: vec![], new_soa: record_placeholder(), added: vec![] });
+                        Some(DiffInProgress { old_soa: record, deleted: vec![], new_soa: None, added: vec![] });
                     self.phase = Phase::Deleting;
                 } else if is_soa {
                     // AXFR of a zone holding only its SOA: the closing SOA right away.
@@ -252,7 +391,7 @@ impl TransferReceiver {
             Phase::Deleting => {
                 let diff = self.current_diff.as_mut().expect("Deleting always has a current diff");
                 if is_soa {
-                    diff.new_soa = record;
+                    diff.new_soa = Some(record);
                     self.phase = Phase::Adding;
                 } else {
                     diff.deleted.push(record);
@@ -261,25 +400,21 @@ impl TransferReceiver {
             Phase::Adding => {
                 if is_soa {
                     let diff = self.current_diff.take().expect("Adding always has a current diff");
-                    let reached = soa_serial(&diff.new_soa);
-                    let final_serial = self.opening_soa.as_ref().and_then(soa_serial);
-                    let this = soa_serial(&record);
-                    if this != reached {
+                    let new_soa = diff.new_soa.expect("Adding follows the new SOA");
+                    let reached = new_soa.soa_serial();
+                    let final_serial = self.opening_soa.as_ref().and_then(ZoneRecord::soa_serial);
+                    if record.soa_serial() != reached {
                         return Err(BadResponse::IxfrOutOfSync);
                     }
-                    self.diffs.push(diff);
+                    self.diffs.push(Diff { old_soa: diff.old_soa, deleted: diff.deleted, new_soa, added: diff.added });
                     if reached == final_serial {
-                        if Some(&record) != self.opening_soa.as_ref() {
+                        if !self.opening_soa.as_ref().is_some_and(|o| o.same_bytes(&record)) {
                             return Err(BadResponse::SoaMismatch);
                         }
                         self.phase = Phase::Done;
                     } else {
-                        self.current_diff = Some(Diff {
-                            old_soa: record,
-                            deleted: vec![],
-                            new_soa: record_placeholder(),
-                            added: vec![],
-                        });
+                        self.current_diff =
+                            Some(DiffInProgress { old_soa: record, deleted: vec![], new_soa: None, added: vec![] });
                         self.phase = Phase::Deleting;
                     }
                 } else {
@@ -292,11 +427,10 @@ impl TransferReceiver {
         Ok(())
     }
 
-    fn close_full(&mut self, closing: &Record) -> Result<(), BadResponse> {
+    fn close_full(&mut self, closing: &ZoneRecord) -> Result<(), BadResponse> {
         let opening = self.opening_soa.as_ref().ok_or(BadResponse::FirstNotSoa)?;
-        // RFC 5936 §2.2: the last record is the same SOA as the first. Record equality in hickory
-        // ignores TTL; compare serials explicitly as well.
-        if closing != opening || soa_serial(closing) != soa_serial(opening) || !soa_rdata_equal(closing, opening) {
+        // RFC 5936 §2.2: the last record is the same SOA as the first, byte for byte.
+        if !closing.same_bytes(opening) {
             return Err(BadResponse::SoaMismatch);
         }
         self.phase = Phase::Done;
@@ -311,15 +445,6 @@ impl TransferReceiver {
         if let Some(soa) = self.opening_soa.take() {
             full.push(soa).map_err(|_| BadResponse::BadZoneData)?;
         }
-        full.finish().map(|zone| TransferOutcome::Full { zone: Box::new(zone) }).map_err(|_| BadResponse::BadZoneData)
+        full.finish().map(|zone| TransferOutcome::Full { zone: Box::new(zone) }).map_err(BadResponse::from_zone_error)
     }
-}
-
-fn soa_rdata_equal(a: &Record, b: &Record) -> bool {
-    a.data == b.data
-}
-
-/// A stand-in until the new SOA of a diff is read; never escapes the receiver.
-fn record_placeholder() -> Record {
-    Record::update0(Name::root(), 0, RecordType::SOA)
 }

@@ -8,11 +8,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::rr::Name;
+use xfrsim_zone::{SOA, ZoneRecord};
 use xfrsim_engine::{Acl, BadResponse, EventKind, Unreachable, ZoneConfig, ZoneStatus};
 use xfrsim_zone::Zone;
 
 use crate::client::{Client, Transfer, parse_answer};
+use crate::fixture;
 use crate::ours::OurNode;
 use crate::peer::{Peer, PeerRole, PeerServer, Program, missing_packages};
 use crate::workdir::{WorkDir, free_port};
@@ -129,6 +131,7 @@ pub fn all_checks() -> Vec<Check> {
         }
         add("acl-refused", acl_refused);
         add("not-authoritative", not_authoritative);
+        add("content-fidelity", content_fidelity);
     }
     checks.push(Check { name: "closed-port", target: Target::Alone(closed_port) });
     checks
@@ -185,18 +188,18 @@ fn generated_zone() -> ZoneText {
 
 /// The records of an AXFR (or AXFR-style IXFR) answer, checked against RFC 5936 §2.2: the zone
 /// SOA first and last, no SOA in between; then built into a zone.
-fn zone_from_transfer(records: &[Record]) -> Result<Zone, String> {
+fn zone_from_transfer(records: &[ZoneRecord]) -> Result<Zone, String> {
     let (Some(first), Some(last)) = (records.first(), records.last()) else {
         return Err("the transfer returned no records".to_string());
     };
-    if records.len() < 2 || first.record_type() != RecordType::SOA || first != last {
+    if records.len() < 2 || first.rtype() != SOA || !first.same_bytes(last) {
         return Err(format!(
             "a full transfer must open and close with the same SOA (RFC 5936 §2.2); got `{first}` … `{last}` ({} records)",
             records.len()
         ));
     }
     let inner = &records[1..records.len() - 1];
-    if let Some(soa) = inner.iter().find(|r| r.record_type() == RecordType::SOA) {
+    if let Some(soa) = inner.iter().find(|r| r.rtype() == SOA) {
         return Err(format!("an SOA inside a full transfer: `{soa}`"));
     }
     Zone::new(origin(), records[..records.len() - 1].iter().cloned())
@@ -436,11 +439,11 @@ fn client_ixfr(s: &mut Session, peer: Peer) -> Result<(), String> {
 }
 
 /// Equal as sequences of SOA-delimited runs, each run compared as a set.
-fn same_sequence(got: &[Record], expected: &[Record]) -> bool {
-    let runs = |records: &[Record]| {
-        let mut runs: Vec<(Option<Record>, BTreeSet<String>)> = Vec::new();
+fn same_sequence(got: &[ZoneRecord], expected: &[ZoneRecord]) -> bool {
+    let runs = |records: &[ZoneRecord]| {
+        let mut runs: Vec<(Option<ZoneRecord>, BTreeSet<String>)> = Vec::new();
         for record in records {
-            if record.record_type() == RecordType::SOA {
+            if record.rtype() == SOA {
                 runs.push((Some(record.clone()), BTreeSet::new()));
             } else if let Some(run) = runs.last_mut() {
                 run.1.insert(record.to_string());
@@ -525,4 +528,94 @@ fn not_serving(ours: &OurNode) -> Result<(), String> {
         (ZoneStatus::NotServing { expired: false }, _) => Ok(()),
         (status, _) => Err(format!("our secondary's zone is {status:?}; it has never loaded, so it must not serve")),
     }
+}
+
+/// One master file with every feature and type (`tests/data/fidelity/`), loaded by the peer
+/// and by our primary: both AXFRs (read by our own raw-socket client, so bytes are compared,
+/// not a client's printout) hold the same records — owner bytes, type, class, TTL and RDATA
+/// bytes; case too against BIND. Knot and NSD lower-case names when they load a zone, so
+/// against them names are compared with their case folded (strings still exactly). Then our
+/// secondary transfers the peer's zone, and what it serves is the peer's AXFR byte for byte,
+/// case included, whoever the peer is.
+fn content_fidelity(s: &mut Session, peer: Peer) -> Result<(), String> {
+    let files = fixture::files_for(peer)?;
+    let origin = Name::from_ascii(fixture::ORIGIN).expect("a valid origin");
+    let ours_dir = s.dir.subdir("ours-fixture").map_err(|e| format!("cannot create a directory: {e}"))?;
+    fixture::write(&ours_dir, &files)?;
+    let options = xfrsim_zone::ReadOptions::new(xfrsim_zone::Confinement::Anywhere);
+    let data = xfrsim_zone::load_zone_file(&ours_dir.join(fixture::MAIN), &origin, &options)
+        .map_err(|e| format!("our primary does not load the fixture: {e}"))?
+        .zone;
+    let serial = data.serial().0;
+    let (peer_addr, primary_addr, secondary_addr) = (port()?, port()?, port()?);
+    let role = PeerRole::PrimaryFiles {
+        origin: fixture::ORIGIN.to_string(),
+        serial,
+        main: fixture::MAIN.into(),
+        files: files.clone(),
+    };
+    s.start_peer(peer, peer_addr, &[role])?;
+    let primary = ZoneConfig { allow_transfer: Acl::Any, ..ZoneConfig::primary(origin.clone(), data) };
+    s.start_ours(primary_addr, vec![primary])?;
+    let theirs = crate::axfr::axfr(peer_addr, &origin, SOON)?;
+    let mine = crate::axfr::axfr(primary_addr, &origin, SOON)?;
+    check_axfr_shape(&theirs.records).map_err(|e| format!("{}'s AXFR: {e}", peer.name()))?;
+    check_axfr_shape(&mine.records).map_err(|e| format!("our AXFR: {e}"))?;
+    compare_records(&mine.records, &theirs.records, peer != Peer::Bind)
+        .map_err(|e| format!("our primary and {} serve the fixture differently: {e}", peer.name()))?;
+
+    let secondary = ZoneConfig { allow_transfer: Acl::Any, ..ZoneConfig::secondary(origin.clone(), vec![peer_addr]) };
+    let ours = s.start_ours(secondary_addr, vec![secondary])?;
+    ours.wait_event(SOON, |e| match e.kind {
+        EventKind::ZoneUpdate { serial: got, master, .. } if master == peer_addr && got.0 == serial => Some(()),
+        _ => None,
+    })
+    .ok_or_else(|| format!("our secondary did not install serial {serial} from {} within {SOON:?}", peer.name()))?;
+    let copy = crate::axfr::axfr(secondary_addr, &origin, SOON)?;
+    compare_records(&copy.records, &theirs.records, false)
+        .map_err(|e| format!("our secondary's copy differs from {}'s zone: {e}", peer.name()))
+}
+
+/// RFC 5936 §2.2: the zone SOA first and last, the same bytes, and no SOA between.
+fn check_axfr_shape(records: &[ZoneRecord]) -> Result<(), String> {
+    let (Some(first), Some(last)) = (records.first(), records.last()) else {
+        return Err("no records".to_string());
+    };
+    if records.len() < 2 || first.rtype() != SOA || !first.same_bytes(last) {
+        return Err(format!("does not open and close with the same SOA: `{first}` … `{last}`"));
+    }
+    if let Some(soa) = records[1..records.len() - 1].iter().find(|r| r.rtype() == SOA) {
+        return Err(format!("an SOA inside: `{soa}`"));
+    }
+    Ok(())
+}
+
+/// The records of two AXFRs (closing SOA dropped), as multisets: every record of one equals
+/// one of the other byte for byte (owner, type, TTL, RDATA; class is IN in both), or — with
+/// `fold_case` — equal once the case of every name (owner and names inside RDATA) is folded.
+fn compare_records(ours: &[ZoneRecord], theirs: &[ZoneRecord], fold_case: bool) -> Result<(), String> {
+    let key = |r: &ZoneRecord| {
+        let (owner, rdata) = if fold_case {
+            (r.owner().to_ascii_lowercase(), xfrsim_zone::rdata::fold_name_case(r.rtype(), r.rdata()))
+        } else {
+            (r.owner().to_vec(), r.rdata().to_vec())
+        };
+        (owner, r.rtype(), r.ttl(), rdata)
+    };
+    let sorted = |records: &[ZoneRecord]| {
+        let mut keyed: Vec<_> = records[..records.len().saturating_sub(1)].iter().map(|r| (key(r), r.to_string())).collect();
+        keyed.sort();
+        keyed
+    };
+    let (a, b) = (sorted(ours), sorted(theirs));
+    let only_ours: Vec<&String> = a.iter().filter(|x| !b.iter().any(|y| y.0 == x.0)).map(|x| &x.1).take(3).collect();
+    let only_theirs: Vec<&String> = b.iter().filter(|y| !a.iter().any(|x| x.0 == y.0)).map(|y| &y.1).take(3).collect();
+    if a.len() != b.len() || !only_ours.is_empty() || !only_theirs.is_empty() || a.iter().zip(&b).any(|(x, y)| x.0 != y.0) {
+        return Err(format!(
+            "{} records here, {} there; only here: {only_ours:?}; only there: {only_theirs:?}",
+            a.len(),
+            b.len()
+        ));
+    }
+    Ok(())
 }

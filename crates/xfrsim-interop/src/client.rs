@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
-use hickory_proto::rr::{Name, Record};
-use hickory_proto::serialize::txt::Parser;
+use hickory_proto::rr::Name;
+use xfrsim_zone::ZoneRecord;
 
 use crate::peer::{Program, find_program};
 use crate::run_program;
@@ -50,7 +50,7 @@ impl Client {
     }
 
     /// Runs one query; returns the answer section's records in the order printed.
-    fn query(self, server: SocketAddr, name: &str, qtype: &str) -> Result<Vec<Record>, String> {
+    fn query(self, server: SocketAddr, name: &str, qtype: &str) -> Result<Vec<ZoneRecord>, String> {
         let program = self.query_program();
         let path = find_program(program.binary).ok_or_else(|| format!("`{}` not found", program.binary))?;
         let mut command = Command::new(path);
@@ -77,11 +77,11 @@ impl Client {
     /// (not serving the zone, REFUSED, SERVFAIL).
     pub fn soa_serial(self, server: SocketAddr, origin: &str) -> Result<Option<u32>, String> {
         let records = self.query(server, origin, "SOA")?;
-        Ok(records.iter().find_map(|r| xfrsim_engine::wire::soa_serial(r).map(|s| s.0)))
+        Ok(records.iter().find_map(|r| r.soa_serial().map(|s| s.0)))
     }
 
     /// A zone transfer over TCP, every record of every message in order.
-    pub fn transfer(self, server: SocketAddr, origin: &str, what: Transfer) -> Result<Vec<Record>, String> {
+    pub fn transfer(self, server: SocketAddr, origin: &str, what: Transfer) -> Result<Vec<ZoneRecord>, String> {
         match what {
             Transfer::Axfr => self.query(server, origin, "AXFR"),
             Transfer::Ixfr(serial) => self.query(server, origin, &format!("IXFR={serial}")),
@@ -114,23 +114,8 @@ impl Client {
     }
 }
 
-/// Parses dig/kdig `+noall +answer` output: one record per line in master-file form.
-pub fn parse_answer(text: &str) -> Result<Vec<Record>, String> {
-    let root = Name::root();
-    let mut records = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with(';') {
-            continue;
-        }
-        // One line alone is a master file of one record (absolute owner, TTL, class given).
-        let (_, rrsets) =
-            Parser::new(line, None, Some(root.clone())).parse().map_err(|e| format!("cannot parse `{line}`: {e}"))?;
-        let mut parsed = rrsets.into_values().flat_map(|s| s.records_without_rrsigs().cloned().collect::<Vec<_>>());
-        match (parsed.next(), parsed.next()) {
-            (Some(record), None) => records.push(record),
-            _ => return Err(format!("`{line}` is not exactly one record")),
-        }
-    }
-    Ok(records)
+/// Parses dig/kdig `+noall +answer` output: one record per line in master-file form, read
+/// by the same reader as zone files (every type, generic RDATA, escapes, case kept).
+pub fn parse_answer(text: &str) -> Result<Vec<ZoneRecord>, String> {
+    xfrsim_zone::parse_records(text, "client output", &Name::root()).map_err(|e| e.to_string())
 }

@@ -4,8 +4,10 @@
 //! `cargo xtask interop` runs every check and prints `interop <peer> <check> ok|FAIL <why>`;
 //! the crate's integration test runs the same checks under `cargo test`.
 
+mod axfr;
 mod checks;
 mod client;
+pub mod fixture;
 mod ours;
 mod peer;
 mod workdir;
@@ -15,8 +17,9 @@ use std::io::{Read, Write as _};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub use axfr::{Axfr, axfr};
 pub use checks::{Check, CheckFailure, all_checks};
-pub use peer::{Peer, Program, missing_packages};
+pub use peer::{Peer, PeerRole, PeerServer, Program, find_program, missing_packages};
 pub use workdir::KEEP_ENV;
 
 /// Polls `probe` every 50 ms until it returns `Some`, or `timeout` passes (`None`).

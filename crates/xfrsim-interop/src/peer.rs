@@ -92,6 +92,9 @@ pub enum PeerRole {
     /// Loaded from `zone`; sends NOTIFY to `notify`; lets 127.0.0.1 transfer it only when
     /// `allow_transfer`; accepts dynamic updates from 127.0.0.1.
     Primary { zone: ZoneText, notify: Option<SocketAddr>, allow_transfer: bool },
+    /// Loaded from `files` (paths relative to the server's directory, `main` the zone file,
+    /// which may `$INCLUDE` the others); 127.0.0.1 may transfer it; no NOTIFY.
+    PrimaryFiles { origin: String, serial: u32, main: PathBuf, files: Vec<(PathBuf, Vec<u8>)> },
     /// Transferred from `master`; anyone on 127.0.0.1 may transfer it on.
     Secondary { master: SocketAddr, origin: String },
 }
@@ -100,7 +103,33 @@ impl PeerRole {
     fn origin(&self) -> &str {
         match self {
             PeerRole::Primary { zone, .. } => &zone.origin,
-            PeerRole::Secondary { origin, .. } => origin,
+            PeerRole::PrimaryFiles { origin, .. } | PeerRole::Secondary { origin, .. } => origin,
+        }
+    }
+
+    /// The zone file's name in the server's directory.
+    fn file_name(&self) -> String {
+        match self {
+            PeerRole::PrimaryFiles { main, .. } => main.display().to_string(),
+            _ => zone_file_name(self.origin()),
+        }
+    }
+
+    /// For a primary: whom it notifies and whether 127.0.0.1 may transfer it.
+    fn primary(&self) -> Option<(Option<SocketAddr>, bool)> {
+        match self {
+            PeerRole::Primary { notify, allow_transfer, .. } => Some((*notify, *allow_transfer)),
+            PeerRole::PrimaryFiles { .. } => Some((None, true)),
+            PeerRole::Secondary { .. } => None,
+        }
+    }
+
+    /// The serial a primary serves once loaded.
+    fn serial(&self) -> Option<u32> {
+        match self {
+            PeerRole::Primary { zone, .. } => Some(zone.serial),
+            PeerRole::PrimaryFiles { serial, .. } => Some(*serial),
+            PeerRole::Secondary { .. } => None,
         }
     }
 }
@@ -126,8 +155,12 @@ impl PeerServer {
         let io = |e: std::io::Error| format!("{}: setting up in {}: {e}", peer.name(), dir.display());
         std::fs::create_dir_all(dir).map_err(io)?;
         for zone in zones {
-            if let PeerRole::Primary { zone, .. } = zone {
-                std::fs::write(dir.join(zone_file_name(&zone.origin)), zone.render()).map_err(io)?;
+            match zone {
+                PeerRole::Primary { zone, .. } => {
+                    std::fs::write(dir.join(zone_file_name(&zone.origin)), zone.render()).map_err(io)?;
+                }
+                PeerRole::PrimaryFiles { files, .. } => crate::fixture::write(dir, files)?,
+                PeerRole::Secondary { .. } => {}
             }
         }
         let (config_name, config_text) = match peer {
@@ -191,8 +224,8 @@ impl PeerServer {
         })
         .ok_or_else(|| format!("{name} did not listen on {} within 15 s: {}", self.addr, self.log_tail(5)))??;
         for zone in zones {
-            if let PeerRole::Primary { zone, .. } = zone {
-                self.wait_serial(&zone.origin, zone.serial, Duration::from_secs(15))?;
+            if let Some(serial) = zone.serial() {
+                self.wait_serial(zone.origin(), serial, Duration::from_secs(15))?;
             }
         }
         Ok(())
@@ -303,12 +336,13 @@ fn bind_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
     );
     for zone in zones {
         let origin = zone.origin();
-        let file = zone_file_name(origin);
+        let file = zone.file_name();
         let _ = writeln!(conf, "zone \"{origin}\" {{\n\tfile \"{file}\";");
         match zone {
-            PeerRole::Primary { notify, allow_transfer, .. } => {
+            PeerRole::Primary { .. } | PeerRole::PrimaryFiles { .. } => {
+                let (notify, allow_transfer) = zone.primary().expect("a primary");
                 conf.push_str("\ttype primary;\n\tallow-update { 127.0.0.1; };\n");
-                let acl = if *allow_transfer { "127.0.0.1;" } else { "none;" };
+                let acl = if allow_transfer { "127.0.0.1;" } else { "none;" };
                 let _ = writeln!(conf, "\tallow-transfer {{ {acl} }};");
                 if let Some(target) = notify {
                     let _ = writeln!(conf, "\talso-notify {{ {} port {}; }};", target.ip(), target.port());
@@ -338,7 +372,7 @@ fn knot_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
     let remotes: Vec<SocketAddr> = zones
         .iter()
         .filter_map(|z| match z {
-            PeerRole::Primary { notify, .. } => *notify,
+            PeerRole::Primary { .. } | PeerRole::PrimaryFiles { .. } => z.primary().and_then(|(notify, _)| notify),
             PeerRole::Secondary { master, .. } => Some(*master),
         })
         .collect();
@@ -352,10 +386,11 @@ fn knot_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
     let mut remote = 0;
     for zone in zones {
         let origin = zone.origin();
-        let _ = writeln!(conf, "  - domain: {origin}\n    file: \"{}\"", zone_file_name(origin));
+        let _ = writeln!(conf, "  - domain: {origin}\n    file: \"{}\"", zone.file_name());
         match zone {
-            PeerRole::Primary { notify, allow_transfer, .. } => {
-                let acl = if *allow_transfer { "local" } else { "local-no-transfer" };
+            PeerRole::Primary { .. } | PeerRole::PrimaryFiles { .. } => {
+                let (notify, allow_transfer) = zone.primary().expect("a primary");
+                let acl = if allow_transfer { "local" } else { "local-no-transfer" };
                 let _ = writeln!(conf, "    acl: {acl}");
                 if notify.is_some() {
                     let _ = writeln!(conf, "    notify: remote{remote}");
@@ -397,10 +432,11 @@ fn nsd_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
     );
     for zone in zones {
         let origin = zone.origin();
-        let _ = writeln!(conf, "zone:\n\tname: {origin}\n\tzonefile: {}", zone_file_name(origin));
+        let _ = writeln!(conf, "zone:\n\tname: {origin}\n\tzonefile: {}", zone.file_name());
         match zone {
-            PeerRole::Primary { notify, allow_transfer, .. } => {
-                if *allow_transfer {
+            PeerRole::Primary { .. } | PeerRole::PrimaryFiles { .. } => {
+                let (notify, allow_transfer) = zone.primary().expect("a primary");
+                if allow_transfer {
                     conf.push_str("\tprovide-xfr: 127.0.0.1 NOKEY\n");
                 }
                 if let Some(target) = notify {

@@ -79,12 +79,8 @@ impl ZoneText {
 
     /// The zone as xfrsim loads it.
     pub fn to_zone(&self) -> Result<Zone, ZoneFileError> {
-        let origin = Name::from_ascii(&self.origin).map_err(|e| ZoneFileError {
-            path: "generated zone".to_string(),
-            line: 0,
-            message: format!("bad origin: {e}"),
-        })?;
-        parse_zone_text(&self.render(), "generated zone", &origin)
+        let origin = Name::from_ascii(&self.origin).expect("generated zones have valid origins");
+        Ok(parse_zone_text(&self.render(), "generated zone", &origin)?.zone)
     }
 
     /// The text after `change` and a serial increment of one (what a dynamic update does).

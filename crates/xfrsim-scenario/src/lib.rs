@@ -5,6 +5,7 @@
 
 mod model;
 mod node;
+mod zones;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 pub use model::*;
 pub use node::{LoadedNode, NodeFile, NodeZone, load_node, parse_node, parse_peer};
+pub use zones::{ZoneLoadError, build_zone, generated_zone};
 
 /// The seed used when neither the command line nor the file gives one.
 pub const DEFAULT_SEED: u64 = 6523;
@@ -24,6 +26,11 @@ pub struct LoadedScenario {
     pub scenario: Scenario,
     pub path: PathBuf,
     pub name: String,
+    /// Each zone of `scenario.zones`, in order, as its primaries load it.
+    pub zones: Vec<xfrsim_zone::Zone>,
+    /// What loading the zone files warned about (BIND's warnings: out-of-zone data skipped,
+    /// TTLs unified within an RRset).
+    pub zone_warnings: Vec<xfrsim_zone::ZoneFileWarning>,
 }
 
 /// A scenario that cannot run, with the position of the fault in the file.
@@ -66,7 +73,27 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError>
     });
     let checker = Checker { source, path: &shown, scenario: &scenario, anchor: std::cell::Cell::new(0) };
     checker.check()?;
-    Ok(LoadedScenario { scenario, path: path.to_path_buf(), name })
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut zones = Vec::with_capacity(scenario.zones.len());
+    let mut zone_warnings = Vec::new();
+    for (index, spec) in scenario.zones.iter().enumerate() {
+        let origin = hickory_proto::rr::Name::from_ascii(&spec.origin).map_err(|e| {
+            checker.error_at(&spec.origin, format!("zone origin `{}` is not a domain name: {e}", spec.origin))
+        })?;
+        let loaded = build_zone(spec, &origin, dir).map_err(|e| {
+            // Point at this zone's `file:` value (the same file may serve several zones).
+            checker.anchor_nth(&format!("\"{}\"", spec.origin), 0, "zones");
+            let needle = spec.file.clone().unwrap_or_else(|| spec.origin.clone());
+            let _ = index;
+            checker.error_at(&needle, format!("zone `{}`: {e}", spec.origin))
+        })?;
+        zone_warnings.extend(loaded.warnings);
+        zones.push(loaded.zone);
+    }
+    Ok(LoadedScenario { scenario, path: path.to_path_buf(), name, zones, zone_warnings })
 }
 
 /// RON as every xfrsim file is read: `Some` implied, newtype variants unwrapped.

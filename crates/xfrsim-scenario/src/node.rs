@@ -55,11 +55,15 @@ pub enum NodeZone {
     },
 }
 
-/// A node configuration that parsed and passed its checks.
+/// A node configuration that parsed and passed its checks, its primary zones loaded.
 #[derive(Debug, Clone)]
 pub struct LoadedNode {
     pub node: NodeFile,
     pub path: PathBuf,
+    /// For each entry of `node.zones`: the loaded data of a primary, `None` for a secondary.
+    pub zones: Vec<Option<xfrsim_zone::Zone>>,
+    /// What loading the zone files warned about.
+    pub zone_warnings: Vec<xfrsim_zone::ZoneFileWarning>,
 }
 
 /// A peer reference: `IP:port`, or `IP` meaning port 53.
@@ -113,5 +117,27 @@ pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError
             }
         }
     }
-    Ok(LoadedNode { node, path: path.to_path_buf() })
+    // Zone files are read now, so a bad one is reported with the configuration's position of
+    // its `file:` before anything listens. Operators keep zones anywhere (/etc/bind, ...):
+    // absolute paths are fine here; files are still checked to be regular and bounded.
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let options = xfrsim_zone::ReadOptions::new(xfrsim_zone::Confinement::Anywhere);
+    let mut zones = Vec::with_capacity(node.zones.len());
+    let mut zone_warnings = Vec::new();
+    for zone in &node.zones {
+        let NodeZone::Primary { zone, file, .. } = zone else {
+            zones.push(None);
+            continue;
+        };
+        let origin = hickory_proto::rr::Name::from_ascii(zone)
+            .map_err(|e| error(zone, format!("zone origin `{zone}` is not a domain name: {e}")))?;
+        let loaded = xfrsim_zone::load_zone_file(&dir.join(file), &origin, &options)
+            .map_err(|e| error(file, format!("zone `{zone}`: {e}")))?;
+        zone_warnings.extend(loaded.warnings);
+        zones.push(Some(loaded.zone));
+    }
+    Ok(LoadedNode { node, path: path.to_path_buf(), zones, zone_warnings })
 }

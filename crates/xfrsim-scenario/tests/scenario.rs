@@ -76,7 +76,8 @@ fn the_guide_examples_load() {
     let guide = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/scenarios.md")).unwrap();
     let blocks: Vec<&str> = guide.split("```ron\n").skip(1).map(|b| b.split("```").next().unwrap()).collect();
     assert_eq!(blocks.len(), 3, "complete file, actions, expectations");
-    let path = Path::new("docs/scenarios.md");
+    // As if the guide's file were saved in `scenarios/`, where its zone file exists.
+    let path = &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/from-the-guide.ron");
     xfrsim_scenario::parse(blocks[0], path).unwrap_or_else(|e| panic!("complete file: {e}"));
     let frame = |timeline: &str, expect: &str| {
         format!(
@@ -103,13 +104,16 @@ fn the_guide_examples_load() {
 /// their position, like scenario mistakes.
 #[test]
 fn node_configurations_load_or_point_at_the_mistake() {
+    // The good configuration's zone file is the zone crate's test fixture.
+    let beside_fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../xfrsim-zone/tests/data/node.ron");
     let path = Path::new("node.ron");
     let good = r#"(name: "s", listen: "127.0.0.1:5301", zones: [
         Secondary(zone: "example.org.", masters: ["127.0.0.1:5300", "192.0.2.1"]),
         Primary(zone: "example.com.", file: "example.com.zone", allow_transfer: ["127.0.0.1"]),
     ])"#;
-    let loaded = xfrsim_scenario::parse_node(good, path).unwrap();
+    let loaded = xfrsim_scenario::parse_node(good, &beside_fixture).unwrap();
     assert_eq!(loaded.node.zones.len(), 2);
+    assert!(loaded.zones[0].is_none() && loaded.zones[1].as_ref().is_some_and(|z| z.len() == 13));
     assert_eq!(xfrsim_scenario::parse_peer("192.0.2.1"), Some("192.0.2.1:53".parse().unwrap()));
 
     let cases = [

@@ -17,12 +17,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use hickory_proto::rr::rdata::{A, TXT};
+use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record};
 use xfrsim_driver::{HarnessClock, NodeSlot, Turmoil};
 use xfrsim_engine::{Acl, Command, Node, NodeConfig, Role, Time, Timeouts, ZoneConfig};
 use xfrsim_scenario::{Action, LoadedScenario, ServerZone, Step};
-use xfrsim_zone::{Change, Zone, load_zone_file, mix64, soa_record};
+use xfrsim_zone::{Change, Serial, Zone, ZoneRecord, mix64};
 
 use crate::SimError;
 use crate::record::{Recording, Status};
@@ -61,66 +61,14 @@ fn pair(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
     if a <= b { (a, b) } else { (b, a) }
 }
 
-/// The zones of a scenario as their primaries load them.
-pub(crate) fn build_zones(loaded: &LoadedScenario) -> Result<Vec<(Name, Zone)>, SimError> {
-    let mut zones = Vec::new();
-    for spec in &loaded.scenario.zones {
-        let origin =
-            Name::from_ascii(&spec.origin).map_err(|e| SimError::Zone(format!("zone `{}`: {e}", spec.origin)))?;
-        let zone = match &spec.file {
-            Some(file) => {
-                let path = loaded.path.parent().unwrap_or_else(|| std::path::Path::new(".")).join(file);
-                load_zone_file(&path, &origin).map_err(|e| SimError::Zone(e.to_string()))?
-            }
-            None => generated_zone(&origin, spec.serial, spec.refresh, spec.retry, spec.expire, spec.hosts)?,
-        };
-        zones.push((origin, zone));
-    }
-    Ok(zones)
-}
-
-/// `hostN A 10.x.y.z` and `hostN TXT`, plus the apex NS: a deterministic zone of any size.
-pub fn generated_zone(
-    origin: &Name,
-    serial: u32,
-    refresh: Duration,
-    retry: Duration,
-    expire: Duration,
-    hosts: u32,
-) -> Result<Zone, SimError> {
-    let secs = |d: Duration| i32::try_from(d.as_secs()).unwrap_or(i32::MAX);
-    let zone_error = |e: xfrsim_zone::ZoneError| SimError::Zone(e.to_string());
-    let name_error = |e: hickory_proto::ProtoError| SimError::Zone(e.to_string());
-    // Record by record into the builder: a 100,000-record zone never exists twice in memory.
-    let mut builder = xfrsim_zone::ZoneBuilder::new(origin.clone());
-    builder.push(soa_record(origin, serial, secs(refresh), secs(retry), secs(expire))).map_err(zone_error)?;
-    let ns = Name::from_ascii("ns1").and_then(|n| n.append_domain(origin)).map_err(name_error)?;
-    builder
-        .push(Record::from_rdata(origin.clone(), 3600, RData::NS(hickory_proto::rr::rdata::NS(ns))))
-        .map_err(zone_error)?;
-    for i in 0..hosts {
-        let name = Name::from_ascii(format!("host{i}")).and_then(|n| n.append_domain(origin)).map_err(name_error)?;
-        let [_, b, c, d] = i.to_be_bytes();
-        builder.push(Record::from_rdata(name.clone(), 3600, RData::A(A::new(10, b, c, d)))).map_err(zone_error)?;
-        builder
-            .push(Record::from_rdata(name, 3600, RData::TXT(TXT::new(vec![format!("v=xfrsim host {i}")]))))
-            .map_err(zone_error)?;
-    }
-    builder.finish().map_err(zone_error)
-}
-
-fn with_serial(zone: &Zone, serial: u32) -> Zone {
-    let mut soa = zone.soa_record().clone();
-    if let RData::SOA(data) = &mut soa.data {
-        data.serial = serial;
-    }
-    let records = std::iter::once(soa).chain(zone.records());
-    Zone::new(zone.origin().clone(), records).expect("the same records with another serial still form a zone")
+/// The zones of a scenario as their primaries load them (built when the scenario loaded).
+pub(crate) fn build_zones(loaded: &LoadedScenario) -> Vec<(Name, Zone)> {
+    loaded.zones.iter().map(|zone| (zone.origin().clone(), zone.clone())).collect()
 }
 
 impl Harness {
     pub(crate) fn new(loaded: LoadedScenario, seed: u64, warp: bool) -> Result<Harness, SimError> {
-        let zones = build_zones(&loaded)?;
+        let zones = build_zones(&loaded);
         let scenario = &loaded.scenario;
         let end = scenario.duration;
         let mut sim = turmoil::Builder::new()
@@ -457,7 +405,7 @@ impl Harness {
                 let original =
                     self.zones.iter().find(|(o, _)| *o == origin).map(|(_, z)| z.clone()).expect("validated zone");
                 if let Some((_, data)) = self.servers[index].primary_data.iter_mut().find(|(o, _)| *o == origin) {
-                    *data = with_serial(&original, *serial);
+                    *data = original.with_serial(Serial(*serial));
                 }
                 self.restart_server(index, now)?;
                 (server.clone(), format!("RestartWithSerial {zone} {serial}"))
@@ -494,7 +442,8 @@ impl Harness {
                 let owner = Name::from_ascii(format!("upd{n}")).and_then(|l| l.append_domain(&origin));
                 let owner = owner.map_err(|e| SimError::Action(e.to_string()))?;
                 let [_, _, hi, lo] = n.to_be_bytes();
-                let record = Record::from_rdata(owner.clone(), 300, RData::A(A::new(198, 51, hi, lo)));
+                let record = ZoneRecord::from_hickory(&Record::from_rdata(owner.clone(), 300, RData::A(A::new(198, 51, hi, lo))))
+                    .map_err(|e| SimError::Action(e.to_string()))?;
                 let applied =
                     self.command(server, now, Command::Update { zone: origin, changes: vec![Change::Add(record)] })?;
                 (server.clone(), format!("Update {zone} add {owner} A{}", down_note(applied)))
@@ -515,7 +464,7 @@ impl Harness {
                 let original =
                     self.zones.iter().find(|(o, _)| *o == origin).map(|(_, z)| z.clone()).expect("validated zone");
                 let applied =
-                    self.command(server, now, Command::Reload { zone: Box::new(with_serial(&original, *serial)) })?;
+                    self.command(server, now, Command::Reload { zone: Box::new(original.with_serial(Serial(*serial))) })?;
                 (server.clone(), format!("Rollback {zone} {serial}{}", down_note(applied)))
             }
             Action::Refresh { server, zone } => {

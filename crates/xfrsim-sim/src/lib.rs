@@ -11,7 +11,7 @@ mod record;
 use std::time::Duration;
 
 pub use check::Failure;
-pub use harness::generated_zone;
+pub use xfrsim_scenario::generated_zone;
 pub use record::{Observed, Recording, Status};
 use xfrsim_engine::Time;
 use xfrsim_scenario::LoadedScenario;

@@ -3,27 +3,23 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use hickory_proto::rr::rdata::SOA;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
-
-use crate::zone::{Zone, ZoneRecord};
+use crate::name::Dname;
+use crate::record::{CNAME, NS, SOA, ZoneRecord};
+use crate::zone::{Zone, allowed_beside_cname, is_singleton};
 use crate::{Serial, ZoneError};
 
 /// The change from one version of a zone to the next, as one IXFR sequence carries it:
 /// old SOA, records deleted, new SOA, records added.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diff {
-    pub old_soa: Record,
-    pub deleted: Vec<Record>,
-    pub new_soa: Record,
-    pub added: Vec<Record>,
+    pub old_soa: ZoneRecord,
+    pub deleted: Vec<ZoneRecord>,
+    pub new_soa: ZoneRecord,
+    pub added: Vec<ZoneRecord>,
 }
 
-fn soa_serial(record: &Record) -> Result<Serial, ZoneError> {
-    match &record.data {
-        RData::SOA(soa) => Ok(Serial(soa.serial)),
-        _ => Err(ZoneError::NotAnSoa { name: record.name.to_string() }),
-    }
+fn soa_serial(record: &ZoneRecord) -> Result<Serial, ZoneError> {
+    record.soa_serial().ok_or_else(|| ZoneError::NotAnSoa { name: record.owner_name().to_string() })
 }
 
 impl Diff {
@@ -41,36 +37,37 @@ impl Diff {
     }
 
     /// The diff that turns `old` into `new` (what BIND's `ixfr-from-differences` computes),
-    /// by one merge walk over both canonically ordered record sets.
+    /// by one merge walk over both canonically ordered record sets. A record whose TTL or
+    /// spelling changed is deleted and added again, so IXFR reproduces `new` byte for byte.
     pub fn between(old: &Zone, new: &Zone) -> Diff {
         let mut deleted = Vec::new();
         let mut added = Vec::new();
-        let mut old_iter = old.zone_records().peekable();
-        let mut new_iter = new.zone_records().peekable();
+        let mut old_iter = old.records().peekable();
+        let mut new_iter = new.records().peekable();
         loop {
             match (old_iter.peek(), new_iter.peek()) {
                 (None, None) => break,
                 (Some(o), None) => {
-                    deleted.push(o.to_record());
+                    deleted.push((*o).clone());
                     old_iter.next();
                 }
                 (None, Some(n)) => {
-                    added.push(n.to_record());
+                    added.push((*n).clone());
                     new_iter.next();
                 }
                 (Some(o), Some(n)) => match o.cmp(n) {
                     std::cmp::Ordering::Less => {
-                        deleted.push(o.to_record());
+                        deleted.push((*o).clone());
                         old_iter.next();
                     }
                     std::cmp::Ordering::Greater => {
-                        added.push(n.to_record());
+                        added.push((*n).clone());
                         new_iter.next();
                     }
                     std::cmp::Ordering::Equal => {
-                        if o.ttl() != n.ttl() {
-                            deleted.push(o.to_record());
-                            added.push(n.to_record());
+                        if !o.same_bytes(n) {
+                            deleted.push((*o).clone());
+                            added.push((*n).clone());
                         }
                         old_iter.next();
                         new_iter.next();
@@ -88,7 +85,7 @@ impl Diff {
 /// follow diff size.
 struct Edit<'z> {
     zone: &'z mut Zone,
-    original_soa: Record,
+    original_soa: ZoneRecord,
     /// Record identity → its state before the edit (`None`: absent).
     originals: BTreeMap<ZoneRecord, Option<ZoneRecord>>,
 }
@@ -116,6 +113,18 @@ impl<'z> Edit<'z> {
         self.zone.remove(record)
     }
 
+    /// Checks the integrity rules at every name the edit touched (and the apex): the cost
+    /// follows the edit, not the zone.
+    fn check(&self) -> Result<(), ZoneError> {
+        let mut names: Vec<Dname> = self.originals.keys().map(ZoneRecord::owner_name).collect();
+        names.dedup();
+        names.push(self.zone.apex().clone());
+        for name in &names {
+            self.zone.check_name(name)?;
+        }
+        Ok(())
+    }
+
     fn rollback(self) {
         for (key, before) in self.originals {
             self.zone.remove(&key);
@@ -123,23 +132,23 @@ impl<'z> Edit<'z> {
                 self.zone.insert(record);
             }
         }
-        self.zone.set_soa(self.original_soa).expect("the SOA it had encoded before");
+        self.zone.set_soa(self.original_soa).expect("the SOA it had before");
     }
 
     /// Keeps the edit; returns the net (deleted, added) records.
-    fn commit(self) -> (Vec<Record>, Vec<Record>) {
+    fn commit(self) -> (Vec<ZoneRecord>, Vec<ZoneRecord>) {
         let mut deleted = Vec::new();
         let mut added = Vec::new();
         for (key, before) in self.originals {
             let after = self.zone.get(&key);
             match (before, after) {
                 (None, None) => {}
-                (Some(b), None) => deleted.push(b.to_record()),
-                (None, Some(a)) => added.push(a.to_record()),
+                (Some(b), None) => deleted.push(b),
+                (None, Some(a)) => added.push(a.clone()),
                 (Some(b), Some(a)) => {
-                    if b.ttl() != a.ttl() {
-                        added.push(a.to_record());
-                        deleted.push(b.to_record());
+                    if !b.same_bytes(a) {
+                        added.push(a.clone());
+                        deleted.push(b);
                     }
                 }
             }
@@ -152,8 +161,9 @@ impl Zone {
     /// Applies a chain of diffs atomically: either every diff applies and the zone ends at the
     /// last diff's version, or the zone is left exactly as it was.
     ///
-    /// Each diff must start at the zone's current serial, and every record it deletes must be
-    /// present (RFC 1995 §4: a client that cannot apply a diff must not serve a mix).
+    /// Each diff must start at the zone's current serial, every record it deletes must be
+    /// present (RFC 1995 §4: a client that cannot apply a diff must not serve a mix), and the
+    /// result must keep the zone's integrity (apex NS, no CNAME beside other data).
     pub fn apply_diffs<'d>(&mut self, diffs: impl IntoIterator<Item = &'d Diff>) -> Result<(), ZoneError> {
         let mut edit = Edit::new(self);
         for diff in diffs {
@@ -161,6 +171,10 @@ impl Zone {
                 edit.rollback();
                 return Err(e);
             }
+        }
+        if let Err(e) = edit.check() {
+            edit.rollback();
+            return Err(e);
         }
         edit.commit();
         Ok(())
@@ -175,26 +189,22 @@ fn apply_one(edit: &mut Edit<'_>, diff: &Diff) -> Result<(), ZoneError> {
         return Err(ZoneError::DiffDoesNotStartHere { diff_from: from, zone_serial: current });
     }
     for record in &diff.deleted {
-        if record.record_type() == RecordType::SOA {
+        if record.rtype() == SOA {
             continue;
         }
-        let key = ZoneRecord::new(record.clone())?;
-        if !edit.remove(&key) {
+        if !edit.remove(record) {
             return Err(ZoneError::DeletedRecordAbsent { record: record.to_string() });
         }
     }
-    let origin = edit.zone.origin().clone();
+    let apex = edit.zone.apex().clone();
     for record in &diff.added {
-        if record.record_type() == RecordType::SOA {
+        if record.rtype() == SOA {
             continue;
         }
-        if !origin.zone_of(&record.name) {
-            return Err(ZoneError::OutOfZone { name: record.name.to_string(), origin: origin.to_string() });
+        if !record.owner_name().is_at_or_below(&apex) {
+            return Err(ZoneError::OutOfZone { name: record.owner_name().to_string(), origin: apex.to_string() });
         }
-        edit.insert(ZoneRecord::new(record.clone())?);
-    }
-    if diff.new_soa.name != origin {
-        return Err(ZoneError::SoaNotAtApex { name: diff.new_soa.name.to_string() });
+        edit.insert(record.clone());
     }
     edit.zone.set_soa(diff.new_soa.clone())?;
     Ok(())
@@ -206,14 +216,16 @@ pub enum Change {
     /// Add an RR (an identical RR is replaced, taking the new TTL). Adding an SOA whose serial
     /// is newer than the current SOA's (an earlier SOA add of the same update included) and
     /// than the serial before the update replaces the SOA; otherwise the SOA add is ignored
-    /// (§3.4.2.2). A requested serial of 0 is replaced by the automatic increment.
-    Add(Record),
+    /// (§3.4.2.2). A requested serial of 0 is replaced by the automatic increment. A CNAME
+    /// added beside other data, or other data beside a CNAME, is ignored; a CNAME (or another
+    /// singleton type) added where one exists replaces it (§3.4.2.2, BIND `update.c`).
+    Add(ZoneRecord),
     /// Delete one RR (name, type, RDATA), if present.
-    DeleteRecord(Record),
+    DeleteRecord(ZoneRecord),
     /// Delete an RRset.
-    DeleteRrset { name: Name, rtype: RecordType },
+    DeleteRrset { name: Dname, rtype: u16 },
     /// Delete every RRset at a name.
-    DeleteName(Name),
+    DeleteName(Dname),
 }
 
 /// The outcome of an accepted dynamic update.
@@ -258,18 +270,29 @@ impl ZoneHistory {
         self.journal.front().map(Diff::from_serial)
     }
 
-    /// The diffs from `serial` to the current version, oldest first; `None` when the journal
-    /// does not reach back to `serial` (the caller then falls back to a full transfer), or when
-    /// `serial` is the current serial (there is nothing to send).
+    /// The position in the journal of the diff chain from `serial` to the current version;
+    /// `None` when the journal does not reach back to `serial` (the caller then falls back to
+    /// a full transfer), or when `serial` is the current serial (there is nothing to send).
     ///
     /// A serial can recur within the journal (a serial reset steps forward around the ring,
     /// RFC 1982 §7). It then names its most recent version, and the chain starts there.
-    pub fn diffs_since(&self, serial: Serial) -> Option<impl Iterator<Item = &Diff>> {
+    pub fn diff_chain_start(&self, serial: Serial) -> Option<usize> {
         if serial == self.zone.serial() {
             return None;
         }
-        let start = self.journal.iter().rposition(|d| d.from_serial() == serial)?;
+        self.journal.iter().rposition(|d| d.from_serial() == serial)
+    }
+
+    /// The diffs from `serial` to the current version, oldest first (see
+    /// [`ZoneHistory::diff_chain_start`]).
+    pub fn diffs_since(&self, serial: Serial) -> Option<impl Iterator<Item = &Diff>> {
+        let start = self.diff_chain_start(serial)?;
         Some(self.journal.iter().skip(start))
+    }
+
+    /// The journal's diff at `index` (0: oldest).
+    pub fn diff(&self, index: usize) -> Option<&Diff> {
+        self.journal.get(index)
     }
 
     /// Applies diffs received by IXFR, atomically, and keeps them in the journal.
@@ -300,18 +323,22 @@ impl ZoneHistory {
     /// when the update changes data and does not itself set a newer SOA (§3.6); it never moves
     /// back and never becomes 0 (§7.11).
     pub fn update(&mut self, changes: &[Change]) -> Result<UpdateOutcome, ZoneError> {
-        let origin = self.zone.origin().clone();
+        let apex = self.zone.apex().clone();
         let old_soa = self.zone.soa_record().clone();
         let old_serial = self.zone.serial();
-        let mut new_soa: Option<Record> = None;
+        let mut new_soa: Option<ZoneRecord> = None;
         let mut edit = Edit::new(&mut self.zone);
         for change in changes {
-            if let Err(e) = apply_change(&mut edit, &origin, old_serial, &mut new_soa, change) {
+            if let Err(e) = apply_change(&mut edit, &apex, old_serial, &mut new_soa, change) {
                 edit.rollback();
                 return Err(e);
             }
         }
-        // Re-apply the SOA the edit may have replaced, then decide the serial.
+        // The rules above never break integrity; a failure here is a bug, crashed on so the
+        // seed that found it is kept.
+        if let Err(e) = edit.check() {
+            panic!("a dynamic update left zone {apex} inconsistent: {e}");
+        }
         let (deleted, added) = edit.commit();
         if deleted.is_empty() && added.is_empty() && new_soa.is_none() {
             return Ok(UpdateOutcome::Unchanged);
@@ -319,10 +346,9 @@ impl ZoneHistory {
         let mut soa_record = new_soa.unwrap_or_else(|| old_soa.clone());
         // An explicit SOA asking for serial 0 keeps its other fields but takes the automatic
         // increment: serial 0 is never published (RFC 1982 §7, RFC 2136 §7.11).
-        if let RData::SOA(soa) = &mut soa_record.data
-            && (soa.serial == 0 || !Serial(soa.serial).is_newer_than(old_serial))
-        {
-            set_serial(soa, old_serial.next());
+        let requested = soa_serial(&soa_record)?;
+        if requested.0 == 0 || !requested.is_newer_than(old_serial) {
+            soa_record = with_serial(&soa_record, old_serial.next());
         }
         let serial = soa_serial(&soa_record)?;
         self.zone.set_soa(soa_record.clone())?;
@@ -346,34 +372,39 @@ impl ZoneHistory {
     }
 }
 
-fn set_serial(soa: &mut SOA, serial: Serial) {
-    soa.serial = serial.0;
+/// The same SOA record with another serial.
+pub fn with_serial(soa: &ZoneRecord, serial: Serial) -> ZoneRecord {
+    let mut fields = soa.soa().expect("an SOA record");
+    fields.serial = serial.0;
+    ZoneRecord::new(soa.owner(), SOA, soa.ttl(), &fields.to_rdata()).expect("an SOA with another serial is an SOA")
 }
 
 fn apply_change(
     edit: &mut Edit<'_>,
-    origin: &Name,
+    apex: &Dname,
     old_serial: Serial,
-    new_soa: &mut Option<Record>,
+    new_soa: &mut Option<ZoneRecord>,
     change: &Change,
 ) -> Result<(), ZoneError> {
-    let in_zone = |name: &Name| {
-        if origin.zone_of(name) {
+    let in_zone = |name: &Dname| {
+        if name.is_at_or_below(apex) {
             Ok(())
         } else {
-            Err(ZoneError::OutOfZone { name: name.to_string(), origin: origin.to_string() })
+            Err(ZoneError::OutOfZone { name: name.to_string(), origin: apex.to_string() })
         }
     };
     match change {
         Change::Add(record) => {
-            in_zone(&record.name)?;
-            if record.record_type() == RecordType::SOA {
+            let name = record.owner_name();
+            in_zone(&name)?;
+            let rtype = record.rtype();
+            if rtype == SOA {
                 // §3.4.2.2: an SOA add replaces the zone's *current* SOA (which an earlier SOA
                 // add of this update may already have replaced) only when its serial is newer.
                 // It must also be newer than the serial before the update: sequence space is
                 // not transitive, so a chain of ever "newer" SOAs could otherwise end at or
                 // behind the serial the update started from.
-                if record.name == *origin {
+                if name == *apex {
                     let serial = soa_serial(record)?;
                     let current = match new_soa.as_ref() {
                         Some(soa) => soa_serial(soa)?,
@@ -385,36 +416,52 @@ fn apply_change(
                 }
                 return Ok(());
             }
-            edit.insert(ZoneRecord::new(record.clone())?);
+            let existing: Vec<ZoneRecord> = edit.zone.owned_by(&name).cloned().collect();
+            let at_apex = name == *apex; // the apex always holds the SOA
+            if rtype == CNAME {
+                // BIND update.c: "attempt to add CNAME alongside non-CNAME ignored".
+                if at_apex || existing.iter().any(|r| r.rtype() != CNAME && !allowed_beside_cname(r.rtype())) {
+                    return Ok(());
+                }
+            } else if !allowed_beside_cname(rtype) && existing.iter().any(|r| r.rtype() == CNAME) {
+                // BIND update.c: "attempt to add non-CNAME alongside CNAME ignored".
+                return Ok(());
+            }
+            if is_singleton(rtype) {
+                // §3.4.2.2: a CNAME added where one exists replaces it; BIND does the same for
+                // every singleton type.
+                for old in existing.iter().filter(|r| r.rtype() == rtype && **r != *record) {
+                    edit.remove(old);
+                }
+            }
+            edit.insert(record.clone());
         }
         Change::DeleteRecord(record) => {
-            in_zone(&record.name)?;
+            let name = record.owner_name();
+            in_zone(&name)?;
             // §3.4.2.4: the SOA is never deleted; the last apex NS is never deleted.
-            if record.record_type() == RecordType::SOA {
+            if record.rtype() == SOA {
                 return Ok(());
             }
-            if record.record_type() == RecordType::NS
-                && record.name == *origin
-                && edit.zone.count(origin, RecordType::NS) <= 1
-            {
+            if record.rtype() == NS && name == *apex && edit.zone.count(apex, NS) <= 1 {
                 return Ok(());
             }
-            edit.remove(&ZoneRecord::new(record.clone())?);
+            edit.remove(record);
         }
         Change::DeleteRrset { name, rtype } => {
             in_zone(name)?;
-            if *name == *origin && matches!(*rtype, RecordType::SOA | RecordType::NS) {
+            if *name == *apex && matches!(*rtype, SOA | NS) {
                 return Ok(());
             }
-            for record in edit.zone.owned_by(name).filter(|r| r.record_type() == *rtype).cloned().collect::<Vec<_>>() {
+            for record in edit.zone.owned_by(name).filter(|r| r.rtype() == *rtype).cloned().collect::<Vec<_>>() {
                 edit.remove(&record);
             }
         }
         Change::DeleteName(name) => {
             in_zone(name)?;
-            let apex = *name == *origin;
+            let at_apex = *name == *apex;
             let doomed: Vec<ZoneRecord> =
-                edit.zone.owned_by(name).filter(|r| !(apex && r.record_type() == RecordType::NS)).cloned().collect();
+                edit.zone.owned_by(name).filter(|r| !(at_apex && r.rtype() == NS)).cloned().collect();
             for record in doomed {
                 edit.remove(&record);
             }

@@ -1,0 +1,482 @@
+//! RDATA from presentation text (RFC 1035 §5.1 and each type's RFC), as BIND's per-type
+//! `fromtext` reads it, including RFC 3597 generic RDATA (`\# <length> <hex>`) for any type.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::encoding::{base32hex_decode, base64_decode, hex_decode};
+use super::wire::{build_bitmap, read_rdata};
+use super::{Field, RdataError, TypeInfo, check_rules, special, svcb, type_from_text, type_info};
+use crate::name::{Dname, unescape};
+
+/// One token of a master-file entry: its raw text (escapes not yet decoded; without the
+/// surrounding quotes when `quoted`), and where it starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Token<'a> {
+    pub raw: &'a [u8],
+    pub quoted: bool,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// A failure at token `index` of the RDATA (`index == tokens.len()`: after the last one).
+#[derive(Debug)]
+pub(crate) struct TextError {
+    pub index: usize,
+    pub error: RdataError,
+}
+
+/// Tokens being consumed by the fields of one RDATA.
+pub(crate) struct Cursor<'t, 'a> {
+    tokens: &'t [Token<'a>],
+    next: usize,
+    pub origin: &'t Dname,
+}
+
+impl<'t, 'a> Cursor<'t, 'a> {
+    pub fn new(tokens: &'t [Token<'a>], origin: &'t Dname) -> Self {
+        Cursor { tokens, next: 0, origin }
+    }
+
+    /// The next token, or the error naming what was missing.
+    pub fn take(&mut self, what: &'static str) -> Result<Token<'a>, RdataError> {
+        let token = *self.tokens.get(self.next).ok_or(RdataError::Missing(what))?;
+        self.next += 1;
+        Ok(token)
+    }
+
+    pub fn peek(&self) -> Option<Token<'a>> {
+        self.tokens.get(self.next).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next >= self.tokens.len()
+    }
+
+    /// Every remaining token (possibly none).
+    pub fn rest(&mut self) -> &'t [Token<'a>] {
+        let rest = &self.tokens[self.next.min(self.tokens.len())..];
+        self.next = self.tokens.len();
+        rest
+    }
+
+    /// Index of the token a failure should point at: the last one taken.
+    fn blame(&self) -> usize {
+        self.next.saturating_sub(1)
+    }
+}
+
+/// Parses the RDATA tokens of a record of type `code` onto `out` (uncompressed wire form).
+pub(crate) fn parse_rdata(code: u16, tokens: &[Token<'_>], origin: &Dname, out: &mut Vec<u8>) -> Result<(), TextError> {
+    let info = type_info(code);
+    if tokens.first().is_some_and(|t| !t.quoted && t.raw == b"\\#") {
+        return parse_generic(info, tokens, out);
+    }
+    let Some(info) = info else {
+        return Err(TextError { index: 0, error: RdataError::GenericOnly(super::TypeName(code)) });
+    };
+    if info.generic_only() {
+        return Err(TextError { index: 0, error: RdataError::GenericOnly(super::TypeName(code)) });
+    }
+    let base = out.len();
+    let mut cursor = Cursor::new(tokens, origin);
+    for &field in info.fields {
+        let before = cursor.next;
+        parse_field(field, info, &mut cursor, out).map_err(|error| {
+            let index = if matches!(error, RdataError::Missing(_)) { cursor.next } else { cursor.blame().max(before) };
+            TextError { index, error }
+        })?;
+    }
+    if !cursor.is_empty() {
+        return Err(TextError { index: cursor.next, error: RdataError::ExtraText });
+    }
+    if out.len() - base > super::MAX_RDATA_LEN {
+        return Err(TextError { index: 0, error: RdataError::TooLong });
+    }
+    check_rules(info, &out[base..]).map_err(|error| TextError { index: tokens.len().saturating_sub(1), error })
+}
+
+/// RFC 3597 §5: `\# <length> <hex>...`; for a known type the octets must then parse as that
+/// type (BIND refuses `A \# 3 010203`).
+fn parse_generic(info: Option<&TypeInfo>, tokens: &[Token<'_>], out: &mut Vec<u8>) -> Result<(), TextError> {
+    let err = |index, error| TextError { index, error };
+    let length_token = tokens.get(1).ok_or_else(|| err(1, RdataError::Missing("RDATA length after `\\#`")))?;
+    let declared = parse_decimal(length_token.raw, 65_535)
+        .ok_or_else(|| err(1, RdataError::OutOfRange { what: "RDATA length", max: 65_535 }))?
+        as usize;
+    let mut bytes = Vec::with_capacity(declared);
+    for (i, token) in tokens.iter().enumerate().skip(2) {
+        hex_decode(token.raw, &mut bytes)
+            .ok_or_else(|| err(i, RdataError::Bad { what: "generic RDATA", expected: "hex digits in pairs" }))?;
+    }
+    if bytes.len() != declared {
+        return Err(err(tokens.len() - 1, RdataError::GenericLength { declared, actual: bytes.len() }));
+    }
+    read_rdata(info, &bytes, 0, bytes.len(), false, out).map_err(|error| err(tokens.len() - 1, error))?;
+    Ok(())
+}
+
+fn parse_field(
+    field: Field,
+    info: &TypeInfo,
+    cursor: &mut Cursor<'_, '_>,
+    out: &mut Vec<u8>,
+) -> Result<(), RdataError> {
+    match field {
+        Field::Name => {
+            let token = cursor.take("domain name")?;
+            let name = parse_name(token, cursor.origin)?;
+            out.extend_from_slice(name.as_wire());
+        }
+        Field::U8 => out.push(parse_number(cursor.take("number")?, "8-bit number", u8::MAX.into())? as u8),
+        Field::U16 => out.extend_from_slice(
+            &(parse_number(cursor.take("number")?, "16-bit number", u16::MAX.into())? as u16).to_be_bytes(),
+        ),
+        Field::U32 => out.extend_from_slice(
+            &(parse_number(cursor.take("number")?, "32-bit number", u32::MAX.into())? as u32).to_be_bytes(),
+        ),
+        Field::Period => {
+            let token = cursor.take("time value")?;
+            let secs = parse_ttl(token.raw)
+                .ok_or(RdataError::Bad { what: "time value", expected: "seconds or 1w2d3h4m5s" })?;
+            out.extend_from_slice(&secs.to_be_bytes());
+        }
+        Field::Ipv4 => out.extend_from_slice(&parse_ipv4(cursor.take("IPv4 address")?)?.octets()),
+        Field::Ipv6 => out.extend_from_slice(&parse_ipv6(cursor.take("IPv6 address")?)?.octets()),
+        Field::Str => push_string(out, &decode_string(cursor.take("character string")?)?)?,
+        Field::StrOpt => {
+            if let Some(token) = cursor.peek() {
+                cursor.take("character string")?;
+                push_string(out, &decode_string(token)?)?;
+            }
+        }
+        Field::Strs => {
+            let first = cursor.take("character string")?;
+            push_string(out, &decode_string(first)?)?;
+            while let Some(token) = cursor.peek() {
+                cursor.take("character string")?;
+                push_string(out, &decode_string(token)?)?;
+            }
+        }
+        Field::Text => out.extend_from_slice(&decode_string(cursor.take("text")?)?),
+        Field::CaaTag => {
+            let token = cursor.take("CAA tag")?;
+            let tag = decode_string(token)?;
+            if tag.is_empty() || !tag.iter().all(u8::is_ascii_alphanumeric) {
+                return Err(RdataError::Bad { what: "CAA tag", expected: "1-255 letters and digits" });
+            }
+            push_string(out, &tag)?;
+        }
+        Field::Base64 | Field::Base64OrDash => {
+            let tokens = cursor.rest();
+            if field == Field::Base64OrDash && matches!(tokens, [t] if t.raw == b"-") {
+                return Ok(());
+            }
+            // BIND reads at least one base64 token (`IPSECKEY 10 0 0 .` without a key is
+            // refused: "unexpected end of input"); empty data needs RFC 3597 generic form.
+            if tokens.is_empty() {
+                return Err(RdataError::Missing("base64 data"));
+            }
+            let joined: Vec<u8> = tokens.iter().flat_map(|t| t.raw.iter().copied()).collect();
+            base64_decode(&joined, out)
+                .ok_or(RdataError::Bad { what: "base64 data", expected: "base64 in 4-character groups" })?;
+        }
+        Field::Hex => {
+            let tokens = cursor.rest();
+            if tokens.is_empty() {
+                return Err(RdataError::Missing("hex data"));
+            }
+            let joined: Vec<u8> = tokens.iter().flat_map(|t| t.raw.iter().copied()).collect();
+            hex_decode(&joined, out).ok_or(RdataError::Bad { what: "hex data", expected: "hex digits in pairs" })?;
+        }
+        Field::Salt => {
+            let token = cursor.take("salt")?;
+            let mut salt = Vec::new();
+            if token.raw != b"-" {
+                hex_decode(token.raw, &mut salt).ok_or(RdataError::Bad { what: "salt", expected: "hex or `-`" })?;
+            }
+            push_string(out, &salt)?;
+        }
+        Field::NextHash => {
+            let token = cursor.take("next hashed owner name")?;
+            let mut hash = Vec::new();
+            base32hex_decode(token.raw, &mut hash)
+                .filter(|()| !hash.is_empty())
+                .ok_or(RdataError::Bad { what: "next hashed owner name", expected: "base32hex" })?;
+            push_string(out, &hash)?;
+        }
+        Field::Bitmap => {
+            let mut types = Vec::new();
+            for token in cursor.rest() {
+                types.push(parse_type(token)?);
+            }
+            build_bitmap(&types, out);
+        }
+        Field::Time => {
+            let token = cursor.take("signature time")?;
+            out.extend_from_slice(&parse_time(token.raw)?.to_be_bytes());
+        }
+        Field::Rtype => out.extend_from_slice(&parse_type(&cursor.take("type")?)?.to_be_bytes()),
+        Field::SecAlg => {
+            let token = cursor.take("algorithm")?;
+            let value = match mnemonic_value(SECALGS, token.raw) {
+                Some(v) => v,
+                None => parse_number(token, "algorithm", u8::MAX.into())?,
+            };
+            out.push(value as u8);
+        }
+        Field::CertType => {
+            let token = cursor.take("certificate type")?;
+            let value = match mnemonic_value(CERT_TYPES, token.raw) {
+                Some(v) => v,
+                None => parse_number(token, "certificate type", u16::MAX.into())?,
+            };
+            out.extend_from_slice(&(value as u16).to_be_bytes());
+        }
+        Field::Ilnp64 => {
+            let token = cursor.take("locator")?;
+            let groups: Vec<&[u8]> = token.raw.split(|&b| b == b':').collect();
+            let bad = RdataError::Bad { what: "64-bit locator", expected: "four groups of 1-4 hex digits" };
+            if groups.len() != 4 {
+                return Err(bad);
+            }
+            for group in groups {
+                if group.is_empty() || group.len() > 4 {
+                    return Err(bad);
+                }
+                let text = std::str::from_utf8(group).map_err(|_| bad.clone())?;
+                let value = u16::from_str_radix(text, 16).map_err(|_| bad.clone())?;
+                out.extend_from_slice(&value.to_be_bytes());
+            }
+        }
+        Field::Eui48 => parse_eui(cursor.take("EUI-48 address")?, 6, out)?,
+        Field::Eui64 => parse_eui(cursor.take("EUI-64 address")?, 8, out)?,
+        Field::Special(super::Special::SvcParams) => svcb::parse_params(cursor, out)?,
+        Field::Special(kind) => special::parse(kind, cursor, out)?,
+        Field::Opaque => return Err(RdataError::GenericOnly(super::TypeName(info.code))),
+    }
+    Ok(())
+}
+
+/// A name field: `@` is the origin; a name without a final dot is relative to it.
+pub(crate) fn parse_name(token: Token<'_>, origin: &Dname) -> Result<Dname, RdataError> {
+    if token.raw == b"@" && !token.quoted {
+        return Ok(origin.clone());
+    }
+    Ok(Dname::from_text(token.raw, origin)?)
+}
+
+pub(crate) fn parse_type(token: &Token<'_>) -> Result<u16, RdataError> {
+    let text = std::str::from_utf8(token.raw)
+        .map_err(|_| RdataError::UnknownType(String::from_utf8_lossy(token.raw).into()))?;
+    type_from_text(text).ok_or_else(|| RdataError::UnknownType(text.to_string()))
+}
+
+/// A decimal number of at most `max` (BIND `isc_parse_uint*`: digits only).
+pub(crate) fn parse_number(token: Token<'_>, what: &'static str, max: u64) -> Result<u64, RdataError> {
+    if token.raw.is_empty() || !token.raw.iter().all(u8::is_ascii_digit) {
+        return Err(RdataError::Bad { what, expected: "a decimal number" });
+    }
+    parse_decimal(token.raw, max).ok_or(RdataError::OutOfRange { what, max })
+}
+
+pub(crate) fn parse_decimal(digits: &[u8], max: u64) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let value = digits.iter().try_fold(0u64, |v, d| v.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
+    (value <= max).then_some(value)
+}
+
+pub(crate) fn parse_ipv4(token: Token<'_>) -> Result<Ipv4Addr, RdataError> {
+    std::str::from_utf8(token.raw)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(RdataError::Bad { what: "IPv4 address", expected: "a dotted quad like 192.0.2.1" })
+}
+
+pub(crate) fn parse_ipv6(token: Token<'_>) -> Result<Ipv6Addr, RdataError> {
+    std::str::from_utf8(token.raw)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(RdataError::Bad { what: "IPv6 address", expected: "an address like 2001:db8::1" })
+}
+
+/// `xx-xx-...` with exactly two hex digits per group (RFC 7043 §3.2, §4.2).
+fn parse_eui(token: Token<'_>, octets: usize, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    let bad = RdataError::Bad { what: "EUI address", expected: "hex pairs joined by `-`" };
+    let groups: Vec<&[u8]> = token.raw.split(|&b| b == b'-').collect();
+    if groups.len() != octets || groups.iter().any(|g| g.len() != 2) {
+        return Err(bad);
+    }
+    for group in groups {
+        hex_decode(group, out).ok_or_else(|| bad.clone())?;
+    }
+    Ok(())
+}
+
+/// Decodes a `<character-string>` token: `\DDD` and `\X` escapes (RFC 1035 §5.1).
+pub(crate) fn decode_string(token: Token<'_>) -> Result<Vec<u8>, RdataError> {
+    decode_escapes(token.raw)
+}
+
+pub(crate) fn decode_escapes(raw: &[u8]) -> Result<Vec<u8>, RdataError> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'\\' {
+            let (byte, used) = unescape(&raw[i + 1..])
+                .ok_or(RdataError::Bad { what: "escape", expected: "\\DDD (at most 255) or \\X" })?;
+            out.push(byte);
+            i += 1 + used;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn push_string(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), RdataError> {
+    let len = u8::try_from(bytes.len()).map_err(|_| RdataError::StringTooLong)?;
+    out.push(len);
+    out.extend_from_slice(bytes);
+    Ok(())
+}
+
+/// A TTL or SOA timer (BIND `dns_ttl_fromtext`): plain seconds, or numbers each followed by a
+/// unit `w`, `d`, `h`, `m`, `s` (either case), summed; at most 2^32 - 1.
+pub fn parse_ttl(text: &[u8]) -> Option<u32> {
+    if text.is_empty() {
+        return None;
+    }
+    if text.iter().all(u8::is_ascii_digit) {
+        return parse_decimal(text, u32::MAX.into()).map(|v| v as u32);
+    }
+    let mut total: u64 = 0;
+    let mut number: Option<u64> = None;
+    for &c in text {
+        if c.is_ascii_digit() {
+            let n = number.unwrap_or(0).checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+            if n > u64::from(u32::MAX) {
+                return None;
+            }
+            number = Some(n);
+            continue;
+        }
+        let unit = match c.to_ascii_lowercase() {
+            b'w' => 604_800,
+            b'd' => 86_400,
+            b'h' => 3_600,
+            b'm' => 60,
+            b's' => 1,
+            _ => return None,
+        };
+        total = total.checked_add(number.take()?.checked_mul(unit)?)?;
+    }
+    if number.is_some() {
+        return None; // a number without its unit after units were used
+    }
+    u32::try_from(total).ok()
+}
+
+/// RRSIG times (RFC 4034 §3.2): `YYYYMMDDHHmmSS` in UTC, or a decimal count of seconds.
+/// The 14-digit form is read modulo 2^32 (serial arithmetic, RFC 4034 §3.1.5).
+pub(crate) fn parse_time(text: &[u8]) -> Result<u32, RdataError> {
+    let bad = RdataError::Bad { what: "signature time", expected: "YYYYMMDDHHmmSS or seconds" };
+    if text.len() != 14 {
+        return parse_decimal(text, u32::MAX.into()).map(|v| v as u32).ok_or(bad);
+    }
+    if !text.iter().all(u8::is_ascii_digit) {
+        return Err(bad);
+    }
+    let field =
+        |range: std::ops::Range<usize>| -> i64 { text[range].iter().fold(0i64, |v, d| v * 10 + i64::from(d - b'0')) };
+    let (year, month, day) = (field(0..4), field(4..6), field(6..8));
+    let (hour, minute, second) = (field(8..10), field(10..12), field(12..14));
+    if year < 1970 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return Err(bad);
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return Err(bad);
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3_600 + minute * 60 + second;
+    Ok(secs.rem_euclid(1 << 32) as u32)
+}
+
+fn is_leap(year: i64) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// DNSSEC algorithm mnemonics (IANA "DNS Security Algorithm Numbers"; the names BIND's
+/// `dns_secalg_fromtext` knows).
+pub(crate) const SECALGS: &[(&str, u64)] = &[
+    ("RSAMD5", 1),
+    ("DH", 2),
+    ("DSA", 3),
+    ("RSASHA1", 5),
+    ("DSA-NSEC3-SHA1", 6),
+    ("NSEC3DSA", 6),
+    ("RSASHA1-NSEC3-SHA1", 7),
+    ("NSEC3RSASHA1", 7),
+    ("RSASHA256", 8),
+    ("RSASHA512", 10),
+    ("ECC-GOST", 12),
+    ("ECDSAP256SHA256", 13),
+    ("ECDSAP384SHA384", 14),
+    ("ED25519", 15),
+    ("ED448", 16),
+    ("INDIRECT", 252),
+    ("PRIVATEDNS", 253),
+    ("PRIVATEOID", 254),
+];
+
+/// CERT types (RFC 4398 §2.1).
+pub(crate) const CERT_TYPES: &[(&str, u64)] = &[
+    ("PKIX", 1),
+    ("SPKI", 2),
+    ("PGP", 3),
+    ("IPKIX", 4),
+    ("ISPKI", 5),
+    ("IPGP", 6),
+    ("ACPKIX", 7),
+    ("IACPKIX", 8),
+    ("URI", 253),
+    ("OID", 254),
+];
+
+fn mnemonic_value(table: &[(&str, u64)], raw: &[u8]) -> Option<u64> {
+    table.iter().find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(raw)).map(|&(_, v)| v)
+}
+
+/// Parses a complete RDATA from one line of presentation text (tests and tools): tokens are
+/// separated by blanks, `"..."` quoted.
+pub fn rdata_from_text(rtype: u16, text: &str, origin: &Dname) -> Result<Vec<u8>, RdataError> {
+    let tokens = crate::zonefile::lexer::tokenize_line(text.as_bytes()).map_err(|_| RdataError::Bad {
+        what: "RDATA text",
+        expected: "tokens separated by blanks, strings in double quotes",
+    })?;
+    let mut out = Vec::new();
+    parse_rdata(rtype, &tokens, origin, &mut out).map_err(|e| e.error)?;
+    Ok(out)
+}

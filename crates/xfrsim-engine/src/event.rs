@@ -425,6 +425,15 @@ impl fmt::Display for Event {
 
 /// Emits one event through `tracing`, at the level matching its severity.
 pub(crate) fn trace_event(node: &str, event: &Event) {
+    // Formatting costs more than the event itself: only when someone listens.
+    let enabled = match event.kind.severity() {
+        Severity::Info => tracing::enabled!(target: "xfrsim::event", tracing::Level::INFO),
+        Severity::Warning => tracing::enabled!(target: "xfrsim::event", tracing::Level::WARN),
+        Severity::Error => tracing::enabled!(target: "xfrsim::event", tracing::Level::ERROR),
+    };
+    if !enabled {
+        return;
+    }
     let zone = event.zone.as_ref().map(ToString::to_string).unwrap_or_default();
     let params = event.kind.params().into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
     let id = event.kind.windows_id().map(u32::from).unwrap_or(0);

@@ -472,7 +472,7 @@ impl Node {
         }
     }
 
-    fn on_udp_response(&mut self, now: Time, from: SocketAddr, message: &Message<'_>) {
+    fn on_udp_response(&mut self, now: Time, from: SocketAddr, message: &Message) {
         for zone in self.zones.values_mut() {
             if zone.on_udp_response(&mut self.ctx, now, from, message) {
                 return;

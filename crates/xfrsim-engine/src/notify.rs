@@ -63,7 +63,7 @@ impl HeldZone {
 
     /// Any answer with the right id from the target's address ends the transaction (RFC 1996
     /// §3.6 matches id and source; §3.12: even NOTIMP completes it).
-    pub(crate) fn on_notify_response(&mut self, from: SocketAddr, message: &Message<'_>) -> bool {
+    pub(crate) fn on_notify_response(&mut self, from: SocketAddr, message: &Message) -> bool {
         let matched = self
             .notifies
             .iter()

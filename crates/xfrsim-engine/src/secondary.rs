@@ -387,13 +387,7 @@ impl HeldZone {
     }
 
     /// A UDP response: ours if it answers the SOA query in flight (same master, id, question).
-    pub(crate) fn on_udp_response(
-        &mut self,
-        ctx: &mut Ctx,
-        now: Time,
-        from: SocketAddr,
-        message: &Message<'_>,
-    ) -> bool {
+    pub(crate) fn on_udp_response(&mut self, ctx: &mut Ctx, now: Time, from: SocketAddr, message: &Message) -> bool {
         if message.opcode() == OPCODE_NOTIFY {
             return self.on_notify_response(from, message);
         }
@@ -411,7 +405,7 @@ impl HeldZone {
         true
     }
 
-    fn echoes_soa_question(&self, message: &Message<'_>) -> bool {
+    fn echoes_soa_question(&self, message: &Message) -> bool {
         message.opcode() == OPCODE_QUERY
             && matches!(message.questions.as_slice(), [q] if q.name == self.apex && q.qtype == SOA)
     }
@@ -459,7 +453,7 @@ impl HeldZone {
     }
 
     /// Decides on an SOA answer from `master` (zone.c `refresh_callback`).
-    fn on_soa_answer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, message: &Message<'_>) {
+    fn on_soa_answer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, message: &Message) {
         let origin = self.origin.clone();
         let rcode = message.rcode();
         if rcode == u16::from(RCODE_REFUSED) {
@@ -477,7 +471,7 @@ impl HeldZone {
         let soas: Vec<Serial> = message
             .answers
             .iter()
-            .filter(|r| r.owner == self.apex && r.rtype == SOA)
+            .filter(|r| r.rtype == SOA && message.owner_is(r, &self.apex))
             .filter_map(|r| message.soa_serial(r).map(Serial))
             .collect();
         let theirs = match (bad, soas.as_slice()) {

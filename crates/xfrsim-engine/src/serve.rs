@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 
 use hickory_proto::rr::Name;
 use xfrsim_zone::wire::{
-    CLASS_ANY, CLASS_NONE, MIN_UDP_PAYLOAD, Message, OPCODE_NOTIFY, OPCODE_QUERY, OPCODE_UPDATE, RCODE_FORMERR,
-    RCODE_NOERROR, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_NOTZONE, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL,
-    RecordRef, Section, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
+    CLASS_ANY, CLASS_NONE, MAX_MESSAGE_LEN, MIN_UDP_PAYLOAD, Message, OPCODE_NOTIFY, OPCODE_QUERY, OPCODE_UPDATE,
+    RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_NOTZONE, RCODE_NXDOMAIN, RCODE_REFUSED,
+    RCODE_SERVFAIL, RecordRef, Section, TYPE_ANY, TYPE_AXFR, TYPE_IXFR,
 };
 use xfrsim_zone::{CLASS_IN, Change, Dname, SOA, Serial};
 
@@ -41,7 +41,7 @@ impl Node {
         &mut self,
         now: Time,
         from: SocketAddr,
-        request: &Message<'_>,
+        request: &Message,
         over_tcp: bool,
     ) -> Option<Vec<u8>> {
         match request.opcode() {
@@ -52,7 +52,7 @@ impl Node {
         }
     }
 
-    fn answer_query(&mut self, now: Time, from: SocketAddr, request: &Message<'_>, over_tcp: bool) -> Vec<u8> {
+    fn answer_query(&mut self, now: Time, from: SocketAddr, request: &Message, over_tcp: bool) -> Vec<u8> {
         let [q] = request.questions.as_slice() else {
             return wire::error_response(request, RCODE_FORMERR);
         };
@@ -99,6 +99,10 @@ impl Node {
                 answer(rcode, &mut std::iter::once(data.soa_record()), true)
             }
         };
+        if reply.len() > MAX_MESSAGE_LEN {
+            // Too large for any DNS message, even over TCP (a huge RRset): SERVFAIL.
+            return wire::error_response(request, RCODE_SERVFAIL);
+        }
         if over_tcp || reply.len() <= limit {
             return reply.finish();
         }
@@ -109,7 +113,7 @@ impl Node {
         truncated.finish()
     }
 
-    fn answer_notify(&mut self, now: Time, from: SocketAddr, request: &Message<'_>) -> Vec<u8> {
+    fn answer_notify(&mut self, now: Time, from: SocketAddr, request: &Message) -> Vec<u8> {
         let [q] = request.questions.as_slice() else {
             return wire::error_response(request, RCODE_FORMERR);
         };
@@ -138,7 +142,7 @@ impl Node {
 
     /// RFC 2136 §3, a subset: zone section check, no prerequisites, add / delete RR / delete
     /// RRset / delete name. A secondary does not forward (§6); it refuses.
-    fn answer_update(&mut self, now: Time, from: SocketAddr, request: &Message<'_>) -> Vec<u8> {
+    fn answer_update(&mut self, now: Time, from: SocketAddr, request: &Message) -> Vec<u8> {
         let [zq] = request.questions.as_slice() else {
             return wire::error_response(request, RCODE_FORMERR);
         };
@@ -200,7 +204,7 @@ impl Node {
         }
     }
 
-    fn start_outgoing(&mut self, now: Time, conn: ConnId, peer: SocketAddr, request: &Message<'_>) {
+    fn start_outgoing(&mut self, now: Time, conn: ConnId, peer: SocketAddr, request: &Message) {
         let q = &request.questions[0];
         let qname = q.name.to_hickory();
         let reply_error = |node: &mut Node, rcode| {
@@ -246,10 +250,15 @@ impl Node {
         let incremental = stream.is_incremental();
         self.ctx.emit(now, Some(&origin), EventKind::ZoneXfrStart { serial, secondary: peer, incremental });
         let mut outgoing = Outgoing { stream, zone: origin };
-        let first = outgoing.stream.next_message().expect("a transfer has at least one message");
-        self.ctx.send_tcp(conn, first);
-        if let Some(Conn::Server { outgoing: slot, .. }) = self.ctx.conns.get_mut(&conn) {
-            *slot = Some(outgoing);
+        match outgoing.stream.next_message() {
+            Ok(Some(first)) => {
+                self.ctx.send_tcp(conn, first);
+                if let Some(Conn::Server { outgoing: slot, .. }) = self.ctx.conns.get_mut(&conn) {
+                    *slot = Some(outgoing);
+                }
+            }
+            Ok(None) => unreachable!("a transfer has at least one message"),
+            Err(_) => self.abort_outgoing(now, conn, peer, &outgoing),
         }
     }
 
@@ -260,13 +269,21 @@ impl Node {
         *idle_deadline = now + tcp_idle;
         let peer = *peer;
         if let Some(out) = outgoing {
-            if let Some(next) = out.stream.next_message() {
-                self.ctx.send_tcp(conn, next);
-                return;
+            match out.stream.next_message() {
+                Ok(Some(next)) => {
+                    self.ctx.send_tcp(conn, next);
+                    return;
+                }
+                Ok(None) => {
+                    let (serial, zone, records) = (out.serial(), out.zone.clone(), out.stream.records);
+                    *outgoing = None;
+                    self.ctx.emit(now, Some(&zone), EventKind::ZoneXfrSuccessful { serial, secondary: peer, records });
+                }
+                Err(_) => {
+                    let out = outgoing.take().expect("matched above");
+                    return self.abort_outgoing(now, conn, peer, &out);
+                }
             }
-            let (serial, zone, records) = (out.serial(), out.zone.clone(), out.stream.records);
-            *outgoing = None;
-            self.ctx.emit(now, Some(&zone), EventKind::ZoneXfrSuccessful { serial, secondary: peer, records });
         }
         let next = match self.ctx.conns.get_mut(&conn) {
             Some(Conn::Server { queued, .. }) => queued.pop_front(),
@@ -275,6 +292,13 @@ impl Node {
         if let Some(next) = next {
             self.serve_tcp_request(now, conn, &next);
         }
+    }
+
+    /// A transfer that cannot go on (a record too large for any message): as BIND's xfrout
+    /// does, the transfer fails (6002) and the connection is closed.
+    fn abort_outgoing(&mut self, now: Time, conn: ConnId, peer: SocketAddr, out: &Outgoing) {
+        self.ctx.emit(now, Some(&out.zone), EventKind::ZoneXfrAborted { serial: out.serial(), secondary: peer });
+        self.ctx.close(conn);
     }
 
     pub(crate) fn on_server_closed(&mut self, now: Time, conn: ConnId) {
@@ -294,24 +318,26 @@ impl Node {
 
 /// RFC 2136 §2.5: the class and TTL of each update RR say what it does. Added RDATA must
 /// parse for its type (FORMERR otherwise, as BIND answers).
-fn decode_changes(request: &Message<'_>, apex: &Dname, updates: &[RecordRef]) -> Result<Vec<Change>, u8> {
+fn decode_changes(request: &Message, apex: &Dname, updates: &[RecordRef]) -> Result<Vec<Change>, u8> {
     let mut changes = Vec::with_capacity(updates.len());
     for record in updates {
-        if !record.owner.is_at_or_below(apex) {
+        if !request.owner_within(record, apex) {
             return Err(RCODE_NOTZONE);
         }
         let rtype = record.rtype;
         let meta = is_meta_type(rtype);
         let empty = record.rdata_len() == 0;
         let change = match record.class {
-            CLASS_IN if !meta => Change::Add(request.zone_record(record).map_err(|_| RCODE_FORMERR)?),
-            CLASS_ANY if record.ttl == 0 && empty && rtype == TYPE_ANY => Change::DeleteName(record.owner.clone()),
-            CLASS_ANY if record.ttl == 0 && empty && !meta => Change::DeleteRrset { name: record.owner.clone(), rtype },
-            CLASS_NONE if record.ttl == 0 && !meta => {
-                let mut as_data = record.clone();
-                as_data.class = CLASS_IN;
-                Change::DeleteRecord(request.zone_record(&as_data).map_err(|_| RCODE_FORMERR)?)
+            // The message parser checked every RDATA against its type; only deletions of
+            // RRsets and names (class ANY) carry none.
+            CLASS_IN if !meta => Change::Add(request.zone_record(record)),
+            CLASS_ANY if record.ttl == 0 && empty && rtype == TYPE_ANY => {
+                Change::DeleteName(request.owner_name(record))
             }
+            CLASS_ANY if record.ttl == 0 && empty && !meta => {
+                Change::DeleteRrset { name: request.owner_name(record), rtype }
+            }
+            CLASS_NONE if record.ttl == 0 && !meta && !empty => Change::DeleteRecord(request.zone_record(record)),
             _ => return Err(RCODE_FORMERR),
         };
         changes.push(change);

@@ -16,12 +16,20 @@ use crate::event::BadResponse;
 /// Largest DNS message over TCP: the 2-byte length prefix (RFC 1035 §4.2.2, RFC 5936 §2).
 pub const MAX_TCP_MESSAGE: usize = 65_535;
 
-/// How much record data one transfer message carries, uncompressed: BIND's
-/// `transfer-message-size` default (20480, chosen "to improve message compression": every
-/// name in a message this size can point at every earlier one, within the 14-bit pointer
-/// range). BIND `xfrout.c` fills a buffer of this size and starts a new message when the next
-/// record does not fit; a single larger record goes alone.
+/// How large one transfer message grows, uncompressed: BIND's `transfer-message-size` default
+/// (20480, chosen "to improve message compression": names in a message this size can point
+/// at every earlier one, within the 14-bit pointer range). As BIND `xfrout.c` (1511-1519) does,
+/// records are added until the uncompressed size reaches it (the last one may overshoot), and
+/// a record that would take the message past 65,535 octets starts the next one.
 pub const TRANSFER_MESSAGE_SIZE: usize = 20_480;
+
+/// Why an outgoing transfer cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    /// One record alone does not fit in a DNS message (BIND: "RR too large for zone transfer").
+    #[error("a record at {owner} is too large for a DNS message")]
+    RecordTooLarge { owner: String },
+}
 
 fn question(zone: &Name, qtype: u16) -> Question {
     Question { name: Dname::from_hickory(zone), qtype, qclass: CLASS_IN }
@@ -50,20 +58,24 @@ pub fn notify(id: u16, zone: &Name, soa: &ZoneRecord) -> Vec<u8> {
 }
 
 /// A response to `request`: its id, opcode, RD bit (RFC 1035 §4.1.1: copied) and question.
-pub fn response_to(request: &Message<'_>, rcode: u8, authoritative: bool) -> MessageWriter {
+pub fn response_to(request: &Message, rcode: u8, authoritative: bool) -> MessageWriter {
     let rd = request.flags & FLAG_RD != 0;
     let flags = MessageWriter::flags(true, request.opcode(), authoritative, rd, rcode);
     MessageWriter::new(request.id, flags, request.questions.first())
 }
 
 /// An error response (no records) to `request`.
-pub fn error_response(request: &Message<'_>, rcode: u8) -> Vec<u8> {
+pub fn error_response(request: &Message, rcode: u8) -> Vec<u8> {
     response_to(request, rcode, false).finish()
 }
 
 /// The serial of the first SOA for `zone` among `records`, when it is well-formed.
-pub fn soa_serial_in(message: &Message<'_>, records: &[xfrsim_zone::wire::RecordRef], zone: &Dname) -> Option<Serial> {
-    records.iter().filter(|r| r.rtype == SOA && r.owner == *zone).find_map(|r| message.soa_serial(r)).map(Serial)
+pub fn soa_serial_in(message: &Message, records: &[xfrsim_zone::wire::RecordRef], zone: &Dname) -> Option<Serial> {
+    records
+        .iter()
+        .filter(|r| r.rtype == SOA && message.owner_is(r, zone))
+        .find_map(|r| message.soa_serial(r))
+        .map(Serial)
 }
 
 /// Where an outgoing transfer stands.
@@ -110,16 +122,16 @@ pub struct TransferStream {
 
 impl TransferStream {
     /// A full zone (AXFR, or the AXFR-style answer to an IXFR, RFC 1995 §4).
-    pub fn full(request: &Message<'_>, history: Arc<ZoneHistory>) -> Self {
+    pub fn full(request: &Message, history: Arc<ZoneHistory>) -> Self {
         Self::new(request, history, Position::Records(None))
     }
 
     /// The journal's diffs from `start` on (RFC 1995 §4 incremental answer).
-    pub fn incremental(request: &Message<'_>, history: Arc<ZoneHistory>, start: usize) -> Self {
+    pub fn incremental(request: &Message, history: Arc<ZoneHistory>, start: usize) -> Self {
         Self::new(request, history, Position::Diff { index: start, part: DiffPart::OldSoa, item: 0 })
     }
 
-    fn new(request: &Message<'_>, history: Arc<ZoneHistory>, after_opening: Position) -> Self {
+    fn new(request: &Message, history: Arc<ZoneHistory>, after_opening: Position) -> Self {
         let flags = MessageWriter::flags(true, request.opcode(), true, request.flags & FLAG_RD != 0, RCODE_NOERROR);
         let incremental = matches!(after_opening, Position::Diff { .. });
         TransferStream {
@@ -144,9 +156,9 @@ impl TransferStream {
     }
 
     /// The next message, `None` once the closing SOA has gone.
-    pub fn next_message(&mut self) -> Option<Vec<u8>> {
+    pub fn next_message(&mut self) -> Result<Option<Vec<u8>>, TransferError> {
         if matches!(self.position, Position::Done) {
-            return None;
+            return Ok(None);
         }
         // RFC 5936 §2.2.1: the question goes in the first message only (as BIND sends it).
         let mut writer = MessageWriter::new(self.id, self.flags, self.question.take().as_ref());
@@ -155,7 +167,7 @@ impl TransferStream {
         loop {
             match &mut self.position {
                 Position::Opening => {
-                    if !push_if_fits(&mut writer, zone.soa_record(), &mut self.records) {
+                    if !push_if_fits(&mut writer, zone.soa_record(), &mut self.records)? {
                         break;
                     }
                     self.position = self.after_opening.take().unwrap_or(Position::Closing);
@@ -164,7 +176,7 @@ impl TransferStream {
                     let mut sent_last: Option<&ZoneRecord> = None;
                     let mut full = false;
                     for record in zone.records_after(last.as_ref()) {
-                        if !push_if_fits(&mut writer, record, &mut self.records) {
+                        if !push_if_fits(&mut writer, record, &mut self.records)? {
                             full = true;
                             break;
                         }
@@ -191,7 +203,7 @@ impl TransferStream {
                     };
                     match record {
                         Some(record) => {
-                            if !push_if_fits(&mut writer, record, &mut self.records) {
+                            if !push_if_fits(&mut writer, record, &mut self.records)? {
                                 break;
                             }
                             match part {
@@ -214,7 +226,7 @@ impl TransferStream {
                     }
                 }
                 Position::Closing => {
-                    if !push_if_fits(&mut writer, zone.soa_record(), &mut self.records) {
+                    if !push_if_fits(&mut writer, zone.soa_record(), &mut self.records)? {
                         break;
                     }
                     self.position = Position::Done;
@@ -223,19 +235,26 @@ impl TransferStream {
                 Position::Done => break,
             }
         }
-        Some(writer.finish())
+        Ok(Some(writer.finish()))
     }
 }
 
-/// Adds `record` when it fits the message's budget (a message always takes its first record).
-fn push_if_fits(writer: &mut MessageWriter, record: &ZoneRecord, count: &mut usize) -> bool {
-    let size = record.owner().len() + 10 + record.rdata().len();
-    if !writer.is_empty() && writer.records_len() + size > TRANSFER_MESSAGE_SIZE {
-        return false;
+/// Adds `record` unless the message is done: BIND's rule (see [`TRANSFER_MESSAGE_SIZE`]). A
+/// message always takes its first record.
+fn push_if_fits(writer: &mut MessageWriter, record: &ZoneRecord, count: &mut usize) -> Result<bool, TransferError> {
+    if !writer.is_empty() {
+        let size = record.owner().len() + 10 + record.rdata().len();
+        if writer.uncompressed_len() >= TRANSFER_MESSAGE_SIZE || writer.uncompressed_len() + size > MAX_TCP_MESSAGE {
+            return Ok(false);
+        }
     }
     writer.push(Section::Answer, record);
+    // Every message stops short of 65,535 octets but for a lone record too large for any.
+    if writer.len() > MAX_TCP_MESSAGE {
+        return Err(TransferError::RecordTooLarge { owner: record.owner_name().to_string() });
+    }
     *count += 1;
-    true
+    Ok(true)
 }
 
 /// What a finished transfer delivered.
@@ -311,7 +330,7 @@ impl TransferReceiver {
     }
 
     /// Feeds one message. `Ok(None)`: more to come. `Ok(Some(outcome))`: complete.
-    pub fn on_message(&mut self, message: &Message<'_>) -> Result<Option<TransferOutcome>, BadResponse> {
+    pub fn on_message(&mut self, message: &Message) -> Result<Option<TransferOutcome>, BadResponse> {
         if message.id != self.id || !message.is_response() {
             return Err(BadResponse::WrongId);
         }
@@ -331,10 +350,10 @@ impl TransferReceiver {
         self.messages += 1;
         let count = message.answers.len();
         for record in &message.answers {
-            if record.class != CLASS_IN || !record.owner.is_at_or_below(&self.apex) {
+            if record.class != CLASS_IN || !message.owner_within(record, &self.apex) {
                 return Err(BadResponse::BadZoneData);
             }
-            let record = message.zone_record(record).map_err(|_| BadResponse::Malformed)?;
+            let record = message.zone_record(record);
             self.on_record(record)?;
         }
         // A lone SOA in a single message is "up to date" for IXFR (RFC 1995 §2) — only when the

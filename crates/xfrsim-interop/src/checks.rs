@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::Name;
-use xfrsim_zone::{SOA, ZoneRecord};
 use xfrsim_engine::{Acl, BadResponse, EventKind, Unreachable, ZoneConfig, ZoneStatus};
 use xfrsim_zone::Zone;
+use xfrsim_zone::{SOA, ZoneRecord};
 
 use crate::client::{Client, Transfer, parse_answer};
 use crate::fixture;
@@ -603,14 +603,19 @@ fn compare_records(ours: &[ZoneRecord], theirs: &[ZoneRecord], fold_case: bool) 
         (owner, r.rtype(), r.ttl(), rdata)
     };
     let sorted = |records: &[ZoneRecord]| {
-        let mut keyed: Vec<_> = records[..records.len().saturating_sub(1)].iter().map(|r| (key(r), r.to_string())).collect();
+        let mut keyed: Vec<_> =
+            records[..records.len().saturating_sub(1)].iter().map(|r| (key(r), r.to_string())).collect();
         keyed.sort();
         keyed
     };
     let (a, b) = (sorted(ours), sorted(theirs));
     let only_ours: Vec<&String> = a.iter().filter(|x| !b.iter().any(|y| y.0 == x.0)).map(|x| &x.1).take(3).collect();
     let only_theirs: Vec<&String> = b.iter().filter(|y| !a.iter().any(|x| x.0 == y.0)).map(|y| &y.1).take(3).collect();
-    if a.len() != b.len() || !only_ours.is_empty() || !only_theirs.is_empty() || a.iter().zip(&b).any(|(x, y)| x.0 != y.0) {
+    if a.len() != b.len()
+        || !only_ours.is_empty()
+        || !only_theirs.is_empty()
+        || a.iter().zip(&b).any(|(x, y)| x.0 != y.0)
+    {
         return Err(format!(
             "{} records here, {} there; only here: {only_ours:?}; only there: {only_theirs:?}",
             a.len(),

@@ -36,7 +36,14 @@ pub fn build_zone(spec: &ZoneSpec, origin: &Name, dir: &Path) -> Result<LoadedZo
         }
         None => {
             let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
-            let zone = generated_zone(origin, spec.serial, secs(spec.refresh), secs(spec.retry), secs(spec.expire), spec.hosts)?;
+            let zone = generated_zone(
+                origin,
+                spec.serial,
+                secs(spec.refresh),
+                secs(spec.retry),
+                secs(spec.expire),
+                spec.hosts,
+            )?;
             Ok(LoadedZone { zone, warnings: Vec::new() })
         }
     }

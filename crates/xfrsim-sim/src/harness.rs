@@ -442,8 +442,12 @@ impl Harness {
                 let owner = Name::from_ascii(format!("upd{n}")).and_then(|l| l.append_domain(&origin));
                 let owner = owner.map_err(|e| SimError::Action(e.to_string()))?;
                 let [_, _, hi, lo] = n.to_be_bytes();
-                let record = ZoneRecord::from_hickory(&Record::from_rdata(owner.clone(), 300, RData::A(A::new(198, 51, hi, lo))))
-                    .map_err(|e| SimError::Action(e.to_string()))?;
+                let record = ZoneRecord::from_hickory(&Record::from_rdata(
+                    owner.clone(),
+                    300,
+                    RData::A(A::new(198, 51, hi, lo)),
+                ))
+                .map_err(|e| SimError::Action(e.to_string()))?;
                 let applied =
                     self.command(server, now, Command::Update { zone: origin, changes: vec![Change::Add(record)] })?;
                 (server.clone(), format!("Update {zone} add {owner} A{}", down_note(applied)))
@@ -463,8 +467,11 @@ impl Harness {
                 let origin = Name::from_ascii(zone).expect("validated zone name");
                 let original =
                     self.zones.iter().find(|(o, _)| *o == origin).map(|(_, z)| z.clone()).expect("validated zone");
-                let applied =
-                    self.command(server, now, Command::Reload { zone: Box::new(original.with_serial(Serial(*serial))) })?;
+                let applied = self.command(
+                    server,
+                    now,
+                    Command::Reload { zone: Box::new(original.with_serial(Serial(*serial))) },
+                )?;
                 (server.clone(), format!("Rollback {zone} {serial}{}", down_note(applied)))
             }
             Action::Refresh { server, zone } => {

@@ -11,10 +11,10 @@ mod record;
 use std::time::Duration;
 
 pub use check::Failure;
-pub use xfrsim_scenario::generated_zone;
 pub use record::{Observed, Recording, Status};
 use xfrsim_engine::Time;
 use xfrsim_scenario::LoadedScenario;
+pub use xfrsim_scenario::generated_zone;
 
 /// Why a scenario could not be run to its end (distinct from expectations failing).
 #[derive(Debug, thiserror::Error)]

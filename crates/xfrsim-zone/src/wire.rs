@@ -6,8 +6,6 @@
 //! against every earlier name in the message, case-sensitively (so case survives, as BIND's
 //! transfers do with `dns_compress_setsensitive`), within the 14-bit pointer range.
 
-use std::collections::BTreeSet;
-
 use crate::digest::fnv1a64;
 use crate::name::{Dname, NameError};
 use crate::rdata::wire::{read_name, read_rdata};
@@ -75,28 +73,31 @@ pub struct Question {
     pub qclass: u16,
 }
 
-/// A record as found in a message: owner (decompressed), type, class, TTL, and where its
-/// RDATA lies in the message (still possibly compressed).
+/// A record as found in a message: type, class, TTL, and where its owner and RDATA lie,
+/// decompressed, in the message's buffer (see [`Message::owner`], [`Message::rdata`]).
 #[derive(Debug, Clone)]
 pub struct RecordRef {
-    pub owner: Dname,
+    owner_at: u32,
+    owner_len: u8,
     pub rtype: u16,
     pub class: u16,
     pub ttl: u32,
-    rdata_start: usize,
-    rdata_end: usize,
+    rdata_at: u32,
+    rdata_len: u32,
 }
 
 impl RecordRef {
+    /// Length of the RDATA, decompressed (0 exactly when RDLENGTH was 0).
     pub fn rdata_len(&self) -> usize {
-        self.rdata_end - self.rdata_start
+        self.rdata_len as usize
     }
 }
 
-/// A whole message, sections indexed, RDATA left in place until asked for.
+/// A whole message, every section read and every record's RDATA checked against its type
+/// (as BIND's message parser does: a record that does not parse makes the message FORMERR).
+/// Owners and RDATA are kept decompressed in one buffer.
 #[derive(Debug, Clone)]
-pub struct Message<'a> {
-    bytes: &'a [u8],
+pub struct Message {
     pub id: u16,
     pub flags: u16,
     pub questions: Vec<Question>,
@@ -107,12 +108,14 @@ pub struct Message<'a> {
     pub edns_payload: Option<u16>,
     /// The upper eight bits of the RCODE from OPT (RFC 6891 §6.1.3).
     extended_rcode: u8,
+    /// Decompressed owners and RDATA, referred to by the records.
+    decoded: Vec<u8>,
 }
 
-impl<'a> Message<'a> {
-    /// Reads every section. Record counts larger than what the message holds are refused
+impl Message {
+    /// Reads every section. Record counts larger than what the message can hold are refused
     /// before anything is allocated for them.
-    pub fn parse(bytes: &'a [u8]) -> Result<Message<'a>, WireError> {
+    pub fn parse(bytes: &[u8]) -> Result<Message, WireError> {
         let header = bytes.get(..12).ok_or(WireError::ShortHeader)?;
         let word = |i: usize| u16::from_be_bytes([header[i], header[i + 1]]);
         let counts = [word(4), word(6), word(8), word(10)];
@@ -122,7 +125,6 @@ impl<'a> Message<'a> {
             return Err(WireError::Truncated);
         }
         let mut message = Message {
-            bytes,
             id: word(0),
             flags: word(2),
             questions: Vec::with_capacity(usize::from(counts[0])),
@@ -131,6 +133,7 @@ impl<'a> Message<'a> {
             additional: Vec::with_capacity(usize::from(counts[3])),
             edns_payload: None,
             extended_rcode: 0,
+            decoded: Vec::with_capacity(bytes.len() * 2),
         };
         let mut pos = 12;
         let mut scratch = Vec::with_capacity(255);
@@ -147,31 +150,44 @@ impl<'a> Message<'a> {
         }
         for (section, &count) in counts[1..].iter().enumerate() {
             for _ in 0..count {
-                scratch.clear();
-                pos = read_name(bytes, pos, true, &mut scratch)?;
+                let owner_at = message.decoded.len();
+                pos = read_name(bytes, pos, true, &mut message.decoded)?;
+                let owner_len = message.decoded.len() - owner_at;
                 let fixed = bytes.get(pos..pos + 10).ok_or(WireError::Truncated)?;
+                let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+                let class = u16::from_be_bytes([fixed[2], fixed[3]]);
+                let ttl = u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]);
                 let rdlength = usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
-                let record = RecordRef {
-                    owner: Dname::from_wire_unchecked(&scratch),
-                    rtype: u16::from_be_bytes([fixed[0], fixed[1]]),
-                    class: u16::from_be_bytes([fixed[2], fixed[3]]),
-                    ttl: u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
-                    rdata_start: pos + 10,
-                    rdata_end: pos + 10 + rdlength,
-                };
-                if record.rdata_end > bytes.len() {
+                let (start, end) = (pos + 10, pos + 10 + rdlength);
+                if end > bytes.len() {
                     return Err(WireError::Truncated);
                 }
-                pos = record.rdata_end;
-                if record.rtype == TYPE_OPT {
+                pos = end;
+                if rtype == TYPE_OPT {
                     // RFC 6891 §6.1.1: at most one OPT, in the additional section, owner root.
-                    if section != 2 || message.edns_payload.is_some() || !record.owner.is_root() {
+                    if section != 2 || message.edns_payload.is_some() || owner_len != 1 {
                         return Err(WireError::BadOpt);
                     }
-                    message.edns_payload = Some(record.class);
-                    message.extended_rcode = (record.ttl >> 24) as u8;
+                    message.edns_payload = Some(class);
+                    message.extended_rcode = (ttl >> 24) as u8;
+                    message.decoded.truncate(owner_at);
                     continue;
                 }
+                let rdata_at = message.decoded.len();
+                // RFC 2136 §2.5.2/2.5.3: a delete of an RRset or name carries no RDATA,
+                // whatever its type's grammar.
+                let info =
+                    if rdlength == 0 && matches!(class, CLASS_ANY | CLASS_NONE) { None } else { type_info(rtype) };
+                read_rdata(info, bytes, start, end, true, &mut message.decoded)?;
+                let record = RecordRef {
+                    owner_at: owner_at as u32,
+                    owner_len: owner_len as u8,
+                    rtype,
+                    class,
+                    ttl,
+                    rdata_at: rdata_at as u32,
+                    rdata_len: (message.decoded.len() - rdata_at) as u32,
+                };
                 match section {
                     0 => message.answers.push(record),
                     1 => message.authority.push(record),
@@ -203,37 +219,95 @@ impl<'a> Message<'a> {
         u16::from(self.extended_rcode) << 4 | (self.flags & 0xF)
     }
 
-    /// The record's RDATA, uncompressed and checked against its type (unknown types opaque).
-    pub fn rdata(&self, record: &RecordRef) -> Result<Vec<u8>, RdataError> {
-        let mut out = Vec::with_capacity(record.rdata_len() + 16);
-        read_rdata(type_info(record.rtype), self.bytes, record.rdata_start, record.rdata_end, true, &mut out)?;
-        Ok(out)
+    /// The record's owner, uncompressed wire form, case as sent.
+    pub fn owner(&self, record: &RecordRef) -> &[u8] {
+        &self.decoded[record.owner_at as usize..record.owner_at as usize + usize::from(record.owner_len)]
     }
 
-    /// The record as zone data: RDATA checked for its type, names decompressed. The class is
-    /// the caller's business (zone data is IN).
-    pub fn zone_record(&self, record: &RecordRef) -> Result<ZoneRecord, RdataError> {
-        let mut out = Vec::with_capacity(record.rdata_len() + 16);
-        read_rdata(type_info(record.rtype), self.bytes, record.rdata_start, record.rdata_end, true, &mut out)?;
-        Ok(ZoneRecord::from_checked(record.owner.as_wire(), record.rtype, record.ttl, &out))
+    pub fn owner_name(&self, record: &RecordRef) -> Dname {
+        Dname::from_wire_unchecked(self.owner(record))
     }
 
-    /// The SOA serial in `record`'s RDATA, if it is a well-formed SOA.
+    /// True when the record's owner is `name` (case-insensitive).
+    pub fn owner_is(&self, record: &RecordRef, name: &Dname) -> bool {
+        self.owner(record).eq_ignore_ascii_case(name.as_wire())
+    }
+
+    /// True when the record's owner is `apex` or below it.
+    pub fn owner_within(&self, record: &RecordRef, apex: &Dname) -> bool {
+        crate::name::is_at_or_below(self.owner(record), apex.as_wire())
+    }
+
+    /// The record's RDATA, uncompressed, checked against its type (unknown types opaque).
+    pub fn rdata(&self, record: &RecordRef) -> &[u8] {
+        &self.decoded[record.rdata_at as usize..record.rdata_at as usize + record.rdata_len as usize]
+    }
+
+    /// The record as zone data (its class is the caller's business: zone data is IN).
+    pub fn zone_record(&self, record: &RecordRef) -> ZoneRecord {
+        ZoneRecord::from_checked(self.owner(record), record.rtype, record.ttl, self.rdata(record))
+    }
+
+    /// The SOA serial in `record`'s RDATA, if it is an SOA with RDATA.
     pub fn soa_serial(&self, record: &RecordRef) -> Option<u32> {
-        if record.rtype != crate::record::SOA {
+        let rdata = self.rdata(record);
+        if record.rtype != crate::record::SOA || rdata.len() < 20 {
             return None;
         }
-        self.zone_record(record).ok()?.soa_serial().map(|s| s.0)
+        Some(u32::from_be_bytes(rdata[rdata.len() - 20..rdata.len() - 16].try_into().expect("four octets")))
     }
 }
 
-/// Compression table: (suffix hash, offset of a name written there) (RFC 1035 §4.1.4).
-#[derive(Default)]
+/// Compression table (RFC 1035 §4.1.4): for every name suffix written at an offset a pointer
+/// can reach, its hash and offset, in an open-addressing table (linear probing, grown at half
+/// full). Candidates are verified against the message bytes, so a hash collision never
+/// produces a wrong pointer.
 struct Compressor {
-    targets: BTreeSet<(u64, u16)>,
+    /// (hash | 1, offset); a zero hash marks an empty slot.
+    slots: Vec<(u64, u16)>,
+    used: usize,
+}
+
+impl Default for Compressor {
+    fn default() -> Self {
+        Compressor { slots: vec![(0, 0); 256], used: 0 }
+    }
 }
 
 impl Compressor {
+    fn find(&self, buf: &[u8], hash: u64, suffix: &[u8]) -> Option<u16> {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let (h, offset) = self.slots[i];
+            if h == 0 {
+                return None;
+            }
+            if h == hash && name_at_equals(buf, usize::from(offset), suffix) {
+                return Some(offset);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, hash: u64, offset: u16) {
+        if (self.used + 1) * 2 > self.slots.len() {
+            let grown = vec![(0, 0); self.slots.len() * 2];
+            let old = std::mem::replace(&mut self.slots, grown);
+            self.used = 0;
+            for (h, o) in old.into_iter().filter(|(h, _)| *h != 0) {
+                self.insert(h, o);
+            }
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        while self.slots[i].0 != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (hash, offset);
+        self.used += 1;
+    }
+
     /// Writes uncompressed wire name `name` at the end of `buf`, pointing at the longest
     /// suffix already in the message when `compress` is set, and remembering the new
     /// suffixes it writes.
@@ -246,16 +320,11 @@ impl Compressor {
             n += 1;
             at += 1 + usize::from(name[at]);
         }
+        let hash_of = |start: u8| fnv1a64(&name[usize::from(start)..]) | 1;
         let mut found: Option<(usize, u16)> = None;
         if compress {
             for &start in &starts[..n] {
-                let suffix = &name[usize::from(start)..];
-                let hash = fnv1a64(suffix);
-                if let Some(&(_, offset)) = self
-                    .targets
-                    .range((hash, 0)..=(hash, u16::MAX))
-                    .find(|&&(_, o)| name_at_equals(buf, usize::from(o), suffix))
-                {
+                if let Some(offset) = self.find(buf, hash_of(start), &name[usize::from(start)..]) {
                     found = Some((usize::from(start), offset));
                     break;
                 }
@@ -265,7 +334,7 @@ impl Compressor {
         for &start in starts[..n].iter().take_while(|&&s| usize::from(s) < literal_end) {
             let offset = buf.len() + usize::from(start);
             if compress && offset <= MAX_POINTER_TARGET {
-                self.targets.insert((fnv1a64(&name[usize::from(start)..]), offset as u16));
+                self.insert(hash_of(start), offset as u16);
             }
         }
         buf.extend_from_slice(&name[..literal_end]);
@@ -316,9 +385,9 @@ pub struct MessageWriter {
     compressor: Compressor,
     counts: [u16; 4],
     section: Section,
-    /// Uncompressed size of the records written, the measure BIND's `transfer-message-size`
-    /// limits.
-    records_len: usize,
+    /// Uncompressed size of header, question and records: the measure BIND's
+    /// `transfer-message-size` limits.
+    uncompressed_len: usize,
 }
 
 impl MessageWriter {
@@ -330,7 +399,7 @@ impl MessageWriter {
             compressor: Compressor::default(),
             counts: [0; 4],
             section: Section::Answer,
-            records_len: 0,
+            uncompressed_len: 12,
         };
         writer.buf.extend_from_slice(&id.to_be_bytes());
         writer.buf.extend_from_slice(&flags.to_be_bytes());
@@ -340,6 +409,7 @@ impl MessageWriter {
             writer.buf.extend_from_slice(&q.qtype.to_be_bytes());
             writer.buf.extend_from_slice(&q.qclass.to_be_bytes());
             writer.counts[0] = 1;
+            writer.uncompressed_len += q.name.as_wire().len() + 4;
         }
         writer
     }
@@ -384,7 +454,7 @@ impl MessageWriter {
             Section::Additional => 3,
         };
         self.counts[index] += 1;
-        self.records_len += owner.len() + 10 + rdata.len();
+        self.uncompressed_len += owner.len() + 10 + rdata.len();
     }
 
     /// RDATA, with its names compressed when the type is one of RFC 1035's.
@@ -419,9 +489,9 @@ impl MessageWriter {
         self.counts[1..].iter().map(|&c| usize::from(c)).sum()
     }
 
-    /// Uncompressed size of the records written so far.
-    pub fn records_len(&self) -> usize {
-        self.records_len
+    /// What the message would measure uncompressed: header, question, records.
+    pub fn uncompressed_len(&self) -> usize {
+        self.uncompressed_len
     }
 
     /// Bytes written so far (compressed), header included.

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 
@@ -38,34 +39,41 @@ pub fn is_singleton(rtype: u16) -> bool {
     matches!(rtype, SOA | CNAME | DNAME | 261)
 }
 
+/// A broken integrity rule at one owner, and the records that break it (positions within the
+/// owner's records): the second record of a singleton type, or the first CNAME and the first
+/// other record. A master-file reader blames whichever of them was read last, as BIND does.
+pub(crate) type OwnerFault = (Vec<usize>, ZoneError);
+
 /// Checks the records of one owner (canonically ordered, so sorted by type): at most one
 /// record of a singleton type, and a CNAME only beside DNSSEC records about it.
-pub(crate) fn check_owner<'r>(records: impl Iterator<Item = &'r ZoneRecord>) -> Result<(), ZoneError> {
-    let mut has_cname = false;
-    let mut has_other = false;
+pub(crate) fn check_owner<'r>(records: impl Iterator<Item = &'r ZoneRecord>) -> Result<(), OwnerFault> {
+    let mut cname: Option<usize> = None;
+    let mut other: Option<usize> = None;
     let mut previous: Option<&ZoneRecord> = None;
-    let mut first: Option<&ZoneRecord> = None;
-    for record in records {
-        first.get_or_insert(record);
+    for (i, record) in records.enumerate() {
         if let Some(prev) = previous
             && prev.rtype() == record.rtype()
             && is_singleton(record.rtype())
         {
-            return Err(ZoneError::SeveralOfSingleton {
+            let error = ZoneError::SeveralOfSingleton {
                 name: record.owner_name().to_string(),
                 rtype: TypeName(record.rtype()),
-            });
+            };
+            return Err((vec![i - 1, i], error));
         }
         match record.rtype() {
-            CNAME => has_cname = true,
-            t if !allowed_beside_cname(t) => has_other = true,
+            CNAME => {
+                cname.get_or_insert(i);
+            }
+            t if !allowed_beside_cname(t) => {
+                other.get_or_insert(i);
+            }
             _ => {}
         }
+        if let (Some(c), Some(o)) = (cname, other) {
+            return Err((vec![c, o], ZoneError::CnameAndOtherData { name: record.owner_name().to_string() }));
+        }
         previous = Some(record);
-    }
-    if has_cname && has_other {
-        let name = first.map(|r| r.owner_name().to_string()).unwrap_or_default();
-        return Err(ZoneError::CnameAndOtherData { name });
     }
     Ok(())
 }
@@ -81,7 +89,9 @@ pub struct Zone {
     soa: ZoneRecord,
     /// `soa`'s fields, read once: they are read far more often than any other record.
     soa_fields: Soa,
-    records: BTreeSet<ZoneRecord>,
+    /// Shared between clones until one of them changes (copy on write): restarts, crash
+    /// images and snapshots held by outgoing transfers cost nothing until the zone changes.
+    records: Arc<BTreeSet<ZoneRecord>>,
     records_hash_sum: u64,
 }
 
@@ -101,7 +111,7 @@ impl Zone {
         debug_assert!(records.windows(2).all(|w| w[0] < w[1]));
         let records_hash_sum = records.iter().fold(0u64, |sum, r| sum.wrapping_add(r.content_hash()));
         let soa_fields = soa.soa().expect("an SOA record");
-        Zone { origin, apex, soa, soa_fields, records: records.into_iter().collect(), records_hash_sum }
+        Zone { origin, apex, soa, soa_fields, records: Arc::new(records.into_iter().collect()), records_hash_sum }
     }
 
     pub fn origin(&self) -> &Name {
@@ -190,16 +200,20 @@ impl Zone {
     /// Inserts a non-SOA record, replacing an identical one (its TTL or case may differ).
     pub(crate) fn insert(&mut self, record: ZoneRecord) {
         debug_assert_ne!(record.rtype(), SOA);
-        if let Some(old) = self.records.take(&record) {
+        let records = Arc::make_mut(&mut self.records);
+        if let Some(old) = records.take(&record) {
             self.records_hash_sum = self.records_hash_sum.wrapping_sub(old.content_hash());
         }
         self.records_hash_sum = self.records_hash_sum.wrapping_add(record.content_hash());
-        self.records.insert(record);
+        records.insert(record);
     }
 
     /// Removes a non-SOA record; returns whether it was present.
     pub(crate) fn remove(&mut self, record: &ZoneRecord) -> bool {
-        match self.records.take(record) {
+        if !self.records.contains(record) {
+            return false;
+        }
+        match Arc::make_mut(&mut self.records).take(record) {
             Some(old) => {
                 self.records_hash_sum = self.records_hash_sum.wrapping_sub(old.content_hash());
                 true
@@ -223,7 +237,7 @@ impl Zone {
     /// The integrity rules for the records owned by `name` (and, at the apex, at least one
     /// NS): what every installed version must satisfy.
     pub(crate) fn check_name(&self, name: &Dname) -> Result<(), ZoneError> {
-        check_owner(self.owned_by(name))?;
+        check_owner(self.owned_by(name)).map_err(|(_, e)| e)?;
         if *name == self.apex && self.count(name, NS) == 0 {
             return Err(ZoneError::NoApexNs { origin: self.apex.to_string() });
         }
@@ -272,11 +286,12 @@ impl ZoneBuilder {
 
     /// Adds a record: inside the zone, at most one SOA and only at the apex.
     pub fn push(&mut self, record: ZoneRecord) -> Result<(), ZoneError> {
-        let owner = record.owner_name();
-        if !owner.is_at_or_below(&self.apex) {
-            return Err(ZoneError::OutOfZone { name: owner.to_string(), origin: self.apex.to_string() });
+        if !crate::name::is_at_or_below(record.owner(), self.apex.as_wire()) {
+            let name = record.owner_name().to_string();
+            return Err(ZoneError::OutOfZone { name, origin: self.apex.to_string() });
         }
         if record.rtype() == SOA {
+            let owner = record.owner_name();
             if owner != self.apex {
                 return Err(ZoneError::SoaNotAtApex { name: owner.to_string() });
             }
@@ -312,23 +327,23 @@ impl ZoneBuilder {
     }
 }
 
-/// Checks sorted, duplicate-free records; on failure names the index of the first record of
-/// the faulty owner (`None`: the zone as a whole).
-pub(crate) fn check_sorted(apex: &Dname, records: &[ZoneRecord]) -> Result<(), (Option<usize>, ZoneError)> {
+/// Checks sorted, duplicate-free records; on failure names the indices of the records at
+/// fault (none: the zone as a whole).
+pub(crate) fn check_sorted(apex: &Dname, records: &[ZoneRecord]) -> Result<(), (Vec<usize>, ZoneError)> {
     let mut start = 0;
     let mut apex_ns = false;
     while start < records.len() {
         let key = records[start].key();
         let end = start + records[start..].iter().take_while(|r| r.key() == key).count();
         let group = &records[start..end];
-        check_owner(group.iter()).map_err(|e| (Some(start), e))?;
+        check_owner(group.iter()).map_err(|(at, e)| (at.into_iter().map(|i| start + i).collect(), e))?;
         if !apex_ns && group[0].owner_name() == *apex {
             apex_ns = group.iter().any(|r| r.rtype() == NS);
         }
         start = end;
     }
     if !apex_ns {
-        return Err((None, ZoneError::NoApexNs { origin: apex.to_string() }));
+        return Err((Vec::new(), ZoneError::NoApexNs { origin: apex.to_string() }));
     }
     Ok(())
 }

@@ -308,20 +308,8 @@ fn transfer_refused_by_acl() {
 fn master_that_is_not_authoritative() {
     let mut net = Net::new();
     // A DNS server that holds some other zone only.
-    let other = xfrsim_engine::ZoneConfig::primary(
-        hickory_proto::rr::Name::from_ascii("other.test.").unwrap(),
-        xfrsim_zone::Zone::new(
-            hickory_proto::rr::Name::from_ascii("other.test.").unwrap(),
-            vec![xfrsim_zone::soa_record(
-                &hickory_proto::rr::Name::from_ascii("other.test.").unwrap(),
-                1,
-                3600,
-                600,
-                86400,
-            )],
-        )
-        .unwrap(),
-    );
+    let other_origin = hickory_proto::rr::Name::from_ascii("other.test.").unwrap();
+    let other = xfrsim_engine::ZoneConfig::primary(other_origin.clone(), zone_at(&other_origin, 1, []));
     net.add(node("lame", 3, vec![other]), 3);
     net.add(node("s", S, vec![secondary(vec![addr(3)])]), 2);
     net.run_for(secs(30));
@@ -335,7 +323,12 @@ fn master_that_is_not_authoritative() {
 #[test]
 fn cut_transfer_keeps_the_old_zone_in_service() {
     let mut net = Net::new();
-    let mut p = primary(zone(100, 3000), vec![addr(S)]);
+    let big = zone(100, 3000);
+    // Transfers are cut into messages of BIND's transfer-message-size (20480 bytes of
+    // uncompressed records): 3000 hosts make about sixteen, so a cut after the first message
+    // lands mid-stream.
+    assert!(axfr_bytes(&big) > 10 * TRANSFER_MESSAGE_SIZE, "{} bytes", axfr_bytes(&big));
+    let mut p = primary(big, vec![addr(S)]);
     p.journal_max_diffs = 0; // every IXFR is answered AXFR-style: a multi-message stream
     net.add(node("p", P, vec![p]), 1);
     net.add(node("s", S, vec![secondary(vec![addr(P)])]), 2);
@@ -391,7 +384,7 @@ fn dynamic_update_over_the_wire_then_notify_then_ixfr() {
     let mut zq = Query::query(origin(), RecordType::SOA);
     zq.set_query_class(DNSClass::IN);
     upd.add_query(zq);
-    upd.add_authority(a_record("dyn", 7));
+    upd.add_authority(a_rr("dyn", 7));
     net.client_send(addr(P), upd.to_vec().unwrap());
     net.run_for(secs(5));
     let reply = Message::from_vec(net.client_inbox.last().expect("update answered")).unwrap();
@@ -410,7 +403,7 @@ fn update_from_outside_the_acl_is_refused() {
     let mut zq = Query::query(origin(), RecordType::SOA);
     zq.set_query_class(DNSClass::IN);
     upd.add_query(zq);
-    upd.add_authority(a_record("dyn", 7));
+    upd.add_authority(a_rr("dyn", 7));
     net.client_send(addr(P), upd.to_vec().unwrap());
     net.run_for(secs(1));
     let reply = Message::from_vec(net.client_inbox.last().unwrap()).unwrap();
@@ -470,7 +463,11 @@ fn axfr_over_udp_is_refused_with_6003() {
 #[test]
 fn notify_during_a_transfer_is_queued_not_dropped() {
     let mut net = Net::new();
-    let mut p = primary(zone(100, 3000), vec![addr(S)]);
+    let big = zone(100, 3000);
+    // About sixteen messages of BIND's transfer-message-size (20480 bytes of uncompressed
+    // records), each written at 10 Mbit/s: the transfer lasts long enough to be overtaken.
+    assert!(axfr_bytes(&big) > 10 * TRANSFER_MESSAGE_SIZE, "{} bytes", axfr_bytes(&big));
+    let mut p = primary(big, vec![addr(S)]);
     p.journal_max_diffs = 0; // AXFR-style answers: a multi-message stream that takes a while
     net.add(node("p", P, vec![p]), 1);
     net.add(node("s", S, vec![secondary(vec![addr(P)])]), 2);
@@ -528,16 +525,12 @@ fn soa_query_falls_back_to_tcp_when_udp_is_lost() {
 #[test]
 fn one_node_holds_primary_and_secondary_zones() {
     let other = hickory_proto::rr::Name::from_ascii("example.org.").unwrap();
-    let other_zone = xfrsim_zone::Zone::new(
-        other.clone(),
-        vec![xfrsim_zone::soa_record(&other, 7, 3600, 600, 86_400), a_record("x", 1)].into_iter().map(|mut r| {
-            if r.record_type() != RecordType::SOA {
-                r.name = hickory_proto::rr::Name::from_ascii("x.example.org.").unwrap();
-            }
-            r
-        }),
-    )
-    .unwrap();
+    let x = hickory_proto::rr::Record::from_rdata(
+        hickory_proto::rr::Name::from_ascii("x.example.org.").unwrap(),
+        300,
+        hickory_proto::rr::RData::A(hickory_proto::rr::rdata::A::new(198, 51, 100, 1)),
+    );
+    let other_zone = zone_at(&other, 7, [x]);
     let mut net = Net::new();
     // A is primary for example.com and secondary for example.org; B the other way round.
     let mut b_secondary = xfrsim_engine::ZoneConfig::secondary(origin(), vec![addr(P)]);

@@ -55,7 +55,12 @@ proptest! {
     #[test]
     fn secondaries_serve_only_real_versions_and_converge(seed in any::<u64>(), faults in schedule()) {
         let mut net = Net::new();
-        let mut p = primary(zone(100, 300), vec![addr(2)]);
+        // 300 hosts are about 32 KB of records: two messages of BIND's transfer-message-size
+        // (20480 bytes uncompressed), so cutting after 0, 1 or 2 messages stops a full
+        // transfer before its first message, in the middle, or not at all.
+        let big = zone(100, 300);
+        prop_assert!((TRANSFER_MESSAGE_SIZE..2 * TRANSFER_MESSAGE_SIZE).contains(&axfr_bytes(&big)));
+        let mut p = primary(big, vec![addr(2)]);
         p.journal_max_diffs = 3;
         net.add(node("p", 1, vec![p]), seed);
         let mut mid = secondary(vec![addr(9), addr(1)]);

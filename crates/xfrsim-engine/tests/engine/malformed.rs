@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
 use proptest::prelude::*;
-use xfrsim_engine::{ConnId, EventKind, Node, Time, Transmit, ZoneStatus, wire};
+use xfrsim_engine::{ConnId, EventKind, Node, Time, Transmit, ZoneStatus};
 use xfrsim_zone::Serial;
 
 use crate::net::{addr, ip};
@@ -34,9 +34,9 @@ fn secondary_awaiting_axfr() -> (Node, ConnId, Message) {
     let Some(Transmit::Udp { payload, .. }) = transmits.first() else { panic!("SOA query expected: {transmits:?}") };
     let query = Message::from_vec(payload).unwrap();
     let zone = zone(100, 150);
-    let mut answer = wire::response_to(&query, ResponseCode::NoError);
+    let mut answer = response_to(&query, ResponseCode::NoError);
     answer.metadata.authoritative = true;
-    answer.add_answer(zone.soa_record().clone());
+    answer.add_answer(hk(zone.soa_record()));
     s.handle_udp(Time::from_millis(20), master, &answer.to_vec().unwrap());
     let (transmits, _) = drain(&mut s);
     let Some(Transmit::Connect { conn, .. }) = transmits.first() else { panic!("connect expected: {transmits:?}") };
@@ -52,10 +52,10 @@ fn axfr_messages(request: &Message) -> Vec<Vec<u8>> {
     let zone = zone(100, 150);
     let mut messages = Vec::new();
     // Small messages so a mutation can land in any of several.
-    let records: Vec<_> = zone.axfr_records().collect();
+    let records: Vec<_> = zone.axfr_records().map(hk).collect();
     for (i, chunk) in records.chunks(50).enumerate() {
         let mut m = if i == 0 {
-            wire::response_to(request, ResponseCode::NoError)
+            response_to(request, ResponseCode::NoError)
         } else {
             Message::new(request.metadata.id, MessageType::Response, OpCode::Query)
         };
@@ -136,7 +136,7 @@ fn primary_ignores_stale_responses() {
     drain(&mut p);
     // A response nobody asked for (wrong id) is dropped silently; the NOTIFY stays pending.
     let mut stale = Message::new(1, MessageType::Response, OpCode::Notify);
-    stale.add_query(wire::question(&origin(), RecordType::SOA));
+    stale.add_query(question(&origin(), RecordType::SOA));
     p.handle_udp(Time::from_millis(5), addr(2), &stale.to_vec().unwrap());
     let (transmits, events) = drain(&mut p);
     assert!(transmits.is_empty() && events.is_empty());
@@ -149,7 +149,7 @@ fn primary_ignores_stale_responses() {
 #[test]
 fn inconsistent_streams_are_rejected() {
     use xfrsim_engine::BadResponse;
-    let other_soa = zone(101, 0).soa_record().clone();
+    let other_soa = hk(zone(101, 0).soa_record());
     type StreamBuilder = Box<dyn Fn(&Message) -> Vec<Message>>;
     let cases: Vec<(&str, BadResponse, StreamBuilder)> = vec![
         (
@@ -158,7 +158,7 @@ fn inconsistent_streams_are_rejected() {
             Box::new(move |req: &Message| {
                 let mut m = ok_response(req);
                 let zone = zone(100, 3);
-                m.add_answers(zone.axfr_records().take(zone.len()));
+                m.add_answers(zone.axfr_records().take(zone.len()).map(hk));
                 m.add_answer(other_soa.clone());
                 vec![m]
             }),
@@ -169,9 +169,9 @@ fn inconsistent_streams_are_rejected() {
             Box::new(|req: &Message| {
                 let zone = zone(100, 3);
                 let mut m = ok_response(req);
-                let records: Vec<_> = zone.axfr_records().collect();
+                let records: Vec<_> = zone.axfr_records().map(hk).collect();
                 m.add_answers(records[..3].iter().cloned());
-                m.add_answer(zone.soa_record().clone());
+                m.add_answer(hk(zone.soa_record()));
                 m.add_answers(records[3..].iter().cloned());
                 vec![m]
             }),
@@ -182,7 +182,7 @@ fn inconsistent_streams_are_rejected() {
             Box::new(|req: &Message| {
                 let zone = zone(100, 3);
                 let mut m = ok_response(req);
-                m.add_answers(zone.axfr_records().skip(1));
+                m.add_answers(zone.axfr_records().skip(1).map(hk));
                 vec![m]
             }),
         ),
@@ -192,7 +192,7 @@ fn inconsistent_streams_are_rejected() {
             Box::new(|req: &Message| {
                 let mut m = ok_response(req);
                 m.metadata.id = req.metadata.id.wrapping_add(1);
-                m.add_answers(zone(100, 3).axfr_records());
+                m.add_answers(zone(100, 3).axfr_records().map(hk));
                 vec![m]
             }),
         ),
@@ -201,8 +201,8 @@ fn inconsistent_streams_are_rejected() {
             BadResponse::WrongQuestion,
             Box::new(|req: &Message| {
                 let mut m = ok_response(req);
-                m.queries[0] = wire::question(&origin(), RecordType::SOA);
-                m.add_answers(zone(100, 3).axfr_records());
+                m.queries[0] = question(&origin(), RecordType::SOA);
+                m.add_answers(zone(100, 3).axfr_records().map(hk));
                 vec![m]
             }),
         ),
@@ -214,7 +214,7 @@ fn inconsistent_streams_are_rejected() {
             Box::new(|req: &Message| {
                 let mut m = ok_response(req);
                 m.metadata.op_code = OpCode::Update;
-                let soa = zone(100, 3).soa_record().clone();
+                let soa = hk(zone(100, 3).soa_record());
                 let empty = hickory_proto::rr::Record::update0(soa.name.clone(), 0, RecordType::SOA);
                 m.add_answers([soa, empty.clone(), empty]);
                 vec![m]
@@ -226,11 +226,52 @@ fn inconsistent_streams_are_rejected() {
             Box::new(|req: &Message| {
                 let zone = zone(100, 3);
                 let mut m = ok_response(req);
-                let mut stray = a_record("x", 1);
+                let mut stray = a_rr("x", 1);
                 stray.name = hickory_proto::rr::Name::from_ascii("www.example.net.").unwrap();
-                m.add_answer(zone.soa_record().clone());
+                m.add_answer(hk(zone.soa_record()));
                 m.add_answer(stray);
-                m.add_answer(zone.soa_record().clone());
+                m.add_answer(hk(zone.soa_record()));
+                vec![m]
+            }),
+        ),
+        // BIND `zone_replacedb` refuses a transferred zone with no NS at its apex.
+        (
+            "no NS at the apex",
+            BadResponse::NoApexNs,
+            Box::new(|req: &Message| {
+                let zone = zone(100, 3);
+                let mut m = ok_response(req);
+                m.add_answers(zone.axfr_records().filter(|r| r.rtype() != xfrsim_zone::NS).map(hk));
+                vec![m]
+            }),
+        ),
+        // RFC 1034 §3.6.2, BIND DNS_R_CNAMEANDOTHER: a CNAME owner holds nothing else.
+        (
+            "CNAME beside other data",
+            BadResponse::CnameAndOtherData,
+            Box::new(|req: &Message| {
+                let zone = zone(100, 3);
+                let mut m = ok_response(req);
+                let records: Vec<_> = zone.axfr_records().map(hk).collect();
+                m.add_answers(records[..records.len() - 1].iter().cloned());
+                m.add_answer(a_rr("www", 1));
+                m.add_answer(cname_rr("www", "host0.example.com."));
+                m.add_answer(records[records.len() - 1].clone());
+                vec![m]
+            }),
+        ),
+        // BIND DNS_R_SINGLETON: at most one CNAME per name.
+        (
+            "two CNAMEs at one name",
+            BadResponse::CnameAndOtherData,
+            Box::new(|req: &Message| {
+                let zone = zone(100, 3);
+                let mut m = ok_response(req);
+                let records: Vec<_> = zone.axfr_records().map(hk).collect();
+                m.add_answers(records[..records.len() - 1].iter().cloned());
+                m.add_answer(cname_rr("www", "host0.example.com."));
+                m.add_answer(cname_rr("www", "host1.example.com."));
+                m.add_answer(records[records.len() - 1].clone());
                 vec![m]
             }),
         ),
@@ -250,7 +291,17 @@ fn inconsistent_streams_are_rejected() {
 }
 
 fn ok_response(request: &Message) -> Message {
-    let mut m = wire::response_to(request, ResponseCode::NoError);
+    let mut m = response_to(request, ResponseCode::NoError);
     m.metadata.authoritative = true;
     m
+}
+
+fn cname_rr(label: &str, target: &str) -> hickory_proto::rr::Record {
+    hickory_proto::rr::Record::from_rdata(
+        hickory_proto::rr::Name::from_ascii(format!("{label}.example.com.")).unwrap(),
+        300,
+        hickory_proto::rr::RData::CNAME(hickory_proto::rr::rdata::CNAME(
+            hickory_proto::rr::Name::from_ascii(target).unwrap(),
+        )),
+    )
 }

@@ -16,7 +16,7 @@ fn hex_value(c: u8) -> Option<u8> {
 
 /// Decodes hex digits (an even number of them) onto `out`.
 pub(crate) fn hex_decode(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     for pair in text.chunks_exact(2) {
@@ -39,7 +39,7 @@ fn base64_value(c: u8) -> Option<u32> {
 
 /// Decodes base64 in whole 4-character quanta, `=` padding only at the end, onto `out`.
 pub(crate) fn base64_decode(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let quanta = text.len() / 4;

@@ -133,9 +133,18 @@ fn parse_gateway(
     match kind {
         0 if token.raw == b"." => Ok(()),
         0 => Err(RdataError::Bad { what, expected: "`.` for type 0" }),
-        1 => Ok(out.extend_from_slice(&parse_ipv4(token)?.octets())),
-        2 => Ok(out.extend_from_slice(&parse_ipv6(token)?.octets())),
-        3 => Ok(out.extend_from_slice(parse_name(token, cursor.origin)?.as_wire())),
+        1 => {
+            out.extend_from_slice(&parse_ipv4(token)?.octets());
+            Ok(())
+        }
+        2 => {
+            out.extend_from_slice(&parse_ipv6(token)?.octets());
+            Ok(())
+        }
+        3 => {
+            out.extend_from_slice(parse_name(token, cursor.origin)?.as_wire());
+            Ok(())
+        }
         _ => Err(RdataError::OutOfRange { what: "gateway type", max: 3 }),
     }
 }

@@ -603,7 +603,8 @@ impl<'o> Reader<'o> {
             None => ZoneFileError { path: files[0].clone(), line: 0, col: 0, kind: ZoneFileErrorKind::Zone(e) },
         };
         let (records, seqs): (Vec<ZoneRecord>, Vec<u32>) = kept.into_iter().unzip();
-        check_sorted(&apex, &records).map_err(|(index, e)| error_at_seq(index.map(|i| seqs[i]), e))?;
+        // The record to blame is the last read of those at fault: where BIND's load stopped.
+        check_sorted(&apex, &records).map_err(|(at, e)| error_at_seq(at.into_iter().map(|i| seqs[i]).max(), e))?;
         let soa_index = records
             .iter()
             .position(|r| r.rtype() == SOA && r.owner_name() == apex)

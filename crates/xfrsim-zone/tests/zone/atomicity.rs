@@ -39,7 +39,7 @@ fn corrupt(chain: &mut Vec<Diff>, at: usize, fault: Fault) -> fn(&ZoneError) -> 
         }
         Fault::DeletesTwice => {
             // Every chain diff adds a fresh `u<i>` record: delete the previous diff's twice.
-            let earlier = chain[at - 1].added.iter().find(|r| r.name.to_string().starts_with('u')).cloned();
+            let earlier = chain[at - 1].added.iter().find(|r| r.owner_name().to_string().starts_with('u')).cloned();
             let earlier = earlier.expect("every batch adds a fresh record");
             chain[at].deleted.push(earlier.clone());
             chain[at].deleted.push(earlier);
@@ -127,7 +127,8 @@ fn last_diff_failing_rolls_back_the_whole_chain() {
     };
     let mut history = ZoneHistory::new(spec.build(), 10);
     let before = history.zone().clone();
-    history.update(&[Change::DeleteRrset { name: name("www"), rtype: hickory_proto::rr::RecordType::A }]).unwrap();
+    let a_type = u16::from(hickory_proto::rr::RecordType::A);
+    history.update(&[Change::DeleteRrset { name: dname("www"), rtype: a_type }]).unwrap();
     history.update(&[Change::Add(txt("www", 60, "hello")), Change::Add(a("new", 60, [192, 0, 2, 9]))]).unwrap();
     history.update(&[Change::DeleteRecord(ns("@", 3600, "ns2"))]).unwrap();
     let good: Vec<Diff> = history.diffs_since(Serial(41)).unwrap().cloned().collect();

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use xfrsim_zone::{Diff, MAX_SERIAL_INCREMENT, Zone};
+use xfrsim_zone::{Diff, MAX_SERIAL_INCREMENT, Zone, ZoneRecord};
 
 use crate::support::*;
 
@@ -12,8 +12,8 @@ fn config() -> ProptestConfig {
     ProptestConfig { cases: 64, ..ProptestConfig::default() }
 }
 
-fn keyed_with_ttl(records: &[hickory_proto::rr::Record]) -> BTreeSet<(Key, u32)> {
-    records.iter().map(|r| (key(r), r.ttl)).collect()
+fn keyed_with_ttl(records: &[ZoneRecord]) -> BTreeSet<(Key, u32)> {
+    records.iter().map(|r| (key(r), r.ttl())).collect()
 }
 
 fn zone_keyed_with_ttl(zone: &Zone) -> BTreeSet<(Key, u32)> {

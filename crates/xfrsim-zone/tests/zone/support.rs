@@ -7,7 +7,9 @@ use hickory_proto::rr::rdata::{A, MX, NS, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use xfrsim_zone::{Change, Diff, MAX_SERIAL_INCREMENT, UpdateOutcome, Zone, ZoneHistory, soa_record};
+use xfrsim_zone::{
+    Change, Diff, Dname, MAX_SERIAL_INCREMENT, UpdateOutcome, Zone, ZoneHistory, ZoneRecord, soa_record,
+};
 
 pub const ORIGIN: &str = "example.com.";
 
@@ -24,44 +26,61 @@ pub fn name(text: &str) -> Name {
     if text.ends_with('.') { parsed } else { parsed.append_domain(&origin()).expect("short enough") }
 }
 
-pub fn a(owner: &str, ttl: u32, addr: [u8; 4]) -> Record {
-    Record::from_rdata(name(owner), ttl, RData::A(A(Ipv4Addr::from(addr))))
+/// [`name`] as the zone model's own name type (case kept).
+pub fn dname(text: &str) -> Dname {
+    Dname::from_hickory(&name(text))
 }
 
-pub fn txt(owner: &str, ttl: u32, text: &str) -> Record {
-    Record::from_rdata(name(owner), ttl, RData::TXT(TXT::new(vec![text.to_string()])))
+/// A hickory record as a zone record (class IN, RDATA checked by the crate).
+pub fn zone_record(record: &Record) -> ZoneRecord {
+    ZoneRecord::from_hickory(record).unwrap_or_else(|e| panic!("test record {record} converts: {e}"))
 }
 
-pub fn ns(owner: &str, ttl: u32, target: &str) -> Record {
-    Record::from_rdata(name(owner), ttl, RData::NS(NS(name(target))))
+/// A zone record as hickory decodes it: the independent view the tests' models reason about.
+pub fn hickory(record: &ZoneRecord) -> Record {
+    record.to_hickory().unwrap_or_else(|| panic!("hickory decodes the test record {record}"))
 }
 
-pub fn mx(owner: &str, ttl: u32, preference: u16, exchange: &str) -> Record {
-    Record::from_rdata(name(owner), ttl, RData::MX(MX::new(preference, name(exchange))))
+pub fn a(owner: &str, ttl: u32, addr: [u8; 4]) -> ZoneRecord {
+    zone_record(&Record::from_rdata(name(owner), ttl, RData::A(A(Ipv4Addr::from(addr)))))
+}
+
+pub fn txt(owner: &str, ttl: u32, text: &str) -> ZoneRecord {
+    zone_record(&Record::from_rdata(name(owner), ttl, RData::TXT(TXT::new(vec![text.to_string()]))))
+}
+
+pub fn ns(owner: &str, ttl: u32, target: &str) -> ZoneRecord {
+    zone_record(&Record::from_rdata(name(owner), ttl, RData::NS(NS(name(target)))))
+}
+
+pub fn mx(owner: &str, ttl: u32, preference: u16, exchange: &str) -> ZoneRecord {
+    zone_record(&Record::from_rdata(name(owner), ttl, RData::MX(MX::new(preference, name(exchange)))))
 }
 
 /// The apex SOA with the standard test timers.
-pub fn soa(serial: u32) -> Record {
+pub fn soa(serial: u32) -> ZoneRecord {
     soa_record(&origin(), serial, 7200, 900, 1_209_600)
 }
 
 /// An apex SOA whose refresh timer marks which SOA an update installed.
-pub fn soa_marked(serial: u32, refresh: i32) -> Record {
+pub fn soa_marked(serial: u32, refresh: u32) -> ZoneRecord {
     soa_record(&origin(), serial, refresh, 900, 1_209_600)
 }
 
-pub fn soa_serial_of(record: &Record) -> u32 {
-    match &record.data {
+/// The serial of an SOA, read by hickory (not by the crate under test).
+pub fn soa_serial_of(record: &ZoneRecord) -> u32 {
+    match &hickory(record).data {
         RData::SOA(soa) => soa.serial,
         other => panic!("not an SOA: {other:?}"),
     }
 }
 
-/// A record's identity as RFC 2136 §1.1.1 defines it: owner (case-insensitive), type, RDATA.
-/// The TTL is deliberately not part of it.
+/// A record's identity as RFC 2136 §1.1.1 defines it: owner (case-insensitive), type, RDATA
+/// (as hickory presents it). The TTL is deliberately not part of it.
 pub type Key = (String, u16, String);
 
-pub fn key(record: &Record) -> Key {
+pub fn key(record: &ZoneRecord) -> Key {
+    let record = hickory(record);
     (record.name.to_lowercase().to_string(), u16::from(record.record_type()), record.data.to_string())
 }
 
@@ -69,7 +88,7 @@ pub fn key(record: &Record) -> Key {
 pub fn content(zone: &Zone) -> BTreeMap<Key, u32> {
     let mut map = BTreeMap::new();
     for record in zone.records() {
-        assert!(map.insert(key(&record), record.ttl).is_none(), "zone holds {record} twice");
+        assert!(map.insert(key(record), record.ttl()).is_none(), "zone holds {record} twice");
     }
     map
 }
@@ -99,7 +118,7 @@ pub fn assert_untouched(actual: &Zone, before: &Zone, context: &str) {
 
 /// The zone an AXFR client builds from `zone.axfr_records()`: everything but the closing SOA.
 pub fn axfr_copy(zone: &Zone) -> Zone {
-    let records: Vec<Record> = zone.axfr_records().take(zone.len()).collect();
+    let records: Vec<ZoneRecord> = zone.axfr_records().take(zone.len()).cloned().collect();
     Zone::new(zone.origin().clone(), records).expect("an AXFR of a valid zone loads")
 }
 
@@ -123,9 +142,9 @@ pub fn arb_rdata() -> impl Strategy<Value = RData> {
     ]
 }
 
-pub fn arb_record() -> impl Strategy<Value = Record> {
+pub fn arb_record() -> impl Strategy<Value = ZoneRecord> {
     (select(OWNERS), select(TTLS), arb_rdata())
-        .prop_map(|(owner, ttl, data)| Record::from_rdata(name(owner), ttl, data))
+        .prop_map(|(owner, ttl, data)| zone_record(&Record::from_rdata(name(owner), ttl, data)))
 }
 
 /// Serials biased towards the interesting parts of the ring: the wrap at 2^32, the half-way
@@ -143,12 +162,12 @@ pub fn arb_serial() -> BoxedStrategy<u32> {
 /// A zone as its parts: SOA plus distinct non-SOA records (one TTL per identity).
 #[derive(Debug, Clone)]
 pub struct ZoneSpec {
-    pub soa: Record,
-    pub records: Vec<Record>,
+    pub soa: ZoneRecord,
+    pub records: Vec<ZoneRecord>,
 }
 
 impl ZoneSpec {
-    pub fn all_records(&self) -> Vec<Record> {
+    pub fn all_records(&self) -> Vec<ZoneRecord> {
         std::iter::once(self.soa.clone()).chain(self.records.iter().cloned()).collect()
     }
 
@@ -159,12 +178,12 @@ impl ZoneSpec {
 
 /// `count` distinct filler A records, so that a zone is large enough for its journal to keep
 /// several small diffs (the journal never carries more records than the zone).
-pub fn fillers(count: u8) -> Vec<Record> {
+pub fn fillers(count: u8) -> Vec<ZoneRecord> {
     (0..count).map(|i| a(&format!("f{i}"), 3600, [192, 0, 2, i])).collect()
 }
 
 /// Keeps the first record of each identity.
-pub fn dedup(records: Vec<Record>) -> Vec<Record> {
+pub fn dedup(records: Vec<ZoneRecord>) -> Vec<ZoneRecord> {
     let mut seen = BTreeSet::new();
     records.into_iter().filter(|r| seen.insert(key(r))).collect()
 }
@@ -172,7 +191,8 @@ pub fn dedup(records: Vec<Record>) -> Vec<Record> {
 pub fn arb_zone_spec_with(serial: BoxedStrategy<u32>) -> impl Strategy<Value = ZoneSpec> {
     (serial, proptest::collection::vec(arb_record(), 12..40)).prop_map(|(serial, records)| {
         let mut records = dedup(records);
-        if !records.iter().any(|r| r.name == origin() && r.record_type() == RecordType::NS) {
+        // Every zone needs an apex NS (BIND's integrity rule, enforced by the crate).
+        if !records.iter().any(|r| hickory(r).name == origin() && r.record_type() == RecordType::NS) {
             records.push(ns("@", 3600, "ns1"));
         }
         ZoneSpec { soa: soa(serial), records }
@@ -201,11 +221,11 @@ pub enum SoaStep {
 /// One dynamic-update operation, resolved against the zone when the batch is applied.
 #[derive(Debug, Clone)]
 pub enum Op {
-    Add(Record),
+    Add(ZoneRecord),
     /// Delete a record the zone holds (picked by index when applied).
     DeleteExisting(Index),
     /// Delete a random record, usually absent.
-    DeleteRecord(Record),
+    DeleteRecord(ZoneRecord),
     DeleteRrset(&'static str, RecordType),
     DeleteName(&'static str),
     SoaAdd(SoaStep),
@@ -244,7 +264,7 @@ pub fn arb_batches(batches: std::ops::Range<usize>) -> impl Strategy<Value = Vec
 /// Turns operations into RFC 2136 changes against `zone` (the zone before the update). SOA adds
 /// carry a refresh timer of 1000 + their position, so the installed SOA can be identified.
 pub fn resolve(zone: &Zone, ops: &[Op]) -> Vec<Change> {
-    let existing: Vec<Record> = zone.records().collect();
+    let existing: Vec<ZoneRecord> = zone.records().cloned().collect();
     let old = zone.serial().0;
     ops.iter()
         .enumerate()
@@ -253,8 +273,8 @@ pub fn resolve(zone: &Zone, ops: &[Op]) -> Vec<Change> {
             Op::DeleteExisting(_) if existing.is_empty() => Change::DeleteRecord(a("nobody", 60, [203, 0, 113, 1])),
             Op::DeleteExisting(index) => Change::DeleteRecord(existing[index.index(existing.len())].clone()),
             Op::DeleteRecord(record) => Change::DeleteRecord(record.clone()),
-            Op::DeleteRrset(owner, rtype) => Change::DeleteRrset { name: name(owner), rtype: *rtype },
-            Op::DeleteName(owner) => Change::DeleteName(name(owner)),
+            Op::DeleteRrset(owner, rtype) => Change::DeleteRrset { name: dname(owner), rtype: u16::from(*rtype) },
+            Op::DeleteName(owner) => Change::DeleteName(dname(owner)),
             Op::SoaAdd(step) => {
                 let serial = match *step {
                     SoaStep::Forward(d) => old.wrapping_add(d),
@@ -263,7 +283,7 @@ pub fn resolve(zone: &Zone, ops: &[Op]) -> Vec<Change> {
                     SoaStep::HalfRing => old.wrapping_add(1 << 31),
                     SoaStep::Absolute(s) => s,
                 };
-                let marker = 1000 + i32::try_from(position).expect("small batch");
+                let marker = 1000 + u32::try_from(position).expect("small batch");
                 Change::Add(soa_marked(serial, marker))
             }
             Op::OutOfZone => Change::Add(a("www.example.org.", 300, [198, 51, 100, 9])),

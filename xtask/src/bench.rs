@@ -52,6 +52,9 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 }
 
 pub fn run_case(name: &str) -> Result<ExitCode> {
+    if name == "axfr-real-sockets" {
+        return crate::bench_axfr::run();
+    }
     let case = CASES.iter().find(|c| c.name == name).with_context(|| format!("no bench case `{name}`"))?;
     let path: PathBuf = workspace_root().join("xtask/bench").join(case.file);
     let mut loaded = xfrsim_scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -129,5 +132,11 @@ pub fn run_all() -> Result<ExitCode> {
             }
         }
     }
+    eprintln!("running bench case axfr-real-sockets ...");
+    let output =
+        Command::new(&exe).args(["bench", "--case", "axfr-real-sockets"]).output().context("running a bench case")?;
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    ok &= output.status.success();
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

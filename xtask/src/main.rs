@@ -9,6 +9,7 @@ use xfrsim_scenario::DEFAULT_SEED;
 use xfrsim_sim::RunOptions;
 
 mod bench;
+mod bench_axfr;
 mod interop;
 mod serve;
 

@@ -6,6 +6,8 @@ mod behaviour;
 mod catalog;
 #[path = "engine/chaos.rs"]
 mod chaos;
+#[path = "engine/fidelity.rs"]
+mod fidelity;
 #[path = "engine/malformed.rs"]
 mod malformed;
 #[path = "engine/net.rs"]

@@ -10,7 +10,7 @@ mod client;
 pub mod fixture;
 mod ours;
 mod peer;
-mod workdir;
+pub mod workdir;
 mod zonetext;
 
 use std::io::{Read, Write as _};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub use axfr::{Axfr, axfr};
 pub use checks::{Check, CheckFailure, all_checks};
 pub use peer::{Peer, PeerRole, PeerServer, Program, find_program, missing_packages};
-pub use workdir::KEEP_ENV;
+pub use workdir::{KEEP_ENV, WorkDir, free_port};
 
 /// Polls `probe` every 50 ms until it returns `Some`, or `timeout` passes (`None`).
 ///

@@ -325,6 +325,19 @@ pub fn sort_key(wire: &[u8]) -> Vec<u8> {
     key
 }
 
+/// The length of [`sort_key`]`(wire)`: each label's octets (0x00 and 0x01 doubled) and a
+/// separator, so the wire length less the root label, plus one per escaped octet.
+pub(crate) fn sort_key_len(wire: &[u8]) -> usize {
+    let mut len = wire.len() - 1;
+    let mut at = 0;
+    while at < wire.len() && wire[at] != 0 {
+        let label = &wire[at + 1..at + 1 + usize::from(wire[at])];
+        len += label.iter().filter(|&&b| b <= 1).count();
+        at += 1 + label.len();
+    }
+    len
+}
+
 pub(crate) fn push_sort_key(wire: &[u8], key: &mut Vec<u8>) {
     let mut starts = [0u8; 128];
     let mut n = 0;

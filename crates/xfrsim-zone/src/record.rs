@@ -72,8 +72,12 @@ impl ZoneRecord {
                 }
             });
         }
-        let mut bytes = Vec::with_capacity(owner.len() * 2 + rdata.len() * (1 + usize::from(canonical.is_some())) + 4);
+        // Exactly sized, so the boxed slice below is the same allocation.
+        let key_len = crate::name::sort_key_len(owner);
+        let mut bytes =
+            Vec::with_capacity(key_len + owner.len() + rdata.len() * (1 + usize::from(canonical.is_some())));
         push_sort_key(owner, &mut bytes);
+        debug_assert_eq!(bytes.len(), key_len);
         let key_len = bytes.len() as u16;
         bytes.extend_from_slice(owner);
         bytes.extend_from_slice(rdata);

@@ -457,7 +457,8 @@ impl MessageWriter {
         self.uncompressed_len += owner.len() + 10 + rdata.len();
     }
 
-    /// RDATA, with its names compressed when the type is one of RFC 1035's.
+    /// RDATA, with its names compressed when the type is one of RFC 1035's. RDATA that does
+    /// not follow its grammar (only a test writes such) goes out as it is from there on.
     fn write_rdata(&mut self, rtype: u16, rdata: &[u8]) {
         let Some(info) = type_info(rtype).filter(|t| t.compresses() && !rdata.is_empty()) else {
             self.buf.extend_from_slice(rdata);
@@ -465,23 +466,21 @@ impl MessageWriter {
         };
         let mut at = 0;
         for &field in info.fields {
-            match field {
-                Field::Name => {
-                    let len = crate::name::wire_len(&rdata[at..]).expect("checked RDATA");
-                    self.compressor.write_name(&mut self.buf, &rdata[at..at + len], true);
-                    at += len;
-                }
-                Field::U16 => {
-                    self.buf.extend_from_slice(&rdata[at..at + 2]);
-                    at += 2;
-                }
+            let rest = &rdata[at.min(rdata.len())..];
+            let width = match field {
+                Field::Name => crate::name::wire_len(rest).ok(),
+                Field::U16 => Some(2),
                 // SOA's five numbers: the only other fields of the RFC 1035 types.
-                _ => {
-                    self.buf.extend_from_slice(&rdata[at..at + 4]);
-                    at += 4;
-                }
+                _ => Some(4),
+            };
+            match width.filter(|&w| w <= rest.len()) {
+                Some(len) if field == Field::Name => self.compressor.write_name(&mut self.buf, &rest[..len], true),
+                Some(len) => self.buf.extend_from_slice(&rest[..len]),
+                None => break,
             }
+            at += width.unwrap_or(0);
         }
+        self.buf.extend_from_slice(&rdata[at.min(rdata.len())..]);
     }
 
     /// Records written so far (all sections).

@@ -76,6 +76,14 @@ impl ReadOptions {
     }
 }
 
+fn io_reason(kind: std::io::ErrorKind) -> String {
+    match kind {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// What kind of non-regular file was named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -101,7 +109,7 @@ impl fmt::Display for FileKind {
 /// Why a zone file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ZoneFileErrorKind {
-    #[error("cannot read zone file: {0}")]
+    #[error("cannot read zone file: {}", io_reason(*.0))]
     Io(std::io::ErrorKind),
     #[error("zone file is {0}, not a regular file")]
     NotRegularFile(FileKind),
@@ -637,9 +645,10 @@ fn lossy(raw: &[u8]) -> String {
 fn read_checked(path: &Path, options: &ReadOptions) -> Result<Vec<u8>, ZoneFileErrorKind> {
     let io = |e: std::io::Error| ZoneFileErrorKind::Io(e.kind());
     if let Confinement::Within(dir) = &options.confinement {
-        let dir = dir.canonicalize().map_err(io)?;
+        // Symbolic links and `..` resolved: where the file really is.
+        let real_dir = dir.canonicalize().map_err(io)?;
         let real = path.canonicalize().map_err(io)?;
-        if !real.starts_with(&dir) {
+        if !real.starts_with(&real_dir) {
             return Err(ZoneFileErrorKind::OutsideDirectory { dir: dir.display().to_string() });
         }
     }

@@ -72,9 +72,12 @@ fn awaiting_axfr() -> (Node, xfrsim_engine::ConnId, Message) {
     (s, conn, Message::from_vec(&payload).unwrap())
 }
 
+/// A record as raw parts: owner (wire), type, RDATA (unchecked).
+type RawRecord = (Vec<u8>, u16, Vec<u8>);
+
 /// An AXFR answer with `extra` raw records (owner, type, RDATA as given, unchecked) between
 /// a valid zone's records and its closing SOA.
-fn axfr_with(request: &Message, extra: &[(Vec<u8>, u16, Vec<u8>)]) -> Vec<u8> {
+fn axfr_with(request: &Message, extra: &[RawRecord]) -> Vec<u8> {
     let zone = zone(100, 2);
     let question = xfrsim_zone::wire::Question { name: Dname::from_hickory(&origin()), qtype: 252, qclass: 1 };
     let mut writer =
@@ -100,7 +103,7 @@ fn rdata_that_does_not_parse_for_its_type_fails_the_transfer() {
         rdata.extend_from_slice(&[0xC0, 0xFF]);
         rdata
     };
-    let cases: Vec<(&str, Vec<(Vec<u8>, u16, Vec<u8>)>)> = vec![
+    let cases: Vec<(&str, Vec<RawRecord>)> = vec![
         ("A with three octets", vec![(owner("a"), 1, vec![192, 0, 2])]),
         ("MX without its exchange", vec![(owner("mx"), 15, vec![0, 10])]),
         ("TXT with a string longer than the RDATA", vec![(owner("t"), 16, vec![9, b'x'])]),

@@ -115,6 +115,10 @@ fn main() -> Result<ExitCode> {
                         continue;
                     }
                 };
+                // On stderr: the PASS/FAIL lines on stdout are a contract.
+                for warning in &loaded.zone_warnings {
+                    eprintln!("{warning}");
+                }
                 let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
                 match xfrsim_sim::run(&loaded, RunOptions { seed, warp: true }) {
                     Ok(outcome) => {
@@ -138,6 +142,9 @@ fn main() -> Result<ExitCode> {
         }
         Command::Replay { path, seed, no_warp } => {
             let loaded = xfrsim_scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            for warning in &loaded.zone_warnings {
+                eprintln!("{warning}");
+            }
             let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
             let outcome = xfrsim_sim::run(&loaded, RunOptions { seed, warp: !no_warp })?;
             for line in &outcome.recording.lines {

@@ -29,12 +29,6 @@ impl Outgoing {
     }
 }
 
-/// Types that are never zone data: query-only types and OPT (RFC 1035 §3.2.3, RFC 6891,
-/// RFC 2845, RFC 2930); an UPDATE may not add them (RFC 2136 §3.4.1.2).
-fn is_meta_type(rtype: u16) -> bool {
-    matches!(rtype, 41 | 249 | 250 | 251 | 252 | 253 | 254 | 255)
-}
-
 impl Node {
     /// Answers a request that takes one response message (everything but a TCP transfer).
     pub(crate) fn answer_request(
@@ -325,7 +319,7 @@ fn decode_changes(request: &Message, apex: &Dname, updates: &[RecordRef]) -> Res
             return Err(RCODE_NOTZONE);
         }
         let rtype = record.rtype;
-        let meta = is_meta_type(rtype);
+        let meta = xfrsim_zone::rdata::is_meta(rtype);
         let empty = record.rdata_len() == 0;
         let change = match record.class {
             // The message parser checked every RDATA against its type; only deletions of

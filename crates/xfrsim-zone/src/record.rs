@@ -6,7 +6,7 @@ use std::fmt;
 use hickory_proto::rr::{DNSClass, Record, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
 
-use crate::digest::{fnv1a64, mix64};
+use crate::digest::{StableHasher, mix64};
 use crate::name::{Dname, push_sort_key, wire_len, write_name_text};
 use crate::rdata::wire::{each_name, read_rdata};
 use crate::rdata::{TypeName, present, type_info};
@@ -208,20 +208,15 @@ impl ZoneRecord {
 
     /// 64-bit hash of the canonical RR (owner lower-cased, type, class, TTL, canonical RDATA).
     pub(crate) fn content_hash(&self) -> u64 {
-        let mut hash = fnv1a64(&[]);
-        let mut feed = |bytes: &[u8]| {
-            for &b in bytes {
-                hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-            }
-        };
+        let mut hash = StableHasher::default();
         for &b in self.owner() {
-            feed(&[b.to_ascii_lowercase()]);
+            hash.write(&[b.to_ascii_lowercase()]);
         }
-        feed(&self.rtype.to_be_bytes());
-        feed(&CLASS_IN.to_be_bytes());
-        feed(&self.ttl.to_be_bytes());
-        feed(self.canonical_rdata());
-        mix64(hash)
+        hash.write(&self.rtype.to_be_bytes());
+        hash.write(&CLASS_IN.to_be_bytes());
+        hash.write(&self.ttl.to_be_bytes());
+        hash.write(self.canonical_rdata());
+        mix64(hash.finish())
     }
 
     /// Exact equality: owner bytes (case included), type, TTL and RDATA bytes.

@@ -238,7 +238,8 @@ static TYPES: &[TypeInfo] = &[
 ];
 
 /// Types that never appear in zone data: OPT (RFC 6891), TKEY, TSIG, and the query-only
-/// types (RFC 1035 §3.2.3, RFC 1995, RFC 5936). BIND refuses them in master files.
+/// types (RFC 1035 §3.2.3, RFC 1995, RFC 5936). BIND refuses them in master files, and an
+/// UPDATE may not add them (RFC 2136 §3.4.1.2).
 const META: &[(u16, &str)] = &[
     (41, "OPT"),
     (249, "TKEY"),
@@ -255,7 +256,7 @@ pub(crate) fn type_info(code: u16) -> Option<&'static TypeInfo> {
     TYPES.binary_search_by_key(&code, |t| t.code).ok().map(|i| &TYPES[i])
 }
 
-pub(crate) fn is_meta(code: u16) -> bool {
+pub fn is_meta(code: u16) -> bool {
     META.iter().any(|&(c, _)| c == code)
 }
 

@@ -210,6 +210,12 @@ fn write_string(rest: &[u8], out: &mut String) -> Option<usize> {
 /// Octets as a quoted string: `"` and `\` escaped, anything outside printable ASCII `\DDD`.
 pub(crate) fn write_quoted(bytes: &[u8], out: &mut String) {
     out.push('"');
+    push_escaped(bytes, out);
+    out.push('"');
+}
+
+/// The inside of a quoted string (RFC 1035 §5.1 escapes).
+pub(crate) fn push_escaped(bytes: &[u8], out: &mut String) {
     for &b in bytes {
         match b {
             b'"' | b'\\' => {
@@ -223,7 +229,6 @@ pub(crate) fn write_quoted(bytes: &[u8], out: &mut String) {
             }
         }
     }
-    out.push('"');
 }
 
 /// `YYYYMMDDHHmmSS` for a 32-bit signature time (RFC 4034 §3.2), taken in 1970–2106.

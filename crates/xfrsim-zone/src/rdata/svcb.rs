@@ -228,31 +228,20 @@ fn alpn_ids(value: &[u8]) -> Option<Vec<&[u8]>> {
     (!ids.is_empty()).then_some(ids)
 }
 
-/// Escapes octets for a quoted presentation value: `"` and `\` escaped, non-printables `\DDD`;
-/// `list` also escapes `,` (and the backslash that does so) for value-lists.
+/// Escapes octets for a quoted presentation value; `list` first escapes `,` and `\` for
+/// value-lists (RFC 9460 Appendix A.1), then the whole is escaped as a character-string.
 fn push_escaped(bytes: &[u8], list: bool, out: &mut String) {
-    for &b in bytes {
-        match b {
-            b',' | b'\\' if list => {
-                // A list-level escape, itself escaped at the character-string level.
-                out.push_str("\\\\");
-                if b == b',' {
-                    out.push(',');
-                } else {
-                    out.push_str("\\\\");
-                }
-            }
-            b'"' | b'\\' => {
-                out.push('\\');
-                out.push(char::from(b));
-            }
-            0x20..=0x7E => out.push(char::from(b)),
-            _ => {
-                out.push('\\');
-                crate::name::push_decimal3(out, b);
-            }
-        }
+    if !list {
+        return super::present::push_escaped(bytes, out);
     }
+    let mut listed = Vec::with_capacity(bytes.len() + 2);
+    for &b in bytes {
+        if matches!(b, b',' | b'\\') {
+            listed.push(b'\\');
+        }
+        listed.push(b);
+    }
+    super::present::push_escaped(&listed, out);
 }
 
 /// Presents checked parameters, a leading space before each.

@@ -409,3 +409,26 @@ fn generate_expands_as_bind_does() {
     }
     assert_eq!(zone.len(), 2 + 3 + 3);
 }
+
+/// A diff chain (IXFR) that would leave the zone without an apex NS, or with a CNAME beside
+/// other data, is not applied: the zone stays exactly as it was.
+#[test]
+fn diffs_that_break_integrity_are_rolled_back() {
+    let origin = Name::from_ascii("example.").unwrap();
+    let text = "$TTL 1h\n@ SOA ns1 host 1 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.80\n";
+    let zone = xfrsim_zone::parse_zone_text(text, "t.zone", &origin).unwrap().zone;
+    let soa2 = xfrsim_zone::with_serial(zone.soa_record(), xfrsim_zone::Serial(2));
+    let apex_ns = zone.records().find(|r| r.rtype() == xfrsim_zone::NS).unwrap().clone();
+    let www_cname = parse_records("www.example. 300 IN CNAME ns1.example.", "t", &Name::root()).unwrap().remove(0);
+    for (what, deleted, added, expected) in [
+        ("the last apex NS deleted", vec![apex_ns], vec![], "no NS records at its apex"),
+        ("a CNAME beside an A", vec![], vec![www_cname], "CNAME and other data"),
+    ] {
+        let mut copy = zone.clone();
+        let diff = xfrsim_zone::Diff { old_soa: zone.soa_record().clone(), deleted, new_soa: soa2.clone(), added };
+        let error = copy.apply_diffs([&diff]).expect_err(what);
+        assert!(error.to_string().contains(expected), "{what}: {error}");
+        assert_eq!(copy, zone, "{what}: the zone is untouched");
+        assert_eq!(copy.digest(), zone.digest());
+    }
+}

@@ -9,6 +9,7 @@
 //! and their bytes are kept as they are.
 
 pub(crate) mod encoding;
+mod loc;
 pub(crate) mod present;
 mod special;
 mod svcb;

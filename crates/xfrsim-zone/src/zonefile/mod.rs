@@ -18,190 +18,30 @@
 //! does (BIND and NSD use their working directory, which operators usually point at the zone
 //! directory anyway).
 
+mod error;
 mod generate;
 pub(crate) mod lexer;
+mod source;
 
-use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use hickory_proto::rr::Name;
 
-use crate::name::{Dname, NameError};
+use crate::name::Dname;
 use crate::rdata::text::{Token, parse_rdata, parse_ttl};
-use crate::rdata::{RdataError, TypeName, is_meta, type_from_text};
+use crate::rdata::{TypeName, is_meta, type_from_text};
 use crate::record::{SOA, Soa, ZoneRecord};
 use crate::zone::{Zone, check_sorted};
 use crate::{ZoneError, rdata::wire::read_rdata};
+pub use error::{WarningKind, ZoneFileError, ZoneFileErrorKind, ZoneFileWarning};
 pub use lexer::LexError;
+use source::read_checked;
+pub use source::{
+    Confinement, DEFAULT_MAX_INCLUDE_DEPTH, DEFAULT_MAX_INCLUDES, DEFAULT_MAX_ZONE_FILE_BYTES, FileKind, ReadOptions,
+};
 
-/// Largest zone file (each file, includes counted separately) read by default: 1 GiB, room
-/// for tens of millions of records. Checked before reading.
-pub const DEFAULT_MAX_ZONE_FILE_BYTES: u64 = 1 << 30;
-/// Most `$INCLUDE`s one zone may use, all files together.
-pub const DEFAULT_MAX_INCLUDES: usize = 1024;
-/// Deepest nesting of `$INCLUDE`s (a file including itself stops here).
-pub const DEFAULT_MAX_INCLUDE_DEPTH: usize = 16;
 /// Largest TTL kept as written (RFC 2181 §8); BIND loads a larger one as 0, with a warning.
 pub const MAX_TTL: u32 = 0x7FFF_FFFF;
-
-/// Which files a zone may be read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Confinement {
-    /// Anywhere the process may read (`cargo xtask serve`: operators keep zones in /etc/bind).
-    Anywhere,
-    /// Only inside this directory, through relative paths (a scenario run in CI may not read
-    /// outside its own directory, whatever its zone files `$INCLUDE`).
-    Within(PathBuf),
-}
-
-/// Limits and confinement for reading zone files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReadOptions {
-    pub max_file_bytes: u64,
-    pub max_includes: usize,
-    pub max_include_depth: usize,
-    pub confinement: Confinement,
-}
-
-impl ReadOptions {
-    /// Default limits, with the given confinement.
-    pub fn new(confinement: Confinement) -> Self {
-        ReadOptions {
-            max_file_bytes: DEFAULT_MAX_ZONE_FILE_BYTES,
-            max_includes: DEFAULT_MAX_INCLUDES,
-            max_include_depth: DEFAULT_MAX_INCLUDE_DEPTH,
-            confinement,
-        }
-    }
-}
-
-fn io_reason(kind: std::io::ErrorKind) -> String {
-    match kind {
-        std::io::ErrorKind::NotFound => "no such file".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// What kind of non-regular file was named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    Directory,
-    Fifo,
-    Socket,
-    Device,
-    Other,
-}
-
-impl fmt::Display for FileKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FileKind::Directory => "a directory",
-            FileKind::Fifo => "a FIFO",
-            FileKind::Socket => "a socket",
-            FileKind::Device => "a device",
-            FileKind::Other => "not a regular file",
-        })
-    }
-}
-
-/// Why a zone file was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ZoneFileErrorKind {
-    #[error("cannot read zone file: {}", io_reason(*.0))]
-    Io(std::io::ErrorKind),
-    #[error("zone file is {0}, not a regular file")]
-    NotRegularFile(FileKind),
-    #[error("zone file larger than {limit} bytes")]
-    TooLarge { limit: u64 },
-    #[error("more than {limit} $INCLUDEs")]
-    TooManyIncludes { limit: usize },
-    #[error("$INCLUDEs nested deeper than {limit}")]
-    IncludeTooDeep { limit: usize },
-    #[error("zone file outside {dir} (files must stay inside the scenario's directory)")]
-    OutsideDirectory { dir: String },
-    #[error("absolute path `{0}`: scenario zone files are named relative to the scenario")]
-    AbsolutePath(String),
-    #[error("$INCLUDE is not available in zone text given inline")]
-    IncludeInline,
-    #[error("{0}")]
-    Lex(LexError),
-    #[error("bad owner name: {0}")]
-    Owner(NameError),
-    #[error("no owner name: the first record must name its owner")]
-    NoOwner,
-    #[error("bad TTL `{0}` (seconds, or units like 1h30m)")]
-    BadTtl(String),
-    #[error("no TTL: give one, or set $TTL before this record")]
-    NoTtl,
-    #[error("class {0} is not the zone's class IN")]
-    Class(String),
-    #[error("missing record type")]
-    MissingType,
-    #[error("unknown record type `{0}` (write unknown types as TYPEnnn \\# <length> <hex>)")]
-    UnknownType(String),
-    #[error("{0} is a meta type and cannot appear in a zone")]
-    MetaType(TypeName),
-    #[error("{rtype} RDATA: {error}")]
-    Rdata { rtype: TypeName, error: RdataError },
-    #[error("unknown directive `{0}`")]
-    UnknownDirective(String),
-    #[error("{directive} expects {expected}")]
-    DirectiveArgs { directive: &'static str, expected: &'static str },
-    #[error("{0}")]
-    Zone(ZoneError),
-}
-
-/// A zone file that could not be loaded: which file, where in it, and why. `line` is 0 when
-/// the fault is the zone as a whole (no SOA, no apex NS).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneFileError {
-    pub path: String,
-    pub line: u32,
-    pub col: u32,
-    pub kind: ZoneFileErrorKind,
-}
-
-impl fmt::Display for ZoneFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            0 => write!(f, "{}: {}", self.path, self.kind),
-            line => write!(f, "{}:{}:{}: {}", self.path, line, self.col, self.kind),
-        }
-    }
-}
-
-impl std::error::Error for ZoneFileError {}
-
-/// Something BIND warns about and loads anyway.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WarningKind {
-    #[error("ignoring out-of-zone data ({0})")]
-    OutOfZone(String),
-    #[error("TTL set to prior TTL ({0})")]
-    TtlSetToPrior(u32),
-    #[error("no TTL specified; using SOA MINIMUM ({0}) instead")]
-    TtlFromSoaMinimum(u32),
-    #[error("no $TTL: records without a TTL take the last one given (RFC 1035 TTL semantics)")]
-    Rfc1035TtlSemantics,
-    #[error("TTL {0} above the maximum 2147483647, set to 0")]
-    TtlTooLarge(u32),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneFileWarning {
-    pub path: String,
-    pub line: u32,
-    pub col: u32,
-    pub kind: WarningKind,
-}
-
-impl fmt::Display for ZoneFileWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: warning: {}", self.path, self.line, self.col, self.kind)
-    }
-}
 
 /// A loaded zone and what BIND would have warned about on the way.
 #[derive(Debug, Clone)]
@@ -625,51 +465,4 @@ fn class_of(raw: &[u8]) -> Option<bool> {
 
 fn lossy(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).into_owned()
-}
-
-/// Reads a file after checking what it is: a regular file (a FIFO or device would block or
-/// never end), inside the confinement, no larger than the limit.
-fn read_checked(path: &Path, options: &ReadOptions) -> Result<Vec<u8>, ZoneFileErrorKind> {
-    let io = |e: std::io::Error| ZoneFileErrorKind::Io(e.kind());
-    if let Confinement::Within(dir) = &options.confinement {
-        // Symbolic links and `..` resolved: where the file really is.
-        let real_dir = dir.canonicalize().map_err(io)?;
-        let real = path.canonicalize().map_err(io)?;
-        if !real.starts_with(&real_dir) {
-            return Err(ZoneFileErrorKind::OutsideDirectory { dir: dir.display().to_string() });
-        }
-    }
-    let metadata = std::fs::metadata(path).map_err(io)?;
-    check_regular(&metadata)?;
-    if metadata.len() > options.max_file_bytes {
-        return Err(ZoneFileErrorKind::TooLarge { limit: options.max_file_bytes });
-    }
-    let file = std::fs::File::open(path).map_err(io)?;
-    // The file may have been replaced since the check: check the opened one again.
-    check_regular(&file.metadata().map_err(io)?)?;
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.take(options.max_file_bytes + 1).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 > options.max_file_bytes {
-        return Err(ZoneFileErrorKind::TooLarge { limit: options.max_file_bytes });
-    }
-    Ok(bytes)
-}
-
-fn check_regular(metadata: &std::fs::Metadata) -> Result<(), ZoneFileErrorKind> {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = metadata.file_type();
-    if kind.is_file() {
-        return Ok(());
-    }
-    Err(ZoneFileErrorKind::NotRegularFile(if kind.is_dir() {
-        FileKind::Directory
-    } else if kind.is_fifo() {
-        FileKind::Fifo
-    } else if kind.is_socket() {
-        FileKind::Socket
-    } else if kind.is_block_device() || kind.is_char_device() {
-        FileKind::Device
-    } else {
-        FileKind::Other
-    }))
 }

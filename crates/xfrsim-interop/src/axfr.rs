@@ -75,3 +75,52 @@ pub fn axfr(server: SocketAddr, zone: &Name, deadline: Duration) -> Result<Axfr,
     }
     Ok(Axfr { records, messages, bytes, first_byte: first_byte.unwrap_or_default(), total: start.elapsed() })
 }
+
+/// RFC 5936 §2.2: the zone SOA first and last, the same bytes, and no SOA between.
+pub fn check_axfr_shape(records: &[ZoneRecord]) -> Result<(), String> {
+    let (Some(first), Some(last)) = (records.first(), records.last()) else {
+        return Err("no records".to_string());
+    };
+    if records.len() < 2 || first.rtype() != SOA || !first.same_bytes(last) {
+        return Err(format!("does not open and close with the same SOA: `{first}` … `{last}`"));
+    }
+    if let Some(soa) = records[1..records.len() - 1].iter().find(|r| r.rtype() == SOA) {
+        return Err(format!("an SOA inside: `{soa}`"));
+    }
+    Ok(())
+}
+
+/// The records of two AXFRs (closing SOA dropped), as multisets: every record of one equals
+/// one of the other byte for byte (owner, type, TTL, RDATA; class is IN in both), or — with
+/// `fold_case` — equal once the case of every name (owner and names inside RDATA) is folded.
+pub fn compare_records(ours: &[ZoneRecord], theirs: &[ZoneRecord], fold_case: bool) -> Result<(), String> {
+    let key = |r: &ZoneRecord| {
+        let (owner, rdata) = if fold_case {
+            (r.owner().to_ascii_lowercase(), xfrsim_zone::rdata::fold_name_case(r.rtype(), r.rdata()))
+        } else {
+            (r.owner().to_vec(), r.rdata().to_vec())
+        };
+        (owner, r.rtype(), r.ttl(), rdata)
+    };
+    let sorted = |records: &[ZoneRecord]| {
+        let mut keyed: Vec<_> =
+            records[..records.len().saturating_sub(1)].iter().map(|r| (key(r), r.to_string())).collect();
+        keyed.sort();
+        keyed
+    };
+    let (a, b) = (sorted(ours), sorted(theirs));
+    let only_ours: Vec<&String> = a.iter().filter(|x| !b.iter().any(|y| y.0 == x.0)).map(|x| &x.1).take(3).collect();
+    let only_theirs: Vec<&String> = b.iter().filter(|y| !a.iter().any(|x| x.0 == y.0)).map(|y| &y.1).take(3).collect();
+    if a.len() != b.len()
+        || !only_ours.is_empty()
+        || !only_theirs.is_empty()
+        || a.iter().zip(&b).any(|(x, y)| x.0 != y.0)
+    {
+        return Err(format!(
+            "{} records here, {} there; only here: {only_ours:?}; only there: {only_theirs:?}",
+            a.len(),
+            b.len()
+        ));
+    }
+    Ok(())
+}

@@ -541,7 +541,7 @@ fn content_fidelity(s: &mut Session, peer: Peer) -> Result<(), String> {
     let files = fixture::files_for(peer)?;
     let origin = Name::from_ascii(fixture::ORIGIN).expect("a valid origin");
     let ours_dir = s.dir.subdir("ours-fixture").map_err(|e| format!("cannot create a directory: {e}"))?;
-    fixture::write(&ours_dir, &files)?;
+    crate::workdir::write_files(&ours_dir, &files)?;
     let options = xfrsim_zone::ReadOptions::new(xfrsim_zone::Confinement::Anywhere);
     let data = xfrsim_zone::load_zone_file(&ours_dir.join(fixture::MAIN), &origin, &options)
         .map_err(|e| format!("our primary does not load the fixture: {e}"))?
@@ -559,9 +559,9 @@ fn content_fidelity(s: &mut Session, peer: Peer) -> Result<(), String> {
     s.start_ours(primary_addr, vec![primary])?;
     let theirs = crate::axfr::axfr(peer_addr, &origin, SOON)?;
     let mine = crate::axfr::axfr(primary_addr, &origin, SOON)?;
-    check_axfr_shape(&theirs.records).map_err(|e| format!("{}'s AXFR: {e}", peer.name()))?;
-    check_axfr_shape(&mine.records).map_err(|e| format!("our AXFR: {e}"))?;
-    compare_records(&mine.records, &theirs.records, peer != Peer::Bind)
+    crate::axfr::check_axfr_shape(&theirs.records).map_err(|e| format!("{}'s AXFR: {e}", peer.name()))?;
+    crate::axfr::check_axfr_shape(&mine.records).map_err(|e| format!("our AXFR: {e}"))?;
+    crate::axfr::compare_records(&mine.records, &theirs.records, peer != Peer::Bind)
         .map_err(|e| format!("our primary and {} serve the fixture differently: {e}", peer.name()))?;
 
     let secondary = ZoneConfig { allow_transfer: Acl::Any, ..ZoneConfig::secondary(origin.clone(), vec![peer_addr]) };
@@ -572,55 +572,6 @@ fn content_fidelity(s: &mut Session, peer: Peer) -> Result<(), String> {
     })
     .ok_or_else(|| format!("our secondary did not install serial {serial} from {} within {SOON:?}", peer.name()))?;
     let copy = crate::axfr::axfr(secondary_addr, &origin, SOON)?;
-    compare_records(&copy.records, &theirs.records, false)
+    crate::axfr::compare_records(&copy.records, &theirs.records, false)
         .map_err(|e| format!("our secondary's copy differs from {}'s zone: {e}", peer.name()))
-}
-
-/// RFC 5936 §2.2: the zone SOA first and last, the same bytes, and no SOA between.
-fn check_axfr_shape(records: &[ZoneRecord]) -> Result<(), String> {
-    let (Some(first), Some(last)) = (records.first(), records.last()) else {
-        return Err("no records".to_string());
-    };
-    if records.len() < 2 || first.rtype() != SOA || !first.same_bytes(last) {
-        return Err(format!("does not open and close with the same SOA: `{first}` … `{last}`"));
-    }
-    if let Some(soa) = records[1..records.len() - 1].iter().find(|r| r.rtype() == SOA) {
-        return Err(format!("an SOA inside: `{soa}`"));
-    }
-    Ok(())
-}
-
-/// The records of two AXFRs (closing SOA dropped), as multisets: every record of one equals
-/// one of the other byte for byte (owner, type, TTL, RDATA; class is IN in both), or — with
-/// `fold_case` — equal once the case of every name (owner and names inside RDATA) is folded.
-fn compare_records(ours: &[ZoneRecord], theirs: &[ZoneRecord], fold_case: bool) -> Result<(), String> {
-    let key = |r: &ZoneRecord| {
-        let (owner, rdata) = if fold_case {
-            (r.owner().to_ascii_lowercase(), xfrsim_zone::rdata::fold_name_case(r.rtype(), r.rdata()))
-        } else {
-            (r.owner().to_vec(), r.rdata().to_vec())
-        };
-        (owner, r.rtype(), r.ttl(), rdata)
-    };
-    let sorted = |records: &[ZoneRecord]| {
-        let mut keyed: Vec<_> =
-            records[..records.len().saturating_sub(1)].iter().map(|r| (key(r), r.to_string())).collect();
-        keyed.sort();
-        keyed
-    };
-    let (a, b) = (sorted(ours), sorted(theirs));
-    let only_ours: Vec<&String> = a.iter().filter(|x| !b.iter().any(|y| y.0 == x.0)).map(|x| &x.1).take(3).collect();
-    let only_theirs: Vec<&String> = b.iter().filter(|y| !a.iter().any(|x| x.0 == y.0)).map(|y| &y.1).take(3).collect();
-    if a.len() != b.len()
-        || !only_ours.is_empty()
-        || !only_theirs.is_empty()
-        || a.iter().zip(&b).any(|(x, y)| x.0 != y.0)
-    {
-        return Err(format!(
-            "{} records here, {} there; only here: {only_ours:?}; only there: {only_theirs:?}",
-            a.len(),
-            b.len()
-        ));
-    }
-    Ok(())
 }

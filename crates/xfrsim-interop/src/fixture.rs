@@ -70,15 +70,3 @@ fn collect(base: &Path, relative: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) ->
     }
     Ok(())
 }
-
-/// Writes `files` under `dir`.
-pub fn write(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), String> {
-    for (path, contents) in files {
-        let target = dir.join(path);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
-        }
-        std::fs::write(&target, contents).map_err(|e| format!("writing {}: {e}", target.display()))?;
-    }
-    Ok(())
-}

@@ -159,7 +159,7 @@ impl PeerServer {
                 PeerRole::Primary { zone, .. } => {
                     std::fs::write(dir.join(zone_file_name(&zone.origin)), zone.render()).map_err(io)?;
                 }
-                PeerRole::PrimaryFiles { files, .. } => crate::fixture::write(dir, files)?,
+                PeerRole::PrimaryFiles { files, .. } => crate::workdir::write_files(dir, files)?,
                 PeerRole::Secondary { .. } => {}
             }
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::fs::DirBuilderExt as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -75,6 +75,18 @@ fn sweep_abandoned() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// Writes `files` under `dir`.
+pub fn write_files(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), String> {
+    for (path, contents) in files {
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+        }
+        std::fs::write(&target, contents).map_err(|e| format!("writing {}: {e}", target.display()))?;
+    }
+    Ok(())
 }
 
 /// The lowest port the kernel hands out for outgoing connections (Linux; 32768 elsewhere).

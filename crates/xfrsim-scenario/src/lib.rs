@@ -77,22 +77,12 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError>
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let mut zones = Vec::with_capacity(scenario.zones.len());
-    let mut zone_warnings = Vec::new();
-    for (index, spec) in scenario.zones.iter().enumerate() {
-        let origin = hickory_proto::rr::Name::from_ascii(&spec.origin).map_err(|e| {
-            checker.error_at(&spec.origin, format!("zone origin `{}` is not a domain name: {e}", spec.origin))
-        })?;
-        let loaded = build_zone(spec, &origin, dir).map_err(|e| {
-            // Point at this zone's `file:` value (the same file may serve several zones).
-            checker.anchor_nth(&format!("\"{}\"", spec.origin), 0, "zones");
-            let needle = spec.file.clone().unwrap_or_else(|| spec.origin.clone());
-            let _ = index;
-            checker.error_at(&needle, format!("zone `{}`: {e}", spec.origin))
-        })?;
-        zone_warnings.extend(loaded.warnings);
-        zones.push(loaded.zone);
-    }
+    let (zones, zone_warnings) = zones::build_all(&scenario.zones, dir).map_err(|(index, e)| {
+        // Point at this zone's `file:` value (the same file may serve several zones).
+        let spec = &scenario.zones[index];
+        checker.anchor_nth(&format!("\"{}\"", spec.origin), 0, "zones");
+        checker.error_at(spec.file.as_deref().unwrap_or(&spec.origin), format!("zone `{}`: {e}", spec.origin))
+    })?;
     Ok(LoadedScenario { scenario, path: path.to_path_buf(), name, zones, zone_warnings })
 }
 

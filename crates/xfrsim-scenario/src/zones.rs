@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use xfrsim_zone::{
-    Confinement, Dname, LoadedZone, ReadOptions, Zone, ZoneBuilder, ZoneError, ZoneFileError, ZoneRecord, soa_record,
+    Confinement, Dname, LoadedZone, ReadOptions, Zone, ZoneBuilder, ZoneError, ZoneFileError, ZoneFileWarning,
+    ZoneRecord, soa_record,
 };
 
 use crate::ZoneSpec;
@@ -21,6 +22,25 @@ pub enum ZoneLoadError {
     File(#[from] ZoneFileError),
     #[error("generated zone: {0}")]
     Generated(#[from] ZoneError),
+    #[error("origin is not a domain name: {0}")]
+    Origin(String),
+}
+
+/// Builds every zone of a scenario, in order, with the warnings their files gave; on failure,
+/// the index of the zone at fault.
+pub(crate) fn build_all(
+    specs: &[ZoneSpec],
+    dir: &Path,
+) -> Result<(Vec<Zone>, Vec<ZoneFileWarning>), (usize, ZoneLoadError)> {
+    let mut zones = Vec::with_capacity(specs.len());
+    let mut warnings = Vec::new();
+    for (index, spec) in specs.iter().enumerate() {
+        let origin = Name::from_ascii(&spec.origin).map_err(|e| (index, ZoneLoadError::Origin(e.to_string())))?;
+        let loaded = build_zone(spec, &origin, dir).map_err(|e| (index, e))?;
+        warnings.extend(loaded.warnings);
+        zones.push(loaded.zone);
+    }
+    Ok((zones, warnings))
 }
 
 /// Builds the zone `spec` describes; a `file` is resolved against `dir` and must stay inside

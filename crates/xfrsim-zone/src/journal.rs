@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::name::Dname;
-use crate::record::{CNAME, NS, SOA, ZoneRecord};
+use crate::record::{CNAME, NS, SOA, ZoneRecord, with_serial};
 use crate::zone::{Zone, allowed_beside_cname, is_singleton};
 use crate::{Serial, ZoneError};
 
@@ -370,13 +370,6 @@ impl ZoneHistory {
             self.journal_records = 0;
         }
     }
-}
-
-/// The same SOA record with another serial.
-pub fn with_serial(soa: &ZoneRecord, serial: Serial) -> ZoneRecord {
-    let mut fields = soa.soa().expect("an SOA record");
-    fields.serial = serial.0;
-    ZoneRecord::new(soa.owner(), SOA, soa.ttl(), &fields.to_rdata()).expect("an SOA with another serial is an SOA")
 }
 
 fn apply_change(

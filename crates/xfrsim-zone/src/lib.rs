@@ -22,10 +22,10 @@ mod zone;
 pub mod zonefile;
 
 pub use digest::{StableHasher, fnv1a64, mix64};
-pub use journal::{Change, Diff, UpdateOutcome, ZoneHistory, with_serial};
+pub use journal::{Change, Diff, UpdateOutcome, ZoneHistory};
 pub use name::Dname;
 pub use rdata::{RdataError, TypeName, type_from_text};
-pub use record::{CLASS_IN, CNAME, DNAME, NS, SOA, Soa, ZoneRecord, soa_record};
+pub use record::{CLASS_IN, CNAME, DNAME, NS, SOA, Soa, ZoneRecord, soa_record, with_serial};
 pub use serial::{MAX_SERIAL_INCREMENT, Serial};
 pub use zone::{Zone, ZoneBuilder, ZoneDigest, allowed_beside_cname, is_singleton};
 pub use zonefile::{

@@ -274,6 +274,13 @@ impl Ord for ZoneRecord {
     }
 }
 
+/// The same SOA record with another serial.
+pub fn with_serial(soa: &ZoneRecord, serial: Serial) -> ZoneRecord {
+    let mut fields = soa.soa().expect("an SOA record");
+    fields.serial = serial.0;
+    ZoneRecord::new(soa.owner(), SOA, soa.ttl(), &fields.to_rdata()).expect("an SOA with another serial is an SOA")
+}
+
 /// The fields of an SOA (RFC 1035 §3.3.13). Timers are unsigned 32-bit seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Soa {

@@ -252,7 +252,7 @@ impl Zone {
     /// The same zone with another SOA serial (a restore from an older backup, a serial reset).
     pub fn with_serial(&self, serial: Serial) -> Zone {
         let mut zone = self.clone();
-        zone.set_soa(crate::journal::with_serial(&self.soa, serial)).expect("the same SOA with another serial");
+        zone.set_soa(crate::record::with_serial(&self.soa, serial)).expect("the same SOA with another serial");
         zone
     }
 

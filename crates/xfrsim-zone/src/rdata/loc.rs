@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::RdataError;
-use super::text::{Cursor, Token, parse_number};
+use super::syntax::{Cursor, Token, parse_number};
 
 /// A decimal with up to `places` fraction digits, scaled by 10^places (`12.5` with 2 → 1250).
 fn parse_fixed(raw: &[u8], places: u32, what: &'static str) -> Result<i64, RdataError> {

@@ -13,9 +13,11 @@ mod loc;
 pub(crate) mod present;
 mod special;
 mod svcb;
+pub(crate) mod syntax;
 pub(crate) mod text;
 
-pub use text::{parse_ttl, rdata_from_text};
+pub use syntax::parse_ttl;
+pub use text::rdata_from_text;
 pub use wire::fold_name_case;
 
 /// Presentation text of checked, uncompressed RDATA of type `rtype`: the type's own syntax,

@@ -6,10 +6,10 @@ use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::encoding::{base32hex_encode, base64_encode, hex_encode};
-use super::text::{CERT_TYPES, SECALGS};
+use super::syntax::{CERT_TYPES, SECALGS, write_quoted};
 use super::wire::bitmap_types;
 use super::{Field, Special, TypeName, special, svcb, type_info};
-use crate::name::{push_decimal3, wire_len, write_name_text};
+use crate::name::{wire_len, write_name_text};
 
 /// Appends the presentation form of checked, uncompressed RDATA of type `code` to `out`.
 pub(crate) fn write_rdata(code: u16, rdata: &[u8], out: &mut String) {
@@ -205,30 +205,6 @@ fn write_string(rest: &[u8], out: &mut String) -> Option<usize> {
     let len = usize::from(*rest.first()?);
     write_quoted(rest.get(1..1 + len)?, out);
     Some(1 + len)
-}
-
-/// Octets as a quoted string: `"` and `\` escaped, anything outside printable ASCII `\DDD`.
-pub(crate) fn write_quoted(bytes: &[u8], out: &mut String) {
-    out.push('"');
-    push_escaped(bytes, out);
-    out.push('"');
-}
-
-/// The inside of a quoted string (RFC 1035 §5.1 escapes).
-pub(crate) fn push_escaped(bytes: &[u8], out: &mut String) {
-    for &b in bytes {
-        match b {
-            b'"' | b'\\' => {
-                out.push('\\');
-                out.push(char::from(b));
-            }
-            0x20..=0x7E => out.push(char::from(b)),
-            _ => {
-                out.push('\\');
-                push_decimal3(out, b);
-            }
-        }
-    }
 }
 
 /// `YYYYMMDDHHmmSS` for a 32-bit signature time (RFC 4034 §3.2), taken in 1970–2106.

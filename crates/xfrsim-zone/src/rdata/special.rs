@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::Special;
 use super::encoding::{base64_decode, base64_encode, hex_decode, hex_encode};
-use super::text::{Cursor, parse_ipv4, parse_ipv6, parse_name, parse_number, parse_type};
+use super::syntax::{Cursor, parse_ipv4, parse_ipv6, parse_name, parse_number, parse_type};
 use super::{RdataError, TypeName};
 use crate::name::{wire_len, write_name_text};
 

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::RdataError;
 use super::encoding::{base64_decode, base64_encode};
-use super::text::{Cursor, decode_escapes, parse_decimal};
+use super::syntax::{Cursor, decode_escapes, parse_decimal, push_escaped as push_string_escaped};
 
 const MANDATORY: u16 = 0;
 const ALPN: u16 = 1;
@@ -232,7 +232,7 @@ fn alpn_ids(value: &[u8]) -> Option<Vec<&[u8]>> {
 /// value-lists (RFC 9460 Appendix A.1), then the whole is escaped as a character-string.
 fn push_escaped(bytes: &[u8], list: bool, out: &mut String) {
     if !list {
-        return super::present::push_escaped(bytes, out);
+        return push_string_escaped(bytes, out);
     }
     let mut listed = Vec::with_capacity(bytes.len() + 2);
     for &b in bytes {
@@ -241,7 +241,7 @@ fn push_escaped(bytes: &[u8], list: bool, out: &mut String) {
         }
         listed.push(b);
     }
-    super::present::push_escaped(&listed, out);
+    push_string_escaped(&listed, out);
 }
 
 /// Presents checked parameters, a leading space before each.

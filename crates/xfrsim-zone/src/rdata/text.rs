@@ -1,68 +1,20 @@
 //! RDATA from presentation text (RFC 1035 §5.1 and each type's RFC), as BIND's per-type
 //! `fromtext` reads it, including RFC 3597 generic RDATA (`\# <length> <hex>`) for any type.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use super::encoding::{base32hex_decode, base64_decode, hex_decode};
+use super::syntax::{
+    CERT_TYPES, Cursor, SECALGS, Token, decode_string, mnemonic_value, parse_decimal, parse_ipv4, parse_ipv6,
+    parse_name, parse_number, parse_ttl, parse_type, push_string,
+};
 use super::wire::{build_bitmap, read_rdata};
-use super::{Field, RdataError, TypeInfo, check_rules, special, svcb, type_from_text, type_info};
-use crate::name::{Dname, unescape};
-
-/// One token of a master-file entry: its raw text (escapes not yet decoded; without the
-/// surrounding quotes when `quoted`), and where it starts.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Token<'a> {
-    pub raw: &'a [u8],
-    pub quoted: bool,
-    pub line: u32,
-    pub col: u32,
-}
+use super::{Field, RdataError, TypeInfo, check_rules, special, svcb, type_info};
+use crate::name::Dname;
 
 /// A failure at token `index` of the RDATA (`index == tokens.len()`: after the last one).
 #[derive(Debug)]
 pub(crate) struct TextError {
     pub index: usize,
     pub error: RdataError,
-}
-
-/// Tokens being consumed by the fields of one RDATA.
-pub(crate) struct Cursor<'t, 'a> {
-    tokens: &'t [Token<'a>],
-    next: usize,
-    pub origin: &'t Dname,
-}
-
-impl<'t, 'a> Cursor<'t, 'a> {
-    pub fn new(tokens: &'t [Token<'a>], origin: &'t Dname) -> Self {
-        Cursor { tokens, next: 0, origin }
-    }
-
-    /// The next token, or the error naming what was missing.
-    pub fn take(&mut self, what: &'static str) -> Result<Token<'a>, RdataError> {
-        let token = *self.tokens.get(self.next).ok_or(RdataError::Missing(what))?;
-        self.next += 1;
-        Ok(token)
-    }
-
-    pub fn peek(&self) -> Option<Token<'a>> {
-        self.tokens.get(self.next).copied()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.next >= self.tokens.len()
-    }
-
-    /// Every remaining token (possibly none).
-    pub fn rest(&mut self) -> &'t [Token<'a>] {
-        let rest = &self.tokens[self.next.min(self.tokens.len())..];
-        self.next = self.tokens.len();
-        rest
-    }
-
-    /// Index of the token a failure should point at: the last one taken.
-    fn blame(&self) -> usize {
-        self.next.saturating_sub(1)
-    }
 }
 
 /// Parses the RDATA tokens of a record of type `code` onto `out` (uncompressed wire form).
@@ -257,50 +209,6 @@ fn parse_field(
     Ok(())
 }
 
-/// A name field: `@` is the origin; a name without a final dot is relative to it.
-pub(crate) fn parse_name(token: Token<'_>, origin: &Dname) -> Result<Dname, RdataError> {
-    if token.raw == b"@" && !token.quoted {
-        return Ok(origin.clone());
-    }
-    Ok(Dname::from_text(token.raw, origin)?)
-}
-
-pub(crate) fn parse_type(token: &Token<'_>) -> Result<u16, RdataError> {
-    let text = std::str::from_utf8(token.raw)
-        .map_err(|_| RdataError::UnknownType(String::from_utf8_lossy(token.raw).into()))?;
-    type_from_text(text).ok_or_else(|| RdataError::UnknownType(text.to_string()))
-}
-
-/// A decimal number of at most `max` (BIND `isc_parse_uint*`: digits only).
-pub(crate) fn parse_number(token: Token<'_>, what: &'static str, max: u64) -> Result<u64, RdataError> {
-    if token.raw.is_empty() || !token.raw.iter().all(u8::is_ascii_digit) {
-        return Err(RdataError::Bad { what, expected: "a decimal number" });
-    }
-    parse_decimal(token.raw, max).ok_or(RdataError::OutOfRange { what, max })
-}
-
-pub(crate) fn parse_decimal(digits: &[u8], max: u64) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let value = digits.iter().try_fold(0u64, |v, d| v.checked_mul(10)?.checked_add(u64::from(d - b'0')))?;
-    (value <= max).then_some(value)
-}
-
-pub(crate) fn parse_ipv4(token: Token<'_>) -> Result<Ipv4Addr, RdataError> {
-    std::str::from_utf8(token.raw)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(RdataError::Bad { what: "IPv4 address", expected: "a dotted quad like 192.0.2.1" })
-}
-
-pub(crate) fn parse_ipv6(token: Token<'_>) -> Result<Ipv6Addr, RdataError> {
-    std::str::from_utf8(token.raw)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(RdataError::Bad { what: "IPv6 address", expected: "an address like 2001:db8::1" })
-}
-
 /// `xx-xx-...` with exactly two hex digits per group (RFC 7043 §3.2, §4.2).
 fn parse_eui(token: Token<'_>, octets: usize, out: &mut Vec<u8>) -> Result<(), RdataError> {
     let bad = RdataError::Bad { what: "EUI address", expected: "hex pairs joined by `-`" };
@@ -312,71 +220,6 @@ fn parse_eui(token: Token<'_>, octets: usize, out: &mut Vec<u8>) -> Result<(), R
         hex_decode(group, out).ok_or_else(|| bad.clone())?;
     }
     Ok(())
-}
-
-/// Decodes a `<character-string>` token: `\DDD` and `\X` escapes (RFC 1035 §5.1).
-pub(crate) fn decode_string(token: Token<'_>) -> Result<Vec<u8>, RdataError> {
-    decode_escapes(token.raw)
-}
-
-pub(crate) fn decode_escapes(raw: &[u8]) -> Result<Vec<u8>, RdataError> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'\\' {
-            let (byte, used) = unescape(&raw[i + 1..])
-                .ok_or(RdataError::Bad { what: "escape", expected: "\\DDD (at most 255) or \\X" })?;
-            out.push(byte);
-            i += 1 + used;
-        } else {
-            out.push(raw[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
-}
-
-pub(crate) fn push_string(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), RdataError> {
-    let len = u8::try_from(bytes.len()).map_err(|_| RdataError::StringTooLong)?;
-    out.push(len);
-    out.extend_from_slice(bytes);
-    Ok(())
-}
-
-/// A TTL or SOA timer (BIND `dns_ttl_fromtext`): plain seconds, or numbers each followed by a
-/// unit `w`, `d`, `h`, `m`, `s` (either case), summed; at most 2^32 - 1.
-pub fn parse_ttl(text: &[u8]) -> Option<u32> {
-    if text.is_empty() {
-        return None;
-    }
-    if text.iter().all(u8::is_ascii_digit) {
-        return parse_decimal(text, u32::MAX.into()).map(|v| v as u32);
-    }
-    let mut total: u64 = 0;
-    let mut number: Option<u64> = None;
-    for &c in text {
-        if c.is_ascii_digit() {
-            let n = number.unwrap_or(0).checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-            if n > u64::from(u32::MAX) {
-                return None;
-            }
-            number = Some(n);
-            continue;
-        }
-        let unit = match c.to_ascii_lowercase() {
-            b'w' => 604_800,
-            b'd' => 86_400,
-            b'h' => 3_600,
-            b'm' => 60,
-            b's' => 1,
-            _ => return None,
-        };
-        total = total.checked_add(number.take()?.checked_mul(unit)?)?;
-    }
-    if number.is_some() {
-        return None; // a number without its unit after units were used
-    }
-    u32::try_from(total).ok()
 }
 
 /// RRSIG times (RFC 4034 §3.2): `YYYYMMDDHHmmSS` in UTC, or a decimal count of seconds.
@@ -426,47 +269,6 @@ pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-/// DNSSEC algorithm mnemonics (IANA "DNS Security Algorithm Numbers"; the names BIND's
-/// `dns_secalg_fromtext` knows).
-pub(crate) const SECALGS: &[(&str, u64)] = &[
-    ("RSAMD5", 1),
-    ("DH", 2),
-    ("DSA", 3),
-    ("RSASHA1", 5),
-    ("DSA-NSEC3-SHA1", 6),
-    ("NSEC3DSA", 6),
-    ("RSASHA1-NSEC3-SHA1", 7),
-    ("NSEC3RSASHA1", 7),
-    ("RSASHA256", 8),
-    ("RSASHA512", 10),
-    ("ECC-GOST", 12),
-    ("ECDSAP256SHA256", 13),
-    ("ECDSAP384SHA384", 14),
-    ("ED25519", 15),
-    ("ED448", 16),
-    ("INDIRECT", 252),
-    ("PRIVATEDNS", 253),
-    ("PRIVATEOID", 254),
-];
-
-/// CERT types (RFC 4398 §2.1).
-pub(crate) const CERT_TYPES: &[(&str, u64)] = &[
-    ("PKIX", 1),
-    ("SPKI", 2),
-    ("PGP", 3),
-    ("IPKIX", 4),
-    ("ISPKI", 5),
-    ("IPGP", 6),
-    ("ACPKIX", 7),
-    ("IACPKIX", 8),
-    ("URI", 253),
-    ("OID", 254),
-];
-
-fn mnemonic_value(table: &[(&str, u64)], raw: &[u8]) -> Option<u64> {
-    table.iter().find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(raw)).map(|&(_, v)| v)
 }
 
 /// Parses a complete RDATA from one line of presentation text (tests and tools): tokens are

@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use super::{Reader, ZoneFileError, ZoneFileErrorKind, lexer};
 use crate::name::Dname;
-use crate::rdata::text::{Token, parse_decimal};
+use crate::rdata::syntax::{Token, parse_decimal};
 
 /// Most records one `$GENERATE` may produce: a typo in a range must not fill memory.
 pub const MAX_GENERATE_RECORDS: u64 = 1_000_000;

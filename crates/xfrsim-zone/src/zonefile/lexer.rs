@@ -2,7 +2,7 @@
 //! `;` starts a comment; `"..."` is one token; `\X` and `\DDD` keep any character inside a
 //! token. The input is octets, not UTF-8: BIND loads raw octets in names and strings.
 
-use crate::rdata::text::Token;
+use crate::rdata::syntax::Token;
 
 /// A malformed layout, with its 1-based position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 use hickory_proto::rr::Name;
 
 use crate::name::Dname;
-use crate::rdata::text::{Token, parse_rdata, parse_ttl};
+use crate::rdata::syntax::{Token, decode_escapes, parse_ttl};
+use crate::rdata::text::parse_rdata;
 use crate::rdata::{TypeName, is_meta, type_from_text};
 use crate::record::{SOA, Soa, ZoneRecord};
 use crate::zone::{Zone, check_sorted};
@@ -246,7 +247,7 @@ impl<'o> Reader<'o> {
                 let kind = ZoneFileErrorKind::IncludeTooDeep { limit: self.options.max_include_depth };
                 return Err(self.error_at(file, line, col, kind));
             }
-            let raw = crate::rdata::text::decode_escapes(path_token.raw).unwrap_or_else(|_| path_token.raw.to_vec());
+            let raw = decode_escapes(path_token.raw).unwrap_or_else(|_| path_token.raw.to_vec());
             let relative = PathBuf::from(String::from_utf8_lossy(&raw).into_owned());
             if relative.is_absolute() && matches!(self.options.confinement, Confinement::Within(_)) {
                 let kind = ZoneFileErrorKind::AbsolutePath(relative.display().to_string());

@@ -1,7 +1,7 @@
 //! The async shell around a sans-IO [`Node`]: one loop that feeds it datagrams, TCP
 //! connections and messages, performs its [`Transmit`]s, and reports its [`Event`]s.
 //!
-//! The same loop runs in simulation (turmoil sockets, harness-owned time) and on real sockets
+//! The same loop runs in simulation (turmoil-net sockets, harness-owned time) and on real sockets
 //! (tokio, wall time); [`transport`] is the only module that knows which.
 
 pub mod transport;
@@ -17,7 +17,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use xfrsim_engine::{ConnId, ConnectFailure, Event, Node, Transmit};
 
-pub use transport::{Clock, HarnessClock, Tokio, Transport, Turmoil, WallClock};
+pub use transport::{Clock, HarnessClock, Tokio, Transport, TurmoilNet, WallClock};
 
 /// Where a node lives while it runs: shared by the driver and whoever owns the node (the
 /// simulation harness, which fires deadlines and commands between steps, or `serve`).
@@ -90,7 +90,8 @@ impl Drop for ConnHandle {
 
 /// Runs a node on `listen` (UDP and TCP) until the task is dropped or a socket fails to bind.
 ///
-/// Must run inside a tokio `LocalSet` (turmoil hosts are one).
+/// Must run inside a tokio `LocalSet` (in simulation each host is one). Tasks are spawned with
+/// `spawn_local` only, so they stay on the host whose kernel their sockets live in.
 pub async fn run<T: Transport, C: Clock>(slot: Rc<NodeSlot>, listen: SocketAddr, clock: C) -> io::Result<()> {
     let udp = T::bind_udp(listen).await?;
     let listener = T::bind_tcp(listen).await?;
@@ -198,6 +199,9 @@ async fn perform<T: Transport>(
     }
 }
 
+/// How much the reader of a TCP connection takes from the socket at once (a 64 KiB window).
+const RECV_BUFFER_BYTES: usize = 65_536;
+
 /// Spawns the reader (2-byte length-prefixed messages in, RFC 1035 §4.2.2) and writer of a
 /// connection; returns the writer's queue. `cut` is the fault-injection limit of
 /// [`NodeSlot::cut_transfers_after`] (accepted connections only).
@@ -207,7 +211,11 @@ fn spawn_stream<T: Transport>(
     tx: mpsc::UnboundedSender<ConnEvent<T::Stream>>,
     cut: Option<Rc<Cell<Option<usize>>>>,
 ) -> (mpsc::UnboundedSender<Vec<u8>>, Vec<JoinHandle<()>>) {
-    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (reader, mut writer) = tokio::io::split(stream);
+    // Read through a buffer as large as a TCP receive window: one read then drains whatever
+    // arrived. Reading each 2-byte length alone would leave turmoil-net's window closed (it
+    // reopens it only on a read that frees half the buffer) and stall a large transfer.
+    let mut reader = tokio::io::BufReader::with_capacity(RECV_BUFFER_BYTES, reader);
     let (write_tx, mut write_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let read_events = tx.clone();
     let read_task = tokio::task::spawn_local(async move {

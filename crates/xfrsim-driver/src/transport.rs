@@ -1,4 +1,4 @@
-//! The one module where simulated (turmoil) and real (tokio) networking are swapped. Everything
+//! The one module where simulated (turmoil-net) and real (tokio) networking are swapped. Everything
 //! else in the driver is written against [`Transport`] and [`Clock`].
 
 use std::cell::Cell;
@@ -32,24 +32,18 @@ pub trait Clock: Clone + 'static {
     fn sleep_until(&self, deadline: Option<Time>) -> impl Future<Output = ()>;
 }
 
-/// turmoil's simulated sockets. turmoil only binds the unspecified address, so the listen
-/// address's port is kept and its IP replaced (the host's IP is the address peers use).
-pub struct Turmoil;
+/// turmoil-net's simulated sockets: a per-host kernel with real TCP (handshake, RST for a
+/// closed port, retransmission, flow control) whose packets the simulation harness carries.
+/// The socket calls go to the kernel of the host the harness made current before polling.
+pub struct TurmoilNet;
 
-fn unspecified(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], addr.port())),
-        SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], addr.port())),
-    }
-}
-
-impl Transport for Turmoil {
-    type Udp = turmoil::net::UdpSocket;
-    type Listener = turmoil::net::TcpListener;
-    type Stream = turmoil::net::TcpStream;
+impl Transport for TurmoilNet {
+    type Udp = turmoil_net::shim::tokio::net::UdpSocket;
+    type Listener = turmoil_net::shim::tokio::net::TcpListener;
+    type Stream = turmoil_net::shim::tokio::net::TcpStream;
 
     async fn bind_udp(addr: SocketAddr) -> io::Result<Self::Udp> {
-        turmoil::net::UdpSocket::bind(unspecified(addr)).await
+        turmoil_net::shim::tokio::net::UdpSocket::bind(addr).await
     }
     async fn recv_from(socket: &Self::Udp, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         socket.recv_from(buf).await
@@ -58,13 +52,13 @@ impl Transport for Turmoil {
         socket.send_to(buf, to).await
     }
     async fn bind_tcp(addr: SocketAddr) -> io::Result<Self::Listener> {
-        turmoil::net::TcpListener::bind(unspecified(addr)).await
+        turmoil_net::shim::tokio::net::TcpListener::bind(addr).await
     }
     async fn accept(listener: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
         listener.accept().await
     }
     async fn connect(to: SocketAddr) -> io::Result<Self::Stream> {
-        turmoil::net::TcpStream::connect(to).await
+        turmoil_net::shim::tokio::net::TcpStream::connect(to).await
     }
 }
 

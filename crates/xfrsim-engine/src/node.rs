@@ -304,6 +304,17 @@ impl Node {
         }
     }
 
+    /// An ICMP port unreachable came back for a datagram this node sent to `to` with message
+    /// `id` (ICMP quotes the start of the datagram, RFC 792). On a real host the driver learns
+    /// it as ECONNREFUSED on the query's connected socket; the simulated network reports it here.
+    pub fn handle_udp_unreachable(&mut self, now: Time, to: SocketAddr, id: u16) {
+        for zone in self.zones.values_mut() {
+            if zone.on_udp_unreachable(&mut self.ctx, now, to, id) {
+                return;
+            }
+        }
+    }
+
     /// The driver accepted an inbound TCP connection; returns the id to report it under.
     pub fn handle_tcp_accepted(&mut self, now: Time, peer: SocketAddr) -> ConnId {
         let idle_deadline = now + self.ctx.timeouts.tcp_server_idle;

@@ -387,6 +387,23 @@ impl HeldZone {
     }
 
     /// A UDP response: ours if it answers the SOA query in flight (same master, id, question).
+    /// The SOA query to the current master was answered by ICMP port unreachable: nothing
+    /// listens there. BIND's `refresh_callback` (lib/dns/zone.c) logs "failure trying primary
+    /// ...: connection refused" and moves to the next primary without trying TCP; Knot's
+    /// refresh fails the same way. True if it was ours.
+    pub(crate) fn on_udp_unreachable(&mut self, ctx: &mut Ctx, now: Time, to: SocketAddr, id: u16) -> bool {
+        let Some(sec) = self.secondary.as_ref() else { return false };
+        let ours = sec.current_master() == Some(to)
+            && matches!(sec.round.as_ref().map(|r| &r.step), Some(Step::SoaUdp { id: sent, .. }) if *sent == id);
+        if !ours {
+            return false;
+        }
+        let origin = self.origin.clone();
+        ctx.emit(now, Some(&origin), EventKind::XfrMasterUnavailable { master: to, reason: Unreachable::ConnectionRefused });
+        self.finish_step(ctx, now, StepEnd::NextMaster);
+        true
+    }
+
     pub(crate) fn on_udp_response(&mut self, ctx: &mut Ctx, now: Time, from: SocketAddr, message: &Message) -> bool {
         if message.opcode() == OPCODE_NOTIFY {
             return self.on_notify_response(from, message);

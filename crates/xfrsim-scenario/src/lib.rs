@@ -349,8 +349,13 @@ impl Checker<'_> {
             let ends: Vec<(&str, Option<&str>)> = match &step.action {
                 Action::Partition(a, b)
                 | Action::PartitionOneway(a, b)
+                | Action::Reject(a, b)
+                | Action::RejectOneway(a, b)
                 | Action::Heal(a, b)
-                | Action::HealOneway(a, b) => {
+                | Action::HealOneway(a, b)
+                | Action::Block { from: a, to: b, .. }
+                | Action::Unblock { from: a, to: b, .. }
+                | Action::Link { a, b, .. } => {
                     vec![(a.as_str(), Some(b.as_str()))]
                 }
                 Action::Hold(a, b) | Action::Release(a, b) | Action::Latency(a, b, _) | Action::Loss(a, b, _) => {
@@ -363,7 +368,7 @@ impl Checker<'_> {
                 if let Some(host) = [Some(a), b].into_iter().flatten().find(|h| silent(h)) {
                     return Err(self.error_at(
                         host,
-                        format!("`{host}` is a silent host: its links are held for good and cannot be changed"),
+                        format!("`{host}` is a silent host: nothing routes to it, so it has no link to change"),
                     ));
                 }
                 let touches_held = match b {
@@ -389,6 +394,15 @@ impl Checker<'_> {
                     _ => {}
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn link_ends(&self, a: &str, b: &str) -> Result<(), ScenarioError> {
+        self.link_end(a)?;
+        self.link_end(b)?;
+        if a == b {
+            return Err(self.error_at(a, format!("a link needs two different ends, got `{a}` twice")));
         }
         Ok(())
     }
@@ -465,15 +479,30 @@ impl Checker<'_> {
         match action {
             Action::Partition(a, b)
             | Action::PartitionOneway(a, b)
+            | Action::Reject(a, b)
+            | Action::RejectOneway(a, b)
             | Action::Heal(a, b)
             | Action::HealOneway(a, b)
+            | Action::Block { from: a, to: b, .. }
+            | Action::Unblock { from: a, to: b, .. }
             | Action::Hold(a, b)
             | Action::Release(a, b)
-            | Action::Latency(a, b, _) => {
-                self.link_end(a)?;
-                self.link_end(b)?;
-                if a == b {
-                    return Err(self.error_at(a, format!("a link needs two different ends, got `{a}` twice")));
+            | Action::Latency(a, b, _) => self.link_ends(a, b)?,
+            Action::Link { a, b, latency, jitter, loss, bandwidth } => {
+                self.link_ends(a, b)?;
+                for (field, value) in [("latency", latency), ("jitter", jitter)] {
+                    if let Some(value) = value {
+                        self.check_ms(field, *value)?;
+                    }
+                }
+                if let Some(rate) = loss.filter(|r| !(0.0..=1.0).contains(r)) {
+                    return Err(self.error_at(a, format!("loss rate {rate} is not between 0 and 1")));
+                }
+                if let Some(text) = bandwidth.as_deref().filter(|t| model::parse_bandwidth(t).is_none()) {
+                    return Err(self.error_at(
+                        "bandwidth:",
+                        format!("bandwidth `{text}` is not a positive number with a unit bit, kbit, Mbit or Gbit"),
+                    ));
                 }
             }
             Action::Loss(a, b, rate) => {

@@ -161,24 +161,65 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Action {
-    /// Cut the link both ways.
+    /// Silence both ways: every packet between the two vanishes, so TCP connects and UDP
+    /// queries time out (a partition, a firewall that drops).
     Partition(String, String),
-    /// Cut traffic from the first to the second only.
+    /// Silence from the first to the second only.
     PartitionOneway(String, String),
-    /// Restore a cut link both ways.
+    /// A firewall between the two that rejects, both ways: TCP gets a RST and UDP an ICMP port
+    /// unreachable, so connects and queries are refused at once.
+    Reject(String, String),
+    /// Rejecting from the first to the second only.
+    RejectOneway(String, String),
+    /// Lift every `Partition`, `Reject` and `Block` between the two, both ways.
     Heal(String, String),
     HealOneway(String, String),
-    /// Cut a server off from every other host; `Rejoin` undoes it.
+    /// Silence between a server and every other host; `Rejoin` undoes it.
     Isolate(String),
     Rejoin(String),
+    /// Block one protocol between two hosts (both ways unless `oneway`: then from `from` to
+    /// `to` only), dropping its packets or, with `reject`, refusing them as a firewall does.
+    Block {
+        from: String,
+        to: String,
+        protocol: Protocol,
+        #[serde(default)]
+        reject: bool,
+        #[serde(default)]
+        oneway: bool,
+    },
+    /// Lift a `Block` (same ends, protocol and direction).
+    Unblock {
+        from: String,
+        to: String,
+        protocol: Protocol,
+        #[serde(default)]
+        oneway: bool,
+    },
     /// Queue traffic on a link until `Release` (then it arrives late, all at once).
     Hold(String, String),
     Release(String, String),
-    /// Fixed latency on one link.
+    /// Fixed latency on one link, both ways.
     Latency(String, String, #[serde(with = "humantime_serde")] Duration),
-    /// Probability (0..=1) that a message on the link breaks the link for a while (turmoil's
-    /// fail rate; repaired with turmoil's repair rate).
+    /// Probability (0..=1) that a packet on the link, either way, is lost. TCP retransmits what
+    /// is lost; a lost UDP datagram is gone.
     Loss(String, String, f64),
+    /// Shape a link, both ways: one-way `latency`, plus a uniform `jitter` on top of it (a link
+    /// stays first in, first out), per-packet `loss`, and `bandwidth` (`"1Mbit"`, `"100Mbit"`,
+    /// `"512kbit"`, `"1Gbit"`): a packet takes size / bandwidth to leave, after those ahead of
+    /// it. Absent fields stay as they were.
+    Link {
+        a: String,
+        b: String,
+        #[serde(with = "humantime_serde", default)]
+        latency: Option<Duration>,
+        #[serde(with = "humantime_serde", default)]
+        jitter: Option<Duration>,
+        #[serde(default)]
+        loss: Option<f64>,
+        #[serde(default)]
+        bandwidth: Option<String>,
+    },
     /// Stop the server; what it keeps is what a real one keeps on disk.
     Crash(String),
     Restart(String),
@@ -237,6 +278,29 @@ pub enum Action {
         after_messages: usize,
     },
     StopCutting(String),
+}
+
+/// A transport protocol, for `Block`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+/// Parses a link bandwidth, `<number><unit>` with unit `bit`, `kbit`, `Mbit` or `Gbit` (per
+/// second, decimal multiples as in `tc`), into bits per second.
+pub fn parse_bandwidth(text: &str) -> Option<u64> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit {
+        "bit" => 1,
+        "kbit" => 1_000,
+        "Mbit" => 1_000_000,
+        "Gbit" => 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(scale).filter(|bps| *bps > 0)
 }
 
 /// Which events an expectation is about.

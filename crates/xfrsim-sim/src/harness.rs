@@ -1,30 +1,29 @@
-//! A scenario on turmoil: one host per server, each running the engine through the driver;
-//! the harness owns time, applies the timeline, fires engine deadlines, and jumps over idle time.
+//! A scenario on the simulated network: one host per server, each running the engine through
+//! the driver; the harness owns time, applies the timeline and fires engine deadlines.
 //!
-//! # Time warp
-//! turmoil advances a fixed tick and polls every host each tick, so an idle simulated day would
-//! cost tens of seconds. The harness clock is `turmoil elapsed + offset`. Engines only ever read
-//! the harness clock (the driver's [`HarnessClock`]) and their deadlines are fired by the harness,
-//! never by tokio timers. When the system is quiescent — no transmit waiting in any engine and no
-//! message in flight except on held links or to downed hosts, which cannot arrive before
-//! something the harness does — the offset jumps to the next engine deadline or scripted action.
-//! Invariant: nothing observable can happen between now and that instant, so the timeline is the
-//! same with the warp on or off (a test checks this).
+//! # Scheduling
+//! Time advances from instant to instant. The next instant is the earliest of: the next packet
+//! arrival ([`Network::next_arrival`]), the next engine deadline, the next scripted action, and
+//! the next millisecond while a host is runnable or a TCP connection waits for an
+//! acknowledgement (its retransmission clock, see [`crate::network`]). Nothing is polled in
+//! between, so nothing can happen in between: the jump is exact by construction. With the warp
+//! off the harness visits every millisecond instead and does nothing at the instants where
+//! nothing is due, which makes it the oracle the warp is tested against.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record};
-use xfrsim_driver::{HarnessClock, NodeSlot, Turmoil};
+use xfrsim_driver::{HarnessClock, NodeSlot, TurmoilNet};
 use xfrsim_engine::{Acl, Command, Node, NodeConfig, Role, Time, Timeouts, ZoneConfig};
-use xfrsim_scenario::{Action, LoadedScenario, ServerZone, Step};
+use xfrsim_scenario::{Action, LoadedScenario, Protocol, ServerZone, Step};
 use xfrsim_zone::{Change, Serial, Zone, ZoneRecord, mix64};
 
 use crate::SimError;
+use crate::network::{Filter, Network, PortUnreachable, Protocols};
 use crate::record::{Recording, Status};
 
 /// One server of the scenario while it runs.
@@ -42,23 +41,18 @@ struct Server {
 }
 
 pub(crate) struct Harness {
-    sim: turmoil::Sim<'static>,
+    net: Network,
     loaded: LoadedScenario,
     seed: u64,
     clock: HarnessClock,
-    offset: Duration,
+    now: Time,
     warp: bool,
     servers: Vec<Server>,
+    /// Host index in the network of each server.
+    hosts: Vec<usize>,
     zones: Vec<(Name, Zone)>,
-    held: BTreeSet<(IpAddr, IpAddr)>,
-    /// Directed links the timeline has cut (from, to): restoring them is the timeline's job.
-    cut: BTreeSet<(IpAddr, IpAddr)>,
     update_counter: u32,
     pub(crate) recording: Rc<RefCell<Recording>>,
-}
-
-fn pair(a: IpAddr, b: IpAddr) -> (IpAddr, IpAddr) {
-    if a <= b { (a, b) } else { (b, a) }
 }
 
 /// The zones of a scenario as their primaries load them (built when the scenario loaded).
@@ -70,16 +64,13 @@ impl Harness {
     pub(crate) fn new(loaded: LoadedScenario, seed: u64, warp: bool) -> Result<Harness, SimError> {
         let zones = build_zones(&loaded);
         let scenario = &loaded.scenario;
-        let end = scenario.duration;
-        let mut sim = turmoil::Builder::new()
-            .rng_seed(seed)
-            // turmoil defaults the epoch to the wall clock; fix it so nothing depends on the day.
-            .epoch(UNIX_EPOCH + Duration::from_secs(1_767_225_600))
-            .tick_duration(Duration::from_millis(1))
-            .simulation_duration(end + Duration::from_secs(86_400))
-            .min_message_latency(scenario.network.min_latency)
-            .max_message_latency(scenario.network.max_latency)
-            .build();
+        // One host per server, then one per closed host (a machine with no DNS service: its
+        // kernel answers RST and port unreachable). Silent hosts are no host at all: nothing
+        // routes to them, so packets vanish.
+        let mut host_ips: Vec<Vec<IpAddr>> = scenario.servers.iter().map(|s| vec![s.address]).collect();
+        host_ips.extend(scenario.closed_hosts.iter().map(|ip| vec![*ip]));
+        let latency = (scenario.network.min_latency, scenario.network.max_latency);
+        let net = Network::new(&host_ips, mix64(seed ^ 0x6e65_7477_6f72_6b00), latency);
         let recording = Rc::new(RefCell::new(Recording::default()));
         let clock = HarnessClock::default();
         let mut servers = Vec::new();
@@ -122,46 +113,17 @@ impl Harness {
                 up: false,
             });
         }
-        for server in &servers {
-            let slot = server.slot.clone();
-            let clock = clock.clone();
-            let listen = SocketAddr::new(server.address, 53);
-            sim.host(server.address, move || {
-                let slot = slot.clone();
-                let clock = clock.clone();
-                async move {
-                    xfrsim_driver::run::<Turmoil, HarnessClock>(slot, listen, clock).await?;
-                    Ok(())
-                }
-            });
-        }
-        let mut held = BTreeSet::new();
-        for ip in &scenario.silent_hosts {
-            sim.host(*ip, std::future::pending::<turmoil::Result>);
-        }
-        for ip in &scenario.closed_hosts {
-            sim.host(*ip, || async { Ok(()) });
-        }
-        // Silent hosts: every link to them holds traffic forever, so nothing ever answers.
-        for silent in &scenario.silent_hosts {
-            for other in scenario.host_addresses() {
-                if other != *silent {
-                    sim.hold(*silent, other);
-                    held.insert(pair(*silent, other));
-                }
-            }
-        }
+        let hosts = (0..servers.len()).collect();
         let mut harness = Harness {
-            sim,
+            net,
             loaded,
             seed,
             clock,
-            offset: Duration::ZERO,
+            now: Time::ZERO,
             warp,
             servers,
+            hosts,
             zones,
-            held,
-            cut: BTreeSet::new(),
             update_counter: 0,
             recording,
         };
@@ -169,10 +131,6 @@ impl Harness {
             harness.start_server(index, Time::ZERO)?;
         }
         Ok(harness)
-    }
-
-    fn now(&self) -> Time {
-        Time::from_duration(self.sim.elapsed() + self.offset)
     }
 
     fn node_config(&self, index: usize) -> Result<NodeConfig, SimError> {
@@ -229,12 +187,22 @@ impl Harness {
         let server = &mut self.servers[index];
         *server.slot.node.borrow_mut() = Some(node);
         server.up = true;
-        server.slot.wake.notify_one();
         // Events emitted by `Node::new` (503, ...) are drained by the next `with`.
         server.slot.with(|_| ());
+        let (slot, clock, listen) = (server.slot.clone(), self.clock.clone(), SocketAddr::new(server.address, 53));
+        self.net.spawn(self.hosts[index], async move {
+            // Binding the server's own address on a fresh host (or a freed port) cannot fail;
+            // if it does, the network model is broken: crash the run.
+            if let Err(error) = xfrsim_driver::run::<TurmoilNet, HarnessClock>(slot, listen, clock).await {
+                panic!("server on {listen} failed to start: {error}");
+            }
+        });
         Ok(())
     }
 
+    /// The server process dies: its tasks and sockets go (connections close as the kernel
+    /// closes a dead process's sockets), the machine stays up, so its DNS port now answers RST
+    /// and ICMP port unreachable. What survives is what a real server keeps on disk.
     fn crash_server(&mut self, index: usize) {
         let server = &mut self.servers[index];
         if let Some(node) = server.slot.node.borrow_mut().take() {
@@ -247,7 +215,7 @@ impl Harness {
             }
         }
         server.up = false;
-        self.sim.crash(server.address);
+        self.net.stop(self.hosts[index]);
     }
 
     fn restart_server(&mut self, index: usize, now: Time) -> Result<(), SimError> {
@@ -255,40 +223,19 @@ impl Harness {
             return Ok(());
         }
         self.servers[index].restarts += 1;
-        self.drop_traffic_to(self.servers[index].address);
-        self.start_server(index, now)?;
-        self.sim.bounce(self.servers[index].address);
-        Ok(())
+        self.net.free_port(self.hosts[index], 53, now);
+        self.start_server(index, now)
     }
 
-    /// Drops every message still queued for a host that was down. turmoil would deliver them
-    /// on the first step after the restart, at a moment that depends on how far its own clock
-    /// moved — which the time warp changes. A down host loses what was sent to it, so drop it.
-    fn drop_traffic_to(&mut self, ip: IpAddr) {
+    /// Every host address except `ip` and the silent ones (which have no links).
+    fn others(&self, ip: IpAddr) -> Vec<IpAddr> {
         let scenario = &self.loaded.scenario;
-        for other in scenario.host_addresses() {
-            if other == ip || self.held.contains(&pair(other, ip)) || self.cut.contains(&(other, ip)) {
-                continue;
-            }
-            // A one-way partition clears the messages from `other` on the link; repairing it
-            // restores the link as it was (neither cut nor held, checked above).
-            self.sim.partition_oneway(other, ip);
-            self.sim.repair_oneway(other, ip);
-        }
+        scenario.host_addresses().into_iter().filter(|o| *o != ip && !scenario.silent_hosts.contains(o)).collect()
     }
 
-    fn cut_link(&mut self, from: IpAddr, to: IpAddr, both_ways: bool) {
-        self.cut.insert((from, to));
-        if both_ways {
-            self.cut.insert((to, from));
-        }
-    }
-
-    fn heal_link(&mut self, from: IpAddr, to: IpAddr, both_ways: bool) {
-        self.cut.remove(&(from, to));
-        if both_ways {
-            self.cut.remove(&(to, from));
-        }
+    fn filter_both(&mut self, a: IpAddr, b: IpAddr, protocols: Protocols, filter: Filter) {
+        self.net.set_filter(a, b, protocols, filter);
+        self.net.set_filter(b, a, protocols, filter);
     }
 
     fn index(&self, name: &str) -> usize {
@@ -317,74 +264,113 @@ impl Harness {
 
     fn apply(&mut self, step: &Step, now: Time) -> Result<(), SimError> {
         let lines_before = self.recording.borrow().lines.len();
-        let others = |h: &Harness, ip: IpAddr| -> Vec<IpAddr> {
-            h.loaded
-                .scenario
-                .host_addresses()
-                .into_iter()
-                .filter(|o| *o != ip && !h.loaded.scenario.silent_hosts.contains(o))
-                .collect()
-        };
         let (target, text) = match &step.action {
-            Action::Partition(a, b) => {
-                let (x, y) = (self.ip_of(a), self.ip_of(b));
-                self.sim.partition(x, y);
-                self.cut_link(x, y, true);
-                ("*".to_string(), format!("Partition {a} {b}"))
+            Action::Partition(a, b) | Action::Reject(a, b) => {
+                let reject = matches!(step.action, Action::Reject(..));
+                let filter = if reject { Filter::Reject } else { Filter::Drop };
+                self.filter_both(self.ip_of(a), self.ip_of(b), Protocols::Both, filter);
+                ("*".to_string(), format!("{} {a} {b}", if reject { "Reject" } else { "Partition" }))
             }
-            Action::PartitionOneway(a, b) => {
-                let (x, y) = (self.ip_of(a), self.ip_of(b));
-                self.sim.partition_oneway(x, y);
-                self.cut_link(x, y, false);
-                ("*".to_string(), format!("PartitionOneway {a} {b}"))
+            Action::PartitionOneway(a, b) | Action::RejectOneway(a, b) => {
+                let reject = matches!(step.action, Action::RejectOneway(..));
+                let filter = if reject { Filter::Reject } else { Filter::Drop };
+                self.net.set_filter(self.ip_of(a), self.ip_of(b), Protocols::Both, filter);
+                ("*".to_string(), format!("{} {a} {b}", if reject { "RejectOneway" } else { "PartitionOneway" }))
             }
             Action::Heal(a, b) => {
-                let (x, y) = (self.ip_of(a), self.ip_of(b));
-                self.sim.repair(x, y);
-                self.heal_link(x, y, true);
+                self.filter_both(self.ip_of(a), self.ip_of(b), Protocols::Both, Filter::Open);
                 ("*".to_string(), format!("Heal {a} {b}"))
             }
             Action::HealOneway(a, b) => {
-                let (x, y) = (self.ip_of(a), self.ip_of(b));
-                self.sim.repair_oneway(x, y);
-                self.heal_link(x, y, false);
+                self.net.set_filter(self.ip_of(a), self.ip_of(b), Protocols::Both, Filter::Open);
                 ("*".to_string(), format!("HealOneway {a} {b}"))
             }
-            Action::Isolate(s) => {
+            Action::Isolate(s) | Action::Rejoin(s) => {
+                let isolate = matches!(step.action, Action::Isolate(_));
                 let ip = self.ip_of(s);
-                for other in others(self, ip) {
-                    self.sim.partition(ip, other);
-                    self.cut_link(ip, other, true);
+                for other in self.others(ip) {
+                    self.filter_both(ip, other, Protocols::Both, if isolate { Filter::Drop } else { Filter::Open });
                 }
-                (s.clone(), "Isolate".to_string())
+                (s.clone(), if isolate { "Isolate" } else { "Rejoin" }.to_string())
             }
-            Action::Rejoin(s) => {
-                let ip = self.ip_of(s);
-                for other in others(self, ip) {
-                    self.sim.repair(ip, other);
-                    self.heal_link(ip, other, true);
+            Action::Block { from, to, protocol, oneway, .. } | Action::Unblock { from, to, protocol, oneway } => {
+                let block = matches!(step.action, Action::Block { .. });
+                let reject = matches!(step.action, Action::Block { reject: true, .. });
+                let filter = match (block, reject) {
+                    (false, _) => Filter::Open,
+                    (true, false) => Filter::Drop,
+                    (true, true) => Filter::Reject,
+                };
+                let protocols = match protocol {
+                    Protocol::Tcp => Protocols::Tcp,
+                    Protocol::Udp => Protocols::Udp,
+                };
+                let (x, y) = (self.ip_of(from), self.ip_of(to));
+                self.net.set_filter(x, y, protocols, filter);
+                if !oneway {
+                    self.net.set_filter(y, x, protocols, filter);
                 }
-                (s.clone(), "Rejoin".to_string())
+                let verb = if block { "Block" } else { "Unblock" };
+                let how = match (reject, *oneway) {
+                    (true, true) => " reject oneway",
+                    (true, false) => " reject",
+                    (false, true) => " oneway",
+                    (false, false) => "",
+                };
+                ("*".to_string(), format!("{verb} {protocol:?} {from} {to}{how}"))
             }
-            Action::Hold(a, b) => {
+            Action::Hold(a, b) | Action::Release(a, b) => {
+                let hold = matches!(step.action, Action::Hold(..));
                 let (x, y) = (self.ip_of(a), self.ip_of(b));
-                self.sim.hold(x, y);
-                self.held.insert(pair(x, y));
-                ("*".to_string(), format!("Hold {a} {b}"))
-            }
-            Action::Release(a, b) => {
-                let (x, y) = (self.ip_of(a), self.ip_of(b));
-                self.sim.release(x, y);
-                self.held.remove(&pair(x, y));
-                ("*".to_string(), format!("Release {a} {b}"))
+                for (from, to) in [(x, y), (y, x)] {
+                    if hold { self.net.hold(from, to) } else { self.net.release(from, to, now) }
+                }
+                ("*".to_string(), format!("{} {a} {b}", if hold { "Hold" } else { "Release" }))
             }
             Action::Latency(a, b, latency) => {
-                self.sim.set_link_latency(self.ip_of(a), self.ip_of(b), *latency);
+                let (x, y) = (self.ip_of(a), self.ip_of(b));
+                for (from, to) in [(x, y), (y, x)] {
+                    self.net.set_latency(from, to, *latency, *latency);
+                }
                 ("*".to_string(), format!("Latency {a} {b} {}", xfrsim_scenario::fmt_duration(*latency)))
             }
             Action::Loss(a, b, rate) => {
-                self.sim.set_link_fail_rate(self.ip_of(a), self.ip_of(b), *rate);
+                let (x, y) = (self.ip_of(a), self.ip_of(b));
+                for (from, to) in [(x, y), (y, x)] {
+                    self.net.set_loss(from, to, *rate);
+                }
                 ("*".to_string(), format!("Loss {a} {b} {rate}"))
+            }
+            Action::Link { a, b, latency, jitter, loss, bandwidth } => {
+                let (x, y) = (self.ip_of(a), self.ip_of(b));
+                let mut text = format!("Link {a} {b}");
+                let fmt = xfrsim_scenario::fmt_duration;
+                for (from, to) in [(x, y), (y, x)] {
+                    if latency.is_some() || jitter.is_some() {
+                        let (base, _) = self.net.latency(from, to);
+                        let base = latency.unwrap_or(base);
+                        self.net.set_latency(from, to, base, base + jitter.unwrap_or_default());
+                    }
+                    if let Some(rate) = loss {
+                        self.net.set_loss(from, to, *rate);
+                    }
+                    if let Some(bandwidth) = bandwidth {
+                        self.net.set_bandwidth(from, to, xfrsim_scenario::parse_bandwidth(bandwidth));
+                    }
+                }
+                if let Some(latency) = latency {
+                    text.push_str(&format!(" latency={}", fmt(*latency)));
+                }
+                if let Some(jitter) = jitter {
+                    text.push_str(&format!(" jitter={}", fmt(*jitter)));
+                }
+                if let Some(loss) = loss {
+                    text.push_str(&format!(" loss={loss}"));
+                }
+                if let Some(bandwidth) = bandwidth {
+                    text.push_str(&format!(" bandwidth={bandwidth}"));
+                }
+                ("*".to_string(), text)
             }
             Action::Crash(s) => {
                 let index = self.index(s);
@@ -486,6 +472,9 @@ impl Harness {
     }
 }
 
+/// The harness's resolution: every instant is a whole millisecond.
+const TICK: Duration = Duration::from_millis(1);
+
 fn down_note(applied: bool) -> &'static str {
     if applied { "" } else { " (server down: skipped)" }
 }
@@ -497,20 +486,41 @@ impl Harness {
         let steps = self.loaded.scenario.expanded_timeline();
         let mut next_step = 0;
         let mut seen_lines = usize::MAX;
+        // Set when the last instant left a TCP retransmission clock running or a host runnable:
+        // the next millisecond is then an instant too.
+        let mut tick_next = false;
+        let mut icmp = Vec::new();
         loop {
-            let now = self.now();
+            let now = self.now;
             self.clock.set(now);
+            let mut active = std::mem::take(&mut tick_next);
+            // 1. Packets (and ICMP errors) that arrive now.
+            active |= self.net.deliver_due(now, &mut icmp);
+            for unreachable in icmp.drain(..) {
+                self.port_unreachable(now, unreachable);
+            }
+            // 2. Scripted actions.
             while next_step < steps.len() && Time::from_duration(steps[next_step].at) <= now {
                 let step = steps[next_step].clone();
                 self.apply(&step, now)?;
                 next_step += 1;
+                active = true;
             }
+            // 3. Engine deadlines.
             for server in &self.servers {
                 let due = server.slot.node.borrow().as_ref().and_then(Node::poll_timeout).is_some_and(|t| t <= now);
                 if due {
                     server.slot.with(|n| n.handle_timeout(now));
                     server.slot.wake.notify_one();
+                    active = true;
                 }
+            }
+            // 4. Hosts run until none is runnable, then one egress pass carries what they sent.
+            active |= self.net.poll_hosts();
+            if active {
+                self.net.egress(now);
+                self.net.poll_hosts();
+                tick_next = self.net.runnable() || self.net.tcp_busy();
             }
             let lines = self.recording.borrow().lines.len();
             if lines != seen_lines {
@@ -520,45 +530,30 @@ impl Harness {
             if now >= end {
                 return Ok(());
             }
-            if self.warp && self.quiescent() {
-                let next_deadline = self
-                    .servers
-                    .iter()
-                    .filter_map(|s| s.slot.node.borrow().as_ref().and_then(Node::poll_timeout))
-                    .min();
-                let next_action = steps.get(next_step).map(|s| Time::from_duration(s.at));
-                let next =
-                    [next_deadline, next_action, Some(end)].into_iter().flatten().min().expect("end is always there");
-                if next > now {
-                    self.offset += next.saturating_since(now);
-                    continue;
-                }
-            }
-            self.sim.step().map_err(|e| SimError::Network(e.to_string()))?;
+            self.now = if self.warp { self.next_instant(now, tick_next, steps.get(next_step), end) } else { now + TICK };
         }
     }
 
-    /// Nothing can happen before the next deadline or action: no engine has output waiting
-    /// and nothing deliverable is on the wire.
-    fn quiescent(&self) -> bool {
-        if self.servers.iter().any(|s| s.slot.has_pending_output()) {
-            return false;
-        }
-        let down: BTreeSet<IpAddr> = self.servers.iter().filter(|s| !s.up).map(|s| s.address).collect();
-        let mut deliverable = 0usize;
-        self.sim.links(|links| {
-            for link in links {
-                let (a, b) = link.pair();
-                let stuck = self.held.contains(&pair(a, b));
-                for sent in link {
-                    let (_, dst) = sent.pair();
-                    if !stuck && !down.contains(&dst.ip()) {
-                        deliverable += 1;
-                    }
-                }
+    /// The earliest instant at which something is due: a packet arrival, an engine deadline, a
+    /// scripted action, or the next millisecond when `tick_next`.
+    fn next_instant(&self, now: Time, tick_next: bool, next_step: Option<&Step>, end: Time) -> Time {
+        let tick = tick_next.then_some(now + TICK);
+        let arrival = self.net.next_arrival();
+        let deadline =
+            self.servers.iter().filter_map(|s| s.slot.node.borrow().as_ref().and_then(Node::poll_timeout)).min();
+        let action = next_step.map(|s| Time::from_duration(s.at));
+        let next = [tick, arrival, deadline, action, Some(end)].into_iter().flatten().min().expect("end is there");
+        // Anything due "now" or earlier was handled at this instant; time never stands still.
+        next.max(now + TICK)
+    }
+
+    /// An ICMP port unreachable reached the server that sent the datagram.
+    fn port_unreachable(&self, now: Time, unreachable: PortUnreachable) {
+        if let Some(server) = self.servers.iter().find(|s| s.address == unreachable.sender) {
+            if server.slot.with(|n| n.handle_udp_unreachable(now, unreachable.to, unreachable.id)).is_some() {
+                server.slot.wake.notify_one();
             }
-        });
-        deliverable == 0
+        }
     }
 
     /// Records every zone copy's status (called whenever the timeline grew).

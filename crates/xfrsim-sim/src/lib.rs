@@ -6,6 +6,7 @@
 
 mod check;
 mod harness;
+mod network;
 mod record;
 
 use std::time::Duration;

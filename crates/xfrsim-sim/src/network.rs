@@ -1,0 +1,549 @@
+//! The simulated network, owned by the harness: one turmoil-net kernel per host (real TCP with
+//! handshake, RST for a closed port, retransmission and flow control), a delivery queue ordered
+//! by (time, sequence), and what real networks do to packets on the way (latency, jitter,
+//! bandwidth, loss, silence, rejection, one protocol blocked).
+//!
+//! turmoil-net has no clock. Time here is the harness's: a packet leaving at `t` is queued for
+//! `t + delay` and handed to its destination's kernel when the scheduler reaches that instant.
+//! Every instant is a whole millisecond, so stepping millisecond by millisecond (`--no-warp`)
+//! visits a superset of the instants the scheduler jumps between, and does the same at each.
+//!
+//! # Retransmission
+//! turmoil-net counts its retransmission timeout in egress passes, not in time
+//! (`shared/reference/turmoil-net-notes.md` §3). The harness makes a pass at most once per
+//! millisecond, and every millisecond while any connection has something unacknowledged, so a
+//! pass *is* a millisecond: [`RTO_PASSES`] passes are Linux's minimum RTO of 200 ms.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::task::LocalSet;
+use turmoil_net::{
+    EnterGuard, HostId, KernelConfig, Net, NetstatState, Packet, Proto, TcpFlags, TcpSegment, Transport as Wire,
+};
+use xfrsim_engine::{SeededRng, Time};
+
+/// Egress passes without acknowledgement before TCP retransmits: 200 one-millisecond passes,
+/// Linux's `TCP_RTO_MIN` (include/net/tcp.h). There is no backoff in turmoil-net.
+pub(crate) const RTO_PASSES: u32 = 200;
+/// Retransmissions before TCP gives up on a connection: 600 × 200 ms = 2 minutes, about Linux's
+/// `tcp_syn_retries` = 6 (127 s). Longer than every engine deadline, so the engine's own timers
+/// (BIND's connect and idle timeouts) decide, as they do on a real host.
+pub(crate) const RETX_MAX: u32 = 600;
+/// Ethernet MTU: TCP segments carry at most 1,460 bytes.
+const MTU_BYTES: u32 = 1500;
+/// TTL of packets the harness makes itself (RSTs of a rejecting firewall).
+const FORGED_TTL: u8 = 64;
+
+/// What a filter does to the packets it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Filter {
+    #[default]
+    Open,
+    /// Silence: the packet vanishes (a partition, a firewall that drops).
+    Drop,
+    /// A firewall that rejects: TCP gets a RST, UDP an ICMP port unreachable, both at once.
+    Reject,
+}
+
+/// Which transport a filter applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocols {
+    Udp,
+    Tcp,
+    Both,
+}
+
+/// One direction of a link between two addresses.
+#[derive(Debug, Default)]
+struct Link {
+    udp: Filter,
+    tcp: Filter,
+    /// `Hold`: packets wait here, in order, until released.
+    held: Option<Vec<Packet>>,
+    /// Latency range override (whole milliseconds, drawn per packet).
+    latency: Option<(Duration, Duration)>,
+    /// Probability that a packet is lost.
+    loss: f64,
+    /// Bits per second; `None`: no limit.
+    bandwidth_bps: Option<u64>,
+    /// When the link's transmitter is free again (bandwidth model).
+    busy_until: Duration,
+    /// Latest arrival scheduled on this link: a link is a FIFO, so jitter never reorders it.
+    last_arrival: Time,
+}
+
+/// An ICMP port unreachable on its way back to `sender`, about a datagram it sent to `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PortUnreachable {
+    pub sender: IpAddr,
+    pub to: SocketAddr,
+    /// The DNS message id: ICMP quotes the first 8 octets after the IP header (RFC 792), which
+    /// cover the UDP header and the id.
+    pub id: u16,
+}
+
+enum Arrival {
+    Packet(Packet),
+    Icmp(PortUnreachable),
+}
+
+/// A per-host waker: marks the host runnable.
+struct WakeFlag(AtomicBool);
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Host {
+    id: HostId,
+    ips: Vec<IpAddr>,
+    /// The host's tasks; `None` while nothing runs there.
+    tasks: Option<LocalSet>,
+    flag: Arc<WakeFlag>,
+    waker: Waker,
+}
+
+/// Counters for `bench` and tests.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct NetStats {
+    pub packets: u64,
+    pub egress_passes: u64,
+}
+
+pub(crate) struct Network {
+    hosts: Vec<Host>,
+    by_ip: BTreeMap<IpAddr, usize>,
+    queue: BTreeMap<(Time, u64), Arrival>,
+    next_seq: u64,
+    links: BTreeMap<(IpAddr, IpAddr), Link>,
+    default_latency: (Duration, Duration),
+    rng: SeededRng,
+    /// Hosts that may hold a TCP connection with something unacknowledged.
+    tcp_hosts: BTreeSet<usize>,
+    out: Vec<Packet>,
+    icmp_due: Vec<PortUnreachable>,
+    pub(crate) stats: NetStats,
+    runtime: tokio::runtime::Runtime,
+    /// Installs the network in this thread; dropped last (see `Drop`).
+    guard: Option<EnterGuard>,
+}
+
+fn whole_millis_up(d: Duration) -> Duration {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+impl Network {
+    /// A network of `hosts` (each a list of addresses, the first one its primary). Addresses
+    /// that are no host's are unrouted: packets to them vanish.
+    pub(crate) fn new(hosts: &[Vec<IpAddr>], seed: u64, default_latency: (Duration, Duration)) -> Network {
+        let config = KernelConfig::default().mtu(MTU_BYTES).retx_threshold(RTO_PASSES).retx_max(RETX_MAX);
+        let mut net = Net::with_config(config);
+        let mut by_ip = BTreeMap::new();
+        let mut list = Vec::new();
+        for (index, ips) in hosts.iter().enumerate() {
+            let id = net.add_host(ips.clone());
+            for ip in ips {
+                by_ip.insert(*ip, index);
+            }
+            let flag = Arc::new(WakeFlag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            list.push(Host { id, ips: ips.clone(), tasks: None, flag, waker });
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime builds");
+        Network {
+            hosts: list,
+            by_ip,
+            queue: BTreeMap::new(),
+            next_seq: 0,
+            links: BTreeMap::new(),
+            default_latency,
+            rng: SeededRng::new(seed),
+            tcp_hosts: BTreeSet::new(),
+            out: Vec::new(),
+            icmp_due: Vec::new(),
+            stats: NetStats::default(),
+            runtime,
+            guard: Some(net.enter()),
+        }
+    }
+
+    fn guard(&self) -> &EnterGuard {
+        self.guard.as_ref().expect("the network is installed until dropped")
+    }
+
+    pub(crate) fn host_of(&self, ip: IpAddr) -> Option<usize> {
+        self.by_ip.get(&ip).copied()
+    }
+
+    /// Starts `task` on host `index` (its sockets live in that host's kernel).
+    pub(crate) fn spawn(&mut self, index: usize, task: impl Future<Output = ()> + 'static) {
+        let host = &mut self.hosts[index];
+        let tasks = host.tasks.get_or_insert_with(|| {
+            let mut set = LocalSet::new();
+            // A panic in a host task is a broken invariant: crash the run so its seed is kept.
+            set.unhandled_panic(tokio::runtime::UnhandledPanic::ShutdownRuntime);
+            set
+        });
+        tasks.spawn_local(task);
+        host.flag.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops everything running on host `index`, as a process dies: its sockets close (open
+    /// connections send FIN, or RST with unread data) and the host's kernel stays up, so the
+    /// port answers RST and ICMP port unreachable from now on.
+    pub(crate) fn stop(&mut self, index: usize) {
+        let host = &mut self.hosts[index];
+        if let Some(tasks) = host.tasks.take() {
+            // Sockets close in their host's kernel: make it current while the tasks drop.
+            self.guard.as_ref().expect("installed").set_current(host.id);
+            let _runtime = self.runtime.enter();
+            drop(tasks);
+        }
+        self.tcp_hosts.insert(index);
+    }
+
+    /// Frees `port` on host `index` for a restarted server: connections the dead process left
+    /// closing on it are reset (a real server binds with SO_REUSEADDR, which turmoil-net lacks).
+    pub(crate) fn free_port(&mut self, index: usize, port: u16, now: Time) {
+        let host = &self.hosts[index];
+        let mut resets = Vec::new();
+        for ip in &host.ips {
+            for entry in turmoil_net::netstat(*ip).entries {
+                if entry.proto == Proto::Tcp && entry.local.port() == port {
+                    if let Some(peer) = entry.peer {
+                        resets.push((entry.local, peer));
+                    }
+                }
+            }
+        }
+        if resets.is_empty() {
+            return;
+        }
+        for (local, peer) in resets {
+            let rst = TcpSegment {
+                src_port: peer.port(),
+                dst_port: local.port(),
+                seq: 0,
+                ack: 0,
+                flags: TcpFlags { rst: true, ..TcpFlags::default() },
+                window: 0,
+                payload: Bytes::new(),
+            };
+            self.guard().deliver(Packet { src: peer.ip(), dst: local.ip(), ttl: FORGED_TTL, payload: Wire::Tcp(rst) });
+        }
+        // Reset sockets leave the table at the end of an egress pass.
+        self.egress(now);
+    }
+
+    /// Polls every runnable host until none is; true if any was.
+    pub(crate) fn poll_hosts(&mut self) -> bool {
+        let mut any = false;
+        let _runtime = self.runtime.enter();
+        loop {
+            let mut polled = false;
+            for host in &mut self.hosts {
+                if !host.flag.0.swap(false, Ordering::Relaxed) {
+                    continue;
+                }
+                let Some(tasks) = host.tasks.as_mut() else { continue };
+                polled = true;
+                self.guard.as_ref().expect("installed").set_current(host.id);
+                let mut cx = Context::from_waker(&host.waker);
+                // A `LocalSet` runs its ready tasks and re-wakes our waker if work remains.
+                let _: Poll<()> = Pin::new(tasks).poll(&mut cx);
+            }
+            if !polled {
+                return any;
+            }
+            any = true;
+        }
+    }
+
+    /// True when some host was woken and has not been polled yet.
+    pub(crate) fn runnable(&self) -> bool {
+        self.hosts.iter().any(|h| h.tasks.is_some() && h.flag.0.load(Ordering::Relaxed))
+    }
+
+    /// Hands every packet due by `now` to its destination kernel; returns whether any arrived.
+    /// ICMP port unreachables due are returned through `icmp`.
+    pub(crate) fn deliver_due(&mut self, now: Time, icmp: &mut Vec<PortUnreachable>) -> bool {
+        let mut any = false;
+        while let Some(entry) = self.queue.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            any = true;
+            match entry.remove() {
+                Arrival::Packet(packet) => self.arrive(now, packet),
+                Arrival::Icmp(unreachable) => icmp.push(unreachable),
+            }
+        }
+        // Datagrams to closed ports found while delivering: their ICMP goes back now.
+        let due = std::mem::take(&mut self.icmp_due);
+        for unreachable in due {
+            self.send_icmp(now, unreachable);
+        }
+        any
+    }
+
+    fn arrive(&mut self, now: Time, packet: Packet) {
+        self.stats.packets += 1;
+        if let Wire::Udp(datagram) = &packet.payload {
+            // turmoil-net drops a datagram for a closed port silently; a real kernel answers
+            // ICMP port unreachable (RFC 1122 §3.2.2.1), which is how a resolver learns at once
+            // that nothing listens there.
+            if !self.udp_port_open(packet.dst, datagram.dst_port, SocketAddr::new(packet.src, datagram.src_port)) {
+                let id = datagram.payload.get(..2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+                self.icmp_due.push(PortUnreachable {
+                    sender: packet.src,
+                    to: SocketAddr::new(packet.dst, datagram.dst_port),
+                    id,
+                });
+                let _ = now;
+                return;
+            }
+        } else if let Some(index) = self.host_of(packet.dst) {
+            self.tcp_hosts.insert(index);
+        }
+        self.guard().deliver(packet);
+    }
+
+    fn udp_port_open(&self, dst: IpAddr, port: u16, from: SocketAddr) -> bool {
+        if self.host_of(dst).is_none() {
+            return true; // unrouted: nobody to answer, the datagram just vanishes
+        }
+        turmoil_net::netstat(dst).entries.iter().any(|e| {
+            e.proto == Proto::Udp
+                && e.local.port() == port
+                && (e.local.ip() == dst || e.local.ip().is_unspecified())
+                && e.peer.is_none_or(|p| p == from)
+        })
+    }
+
+    fn send_icmp(&mut self, now: Time, unreachable: PortUnreachable) {
+        // ICMP travels the reverse path; a link that silently drops everything drops it too.
+        let key = (unreachable.to.ip(), unreachable.sender);
+        let link = self.links.entry(key).or_default();
+        if link.udp == Filter::Drop && link.tcp == Filter::Drop {
+            return;
+        }
+        let at = self.arrival_time(key, now, 56);
+        self.schedule(at, Arrival::Icmp(unreachable));
+    }
+
+    fn schedule(&mut self, at: Time, arrival: Arrival) {
+        self.queue.insert((at, self.next_seq), arrival);
+        self.next_seq += 1;
+    }
+
+    /// When a packet of `size` bytes leaving at `now` on link `key` arrives: transmission time
+    /// at the link's bandwidth after whatever is ahead of it, plus a latency drawn in whole
+    /// milliseconds, never before the previous packet on the link.
+    fn arrival_time(&mut self, key: (IpAddr, IpAddr), now: Time, size: u32) -> Time {
+        let default_latency = self.default_latency;
+        let link = self.links.entry(key).or_default();
+        let (min, max) = link.latency.unwrap_or(default_latency);
+        let span_ms = u64::try_from(max.saturating_sub(min).as_millis()).unwrap_or(0);
+        let latency = min + Duration::from_millis(self.rng.below(span_ms + 1));
+        let departure = match link.bandwidth_bps {
+            Some(bps) => {
+                let start = link.busy_until.max(now.since_origin());
+                let bits = u128::from(size) * 8;
+                let nanos = (bits * 1_000_000_000).div_ceil(u128::from(bps.max(1)));
+                let done = start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+                link.busy_until = done;
+                done
+            }
+            None => now.since_origin(),
+        };
+        let at = Time::from_duration(whole_millis_up(departure + latency)).max(link.last_arrival);
+        link.last_arrival = at;
+        at
+    }
+
+    /// One egress pass: every kernel's outgoing packets, through the links, into the queue.
+    pub(crate) fn egress(&mut self, now: Time) {
+        self.stats.egress_passes += 1;
+        let mut out = std::mem::take(&mut self.out);
+        self.guard().egress_all(&mut out);
+        for packet in out.drain(..) {
+            self.route(now, packet);
+        }
+        self.out = out;
+    }
+
+    fn route(&mut self, now: Time, packet: Packet) {
+        let key = (packet.src, packet.dst);
+        if let Wire::Tcp(_) = packet.payload {
+            if let Some(index) = self.host_of(packet.src) {
+                self.tcp_hosts.insert(index);
+            }
+        }
+        let link = self.links.entry(key).or_default();
+        let filter = match packet.payload {
+            Wire::Udp(_) => link.udp,
+            Wire::Tcp(_) => link.tcp,
+        };
+        match filter {
+            Filter::Open => {}
+            Filter::Drop => return,
+            Filter::Reject => {
+                self.reject(now, &packet);
+                return;
+            }
+        }
+        if let Some(held) = link.held.as_mut() {
+            held.push(packet);
+            return;
+        }
+        if link.loss > 0.0 {
+            let loss = link.loss;
+            // 53 bits of the stream: an exact uniform in [0, 1).
+            let draw = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            if draw < loss {
+                return;
+            }
+        }
+        let at = self.arrival_time(key, now, packet.size());
+        self.schedule(at, Arrival::Packet(packet));
+    }
+
+    /// A rejecting firewall next to the destination answers for it: RST for TCP (RFC 9293
+    /// §3.10.7.1 rules for the sequence numbers), ICMP port unreachable for UDP.
+    fn reject(&mut self, now: Time, packet: &Packet) {
+        match &packet.payload {
+            Wire::Udp(datagram) => {
+                let id = datagram.payload.get(..2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+                let unreachable =
+                    PortUnreachable { sender: packet.src, to: SocketAddr::new(packet.dst, datagram.dst_port), id };
+                let at = self.arrival_time((packet.dst, packet.src), now, 56);
+                self.schedule(at, Arrival::Icmp(unreachable));
+            }
+            Wire::Tcp(segment) if !segment.flags.rst => {
+                let (seq, ack, ack_flag) = if segment.flags.ack {
+                    (segment.ack, 0, false)
+                } else {
+                    let len = u32::try_from(segment.payload.len()).unwrap_or(u32::MAX)
+                        + u32::from(segment.flags.syn)
+                        + u32::from(segment.flags.fin);
+                    (0, segment.seq.wrapping_add(len), true)
+                };
+                let rst = TcpSegment {
+                    src_port: segment.dst_port,
+                    dst_port: segment.src_port,
+                    seq,
+                    ack,
+                    flags: TcpFlags { rst: true, ack: ack_flag, ..TcpFlags::default() },
+                    window: 0,
+                    payload: Bytes::new(),
+                };
+                let reply = Packet { src: packet.dst, dst: packet.src, ttl: FORGED_TTL, payload: Wire::Tcp(rst) };
+                let at = self.arrival_time((packet.dst, packet.src), now, reply.size());
+                self.schedule(at, Arrival::Packet(reply));
+            }
+            Wire::Tcp(_) => {}
+        }
+    }
+
+    /// The earliest queued arrival.
+    pub(crate) fn next_arrival(&self) -> Option<Time> {
+        self.queue.first_key_value().map(|((at, _), _)| *at)
+    }
+
+    /// True while some TCP connection waits for an acknowledgement: its retransmission clock
+    /// needs an egress pass every millisecond. Hosts found idle are forgotten until their next
+    /// TCP packet.
+    pub(crate) fn tcp_busy(&mut self) -> bool {
+        let mut busy = false;
+        let hosts: Vec<usize> = self.tcp_hosts.iter().copied().collect();
+        for index in hosts {
+            let ip = self.hosts[index].ips[0];
+            let waiting = turmoil_net::netstat(ip).entries.iter().any(|e| {
+                e.proto == Proto::Tcp
+                    && match e.state {
+                        Some(
+                            NetstatState::SynSent
+                            | NetstatState::SynReceived
+                            | NetstatState::FinWait1
+                            | NetstatState::Closing
+                            | NetstatState::LastAck,
+                        ) => true,
+                        Some(NetstatState::Established | NetstatState::CloseWait) => e.send_q > 0,
+                        _ => false,
+                    }
+            });
+            if waiting {
+                busy = true;
+            } else {
+                self.tcp_hosts.remove(&index);
+            }
+        }
+        busy
+    }
+
+    // ----- faults ------------------------------------------------------------------------
+
+    pub(crate) fn set_filter(&mut self, from: IpAddr, to: IpAddr, protocols: Protocols, filter: Filter) {
+        let link = self.links.entry((from, to)).or_default();
+        if matches!(protocols, Protocols::Udp | Protocols::Both) {
+            link.udp = filter;
+        }
+        if matches!(protocols, Protocols::Tcp | Protocols::Both) {
+            link.tcp = filter;
+        }
+    }
+
+    /// A link's latency range (its own, or the network's default).
+    pub(crate) fn latency(&self, from: IpAddr, to: IpAddr) -> (Duration, Duration) {
+        self.links.get(&(from, to)).and_then(|l| l.latency).unwrap_or(self.default_latency)
+    }
+
+    pub(crate) fn set_latency(&mut self, from: IpAddr, to: IpAddr, min: Duration, max: Duration) {
+        self.links.entry((from, to)).or_default().latency = Some((min, max));
+    }
+
+    pub(crate) fn set_loss(&mut self, from: IpAddr, to: IpAddr, loss: f64) {
+        self.links.entry((from, to)).or_default().loss = loss;
+    }
+
+    pub(crate) fn set_bandwidth(&mut self, from: IpAddr, to: IpAddr, bps: Option<u64>) {
+        self.links.entry((from, to)).or_default().bandwidth_bps = bps;
+    }
+
+    pub(crate) fn hold(&mut self, from: IpAddr, to: IpAddr) {
+        self.links.entry((from, to)).or_default().held.get_or_insert_with(Vec::new);
+    }
+
+    /// Lets held packets go, in the order they were sent, each with its link's latency.
+    pub(crate) fn release(&mut self, from: IpAddr, to: IpAddr, now: Time) {
+        let held = self.links.entry((from, to)).or_default().held.take().unwrap_or_default();
+        for packet in held {
+            let at = self.arrival_time((from, to), now, packet.size());
+            self.schedule(at, Arrival::Packet(packet));
+        }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        // Each host's sockets must close in its own kernel, while the network is installed.
+        for index in 0..self.hosts.len() {
+            self.stop(index);
+        }
+        self.guard = None;
+    }
+}

@@ -3,7 +3,10 @@
 //! Output contract, one line per case:
 //! `bench <name> sim=<simulated seconds> wall=<milliseconds> ratio=<sim/wall> events=<count> peak_rss_mb=<n>`
 //! followed (for big-zone-like cases) by extra fields at the end: `records=<transferred>`
-//! `ms_per_100k_records=<x>`. After the no-warp case: `speedup <x>` on its own line.
+//! `ms_per_100k_records=<x>`, then what the simulated network did: `instants=<n>` (where the
+//! scheduler stopped), `packets=<n>`, `egress_passes=<n>`. After the no-warp case: `speedup <x>` on its own line. After the
+//! fleet cases: `per_event_us n4=<x> n16=<y> n64=<z> n200=<w>`, wall microseconds per event
+//! for 4, 16, 64 and 200 secondaries (the cost of one more server should be flat).
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -32,7 +35,15 @@ const CASES: &[Case] = &[
     },
     Case { name: "week-partition-expire", file: "week-partition-expire.ron", warp: true, limit: None },
     Case { name: "big-zone", file: "big-zone.ron", warp: true, limit: None },
+    Case { name: "fleet-16-1d", file: "fleet-16-1d.ron", warp: true, limit: None },
+    Case { name: "fleet-64-1d", file: "fleet-64-1d.ron", warp: true, limit: None },
+    Case { name: "fleet-week", file: "fleet-week.ron", warp: true, limit: None },
 ];
+
+/// The cases of the `per_event_us` line, by fleet size: the same workload (refresh 1h, an
+/// update every 6 h, NOTIFY to all) with 4, 16, 64 and 200 secondaries.
+const PER_EVENT: &[(&str, &str)] =
+    &[("n4", "month-of-refreshes"), ("n16", "fleet-16-1d"), ("n64", "fleet-64-1d"), ("n200", "fleet-week")];
 
 /// Peak resident set of this process, from Linux's `/proc/self/status` (VmHWM).
 fn peak_rss_mb() -> Option<u64> {
@@ -86,9 +97,12 @@ pub fn run_case(name: &str) -> Result<ExitCode> {
     let rss = peak_rss_mb().map_or_else(|| "unknown".to_string(), |mb| mb.to_string());
     let per_100k = if records > 0 { wall_ms * 100_000.0 / records as f64 } else { 0.0 };
     println!(
-        "bench {} sim={sim:.0} wall={wall_ms:.0} ratio={ratio:.0} events={} peak_rss_mb={rss} records={records} ms_per_100k_records={per_100k:.0}",
+        "bench {} sim={sim:.0} wall={wall_ms:.0} ratio={ratio:.0} events={} peak_rss_mb={rss} records={records} ms_per_100k_records={per_100k:.0} instants={} packets={} egress_passes={}",
         case.name,
         outcome.event_count(),
+        outcome.network.instants,
+        outcome.network.packets,
+        outcome.network.egress_passes,
     );
     if !outcome.passed() {
         for failure in &outcome.failures {
@@ -111,6 +125,7 @@ pub fn run_all() -> Result<ExitCode> {
     }
     let exe = std::env::current_exe().context("locating xtask")?;
     let mut ratios = Vec::new();
+    let mut per_event = Vec::new();
     let mut ok = true;
     for case in CASES {
         eprintln!("running bench case {} ...", case.name);
@@ -125,6 +140,12 @@ pub fn run_all() -> Result<ExitCode> {
         let ratio =
             stdout.split_whitespace().find_map(|f| f.strip_prefix("ratio=")).and_then(|r| r.parse::<f64>().ok());
         ratios.push((case.name, ratio));
+        let field = |name: &str| {
+            stdout.split_whitespace().find_map(|f| f.strip_prefix(name)).and_then(|r| r.parse::<f64>().ok())
+        };
+        if let (Some(wall_ms), Some(events)) = (field("wall="), field("events=")) {
+            per_event.push((case.name, wall_ms * 1000.0 / events.max(1.0)));
+        }
         if case.name == "month-of-refreshes-nowarp-1d" {
             let warp = ratios.iter().find(|(n, _)| *n == "month-of-refreshes").and_then(|(_, r)| *r);
             if let (Some(warp), Some(step)) = (warp, ratio) {
@@ -132,6 +153,14 @@ pub fn run_all() -> Result<ExitCode> {
             }
         }
     }
+    let sizes: Vec<String> = PER_EVENT
+        .iter()
+        .map(|(label, case)| match per_event.iter().find(|(n, _)| n == case) {
+            Some((_, us)) => format!("{label}={us:.1}"),
+            None => format!("{label}=unknown"),
+        })
+        .collect();
+    println!("per_event_us {}", sizes.join(" "));
     eprintln!("running bench case axfr-real-sockets ...");
     let output =
         Command::new(&exe).args(["bench", "--case", "axfr-real-sockets"]).output().context("running a bench case")?;

@@ -100,7 +100,7 @@ pub async fn run<T: Transport, C: Clock>(slot: Rc<NodeSlot>, listen: SocketAddr,
     let mut buf = vec![0u8; 65_535];
     loop {
         perform::<T>(&slot, &udp, &mut conns, &conn_tx).await;
-        let deadline = slot.with(|n| n.poll_timeout()).flatten();
+        let deadline = if C::SLEEPS { slot.with(|n| n.poll_timeout()).flatten() } else { None };
         tokio::select! {
             biased;
             () = slot.wake.notified() => {}

@@ -26,6 +26,9 @@ pub trait Transport: 'static {
 
 /// The time the engine is given, and how the driver waits for the engine's next deadline.
 pub trait Clock: Clone + 'static {
+    /// False for a clock whose owner fires the node's deadlines (the driver then never asks
+    /// the node for its next one).
+    const SLEEPS: bool;
     fn now(&self) -> Time;
     /// Resolves at `deadline`. A clock whose owner fires deadlines itself (the simulation
     /// harness) never resolves.
@@ -102,6 +105,7 @@ impl HarnessClock {
 }
 
 impl Clock for HarnessClock {
+    const SLEEPS: bool = false;
     fn now(&self) -> Time {
         self.0.get()
     }
@@ -123,6 +127,7 @@ impl WallClock {
 }
 
 impl Clock for WallClock {
+    const SLEEPS: bool = true;
     fn now(&self) -> Time {
         Time::from_duration(self.start.elapsed())
     }

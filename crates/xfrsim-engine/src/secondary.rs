@@ -399,7 +399,11 @@ impl HeldZone {
             return false;
         }
         let origin = self.origin.clone();
-        ctx.emit(now, Some(&origin), EventKind::XfrMasterUnavailable { master: to, reason: Unreachable::ConnectionRefused });
+        ctx.emit(
+            now,
+            Some(&origin),
+            EventKind::XfrMasterUnavailable { master: to, reason: Unreachable::ConnectionRefused },
+        );
         self.finish_step(ctx, now, StepEnd::NextMaster);
         true
     }

@@ -11,6 +11,7 @@
 //! nothing is due, which makes it the oracle the warp is tested against.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
@@ -486,85 +487,150 @@ impl Harness {
         let steps = self.loaded.scenario.expanded_timeline();
         let mut next_step = 0;
         let mut seen_lines = usize::MAX;
-        // Set when the last instant left a TCP retransmission clock running or a host runnable:
+        // Set when the last instant left a host runnable or a TCP retransmission clock running:
         // the next millisecond is then an instant too.
         let mut tick_next = false;
         let mut icmp = Vec::new();
+        // Servers touched at this instant (their deadline may have moved), and since the last
+        // status sample. Everything here costs what happened, not how many servers there are.
+        let mut touched: Vec<usize> = (0..self.servers.len()).collect();
+        let mut unsampled: BTreeSet<usize> = BTreeSet::new();
+        let mut deadlines = Deadlines::new(self.servers.len());
+        for (index, server) in self.servers.iter().enumerate() {
+            deadlines.set(index, server.slot.node.borrow().as_ref().and_then(Node::poll_timeout));
+        }
         loop {
             let now = self.now;
             self.clock.set(now);
-            let mut active = std::mem::take(&mut tick_next);
+            self.net.stats.instants += 1;
+            let grid = std::mem::take(&mut tick_next);
+            let mut active = false;
             // 1. Packets (and ICMP errors) that arrive now.
             active |= self.net.deliver_due(now, &mut icmp);
             for unreachable in icmp.drain(..) {
-                self.port_unreachable(now, unreachable);
+                touched.extend(self.port_unreachable(now, unreachable));
             }
-            // 2. Scripted actions.
+            // 2. Scripted actions (rare: they may touch any server).
             while next_step < steps.len() && Time::from_duration(steps[next_step].at) <= now {
                 let step = steps[next_step].clone();
                 self.apply(&step, now)?;
                 next_step += 1;
                 active = true;
+                touched.extend(0..self.servers.len());
             }
-            // 3. Engine deadlines.
-            for server in &self.servers {
-                let due = server.slot.node.borrow().as_ref().and_then(Node::poll_timeout).is_some_and(|t| t <= now);
-                if due {
-                    server.slot.with(|n| n.handle_timeout(now));
-                    server.slot.wake.notify_one();
-                    active = true;
-                }
+            // 3. Engine deadlines, including those the steps above just set to now.
+            for &index in &touched {
+                deadlines.set(index, self.servers[index].slot.node.borrow().as_ref().and_then(Node::poll_timeout));
             }
-            // 4. Hosts run until none is runnable, then one egress pass carries what they sent.
-            active |= self.net.poll_hosts();
-            if active {
-                self.net.egress(now);
-                self.net.poll_hosts();
-                tick_next = self.net.runnable() || self.net.tcp_busy();
+            while let Some(index) = deadlines.pop_due(now) {
+                let slot = &self.servers[index].slot;
+                slot.with(|n| n.handle_timeout(now));
+                slot.wake.notify_one();
+                touched.push(index);
+                active = true;
             }
+            // 4. Hosts run until none is runnable; one egress pass carries what they sent. An
+            //    instant reached only for the retransmission clock just makes the pass, unless
+            //    it put something on the wire or woke a task (a connection given up on).
+            active |= self.net.poll_hosts(&mut touched);
+            if active || grid {
+                let sent = self.net.egress(now);
+                let woke = self.net.poll_hosts(&mut touched);
+                // Whether a connection still waits for an acknowledgement changes only when
+                // something moved; a connection that the kernel gave up on without waking
+                // anyone is noticed at the next whole second.
+                let recheck = active || sent || woke || now.as_millis().is_multiple_of(1000);
+                tick_next = self.net.runnable() || !recheck || self.net.tcp_busy();
+            }
+            for &index in &touched {
+                let deadline = self.servers[index].slot.node.borrow().as_ref().and_then(Node::poll_timeout);
+                deadlines.set(index, deadline);
+                unsampled.insert(index);
+            }
+            touched.clear();
             let lines = self.recording.borrow().lines.len();
             if lines != seen_lines {
                 seen_lines = lines;
-                self.sample(now);
+                self.sample(now, std::mem::take(&mut unsampled));
             }
             if now >= end {
                 return Ok(());
             }
-            self.now = if self.warp { self.next_instant(now, tick_next, steps.get(next_step), end) } else { now + TICK };
+            self.now = if self.warp {
+                let tick = tick_next.then_some(now + TICK);
+                let action = steps.get(next_step).map(|s| Time::from_duration(s.at));
+                let next = [tick, self.net.next_arrival(), deadlines.first(), action, Some(end)];
+                // Anything due at or before `now` was handled; time never stands still.
+                next.into_iter().flatten().min().expect("end is there").max(now + TICK)
+            } else {
+                now + TICK
+            };
         }
     }
 
-    /// The earliest instant at which something is due: a packet arrival, an engine deadline, a
-    /// scripted action, or the next millisecond when `tick_next`.
-    fn next_instant(&self, now: Time, tick_next: bool, next_step: Option<&Step>, end: Time) -> Time {
-        let tick = tick_next.then_some(now + TICK);
-        let arrival = self.net.next_arrival();
-        let deadline =
-            self.servers.iter().filter_map(|s| s.slot.node.borrow().as_ref().and_then(Node::poll_timeout)).min();
-        let action = next_step.map(|s| Time::from_duration(s.at));
-        let next = [tick, arrival, deadline, action, Some(end)].into_iter().flatten().min().expect("end is there");
-        // Anything due "now" or earlier was handled at this instant; time never stands still.
-        next.max(now + TICK)
+    pub(crate) fn network_stats(&self) -> crate::NetworkStats {
+        self.net.stats
     }
 
-    /// An ICMP port unreachable reached the server that sent the datagram.
-    fn port_unreachable(&self, now: Time, unreachable: PortUnreachable) {
-        if let Some(server) = self.servers.iter().find(|s| s.address == unreachable.sender) {
-            if server.slot.with(|n| n.handle_udp_unreachable(now, unreachable.to, unreachable.id)).is_some() {
-                server.slot.wake.notify_one();
-            }
-        }
+    /// An ICMP port unreachable reached the server that sent the datagram; returns that server.
+    fn port_unreachable(&self, now: Time, unreachable: PortUnreachable) -> Option<usize> {
+        let index = self.servers.iter().position(|s| s.address == unreachable.sender)?;
+        let slot = &self.servers[index].slot;
+        slot.with(|n| n.handle_udp_unreachable(now, unreachable.to, unreachable.id))?;
+        slot.wake.notify_one();
+        Some(index)
     }
 
-    /// Records every zone copy's status (called whenever the timeline grew).
-    fn sample(&self, now: Time) {
+    /// Records the status of every zone copy on the given servers (called whenever the timeline
+    /// grew, with the servers touched since the last call: no other copy can have changed).
+    fn sample(&self, now: Time, servers: BTreeSet<usize>) {
         let mut recording = self.recording.borrow_mut();
-        for (server, spec) in self.servers.iter().zip(&self.loaded.scenario.servers) {
+        for index in servers {
+            let (server, spec) = (&self.servers[index], &self.loaded.scenario.servers[index]);
             for zone in &spec.zones {
                 let origin = Name::from_ascii(zone.zone()).expect("validated zone name");
                 let status = server.slot.node.borrow().as_ref().map(|n| n.zone_status(&origin));
                 recording.sample(now, &server.name, zone.zone(), Status::of(status.flatten()));
             }
         }
+    }
+}
+
+/// Each server's next engine deadline, indexed by time: the earliest is found without looking
+/// at every server.
+struct Deadlines {
+    by_time: BTreeSet<(Time, usize)>,
+    of: Vec<Option<Time>>,
+}
+
+impl Deadlines {
+    fn new(servers: usize) -> Self {
+        Deadlines { by_time: BTreeSet::new(), of: vec![None; servers] }
+    }
+
+    fn set(&mut self, index: usize, deadline: Option<Time>) {
+        if let Some(old) = self.of[index].take() {
+            self.by_time.remove(&(old, index));
+        }
+        if let Some(at) = deadline {
+            self.by_time.insert((at, index));
+        }
+        self.of[index] = deadline;
+    }
+
+    fn first(&self) -> Option<Time> {
+        self.by_time.first().map(|(at, _)| *at)
+    }
+
+    /// A server whose deadline is due at `now`, taken out of the index (it is set again after
+    /// the server has run).
+    fn pop_due(&mut self, now: Time) -> Option<usize> {
+        let (at, index) = *self.by_time.first()?;
+        if at > now {
+            return None;
+        }
+        self.by_time.remove(&(at, index));
+        self.of[index] = None;
+        Some(index)
     }
 }

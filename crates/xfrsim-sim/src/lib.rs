@@ -48,6 +48,19 @@ pub struct Outcome {
     /// When every zone had converged for good, if it did.
     pub converged: Option<Time>,
     pub sim_duration: Duration,
+    /// What the simulated network carried.
+    pub network: NetworkStats,
+}
+
+/// Counters of the simulated network over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    /// Packets handed to a destination.
+    pub packets: u64,
+    /// Egress passes (each one millisecond of some TCP connection's retransmission clock).
+    pub egress_passes: u64,
+    /// Instants the scheduler stopped at.
+    pub instants: u64,
 }
 
 impl Outcome {
@@ -83,6 +96,7 @@ pub fn run(loaded: &LoadedScenario, options: RunOptions) -> Result<Outcome, SimE
     let mut harness = harness::Harness::new(loaded.clone(), options.seed, options.warp)?;
     harness.run()?;
     let recording = std::mem::take(&mut *harness.recording.borrow_mut());
+    let network = harness.network_stats();
     drop(harness);
     let end = Time::from_duration(loaded.scenario.duration);
     let failures = check::check(&loaded.scenario, &recording, end);
@@ -94,5 +108,6 @@ pub fn run(loaded: &LoadedScenario, options: RunOptions) -> Result<Outcome, SimE
         failures,
         converged,
         sim_duration: loaded.scenario.duration,
+        network,
     })
 }

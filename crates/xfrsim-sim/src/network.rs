@@ -18,8 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -29,6 +28,8 @@ use turmoil_net::{
     EnterGuard, HostId, KernelConfig, Net, NetstatState, Packet, Proto, TcpFlags, TcpSegment, Transport as Wire,
 };
 use xfrsim_engine::{SeededRng, Time};
+
+use crate::NetworkStats;
 
 /// Egress passes without acknowledgement before TCP retransmits: 200 one-millisecond passes,
 /// Linux's `TCP_RTO_MIN` (include/net/tcp.h). There is no backoff in turmoil-net.
@@ -95,15 +96,22 @@ enum Arrival {
     Icmp(PortUnreachable),
 }
 
-/// A per-host waker: marks the host runnable.
-struct WakeFlag(AtomicBool);
+/// Hosts woken since they were last polled, in host order (so polling order is deterministic,
+/// and finding them costs nothing per idle host).
+type Runnable = Arc<Mutex<BTreeSet<usize>>>;
 
-impl Wake for WakeFlag {
+/// A host's waker: puts the host in the runnable set.
+struct HostWaker {
+    index: usize,
+    runnable: Runnable,
+}
+
+impl Wake for HostWaker {
     fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::Relaxed);
+        self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
-        self.0.store(true, Ordering::Relaxed);
+        self.runnable.lock().expect("one thread").insert(self.index);
     }
 }
 
@@ -112,19 +120,12 @@ struct Host {
     ips: Vec<IpAddr>,
     /// The host's tasks; `None` while nothing runs there.
     tasks: Option<LocalSet>,
-    flag: Arc<WakeFlag>,
     waker: Waker,
-}
-
-/// Counters for `bench` and tests.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct NetStats {
-    pub packets: u64,
-    pub egress_passes: u64,
 }
 
 pub(crate) struct Network {
     hosts: Vec<Host>,
+    runnable: Runnable,
     by_ip: BTreeMap<IpAddr, usize>,
     queue: BTreeMap<(Time, u64), Arrival>,
     next_seq: u64,
@@ -135,7 +136,10 @@ pub(crate) struct Network {
     tcp_hosts: BTreeSet<usize>,
     out: Vec<Packet>,
     icmp_due: Vec<PortUnreachable>,
-    pub(crate) stats: NetStats,
+    /// Each host's UDP sockets (local address, connected peer), read from its kernel when first
+    /// needed after the host last ran (sockets only change while their host runs).
+    udp_sockets: BTreeMap<usize, Vec<(SocketAddr, Option<SocketAddr>)>>,
+    pub(crate) stats: NetworkStats,
     runtime: tokio::runtime::Runtime,
     /// Installs the network in this thread; dropped last (see `Drop`).
     guard: Option<EnterGuard>,
@@ -154,18 +158,19 @@ impl Network {
         let mut net = Net::with_config(config);
         let mut by_ip = BTreeMap::new();
         let mut list = Vec::new();
+        let runnable = Runnable::default();
         for (index, ips) in hosts.iter().enumerate() {
             let id = net.add_host(ips.clone());
             for ip in ips {
                 by_ip.insert(*ip, index);
             }
-            let flag = Arc::new(WakeFlag(AtomicBool::new(false)));
-            let waker = Waker::from(flag.clone());
-            list.push(Host { id, ips: ips.clone(), tasks: None, flag, waker });
+            let waker = Waker::from(Arc::new(HostWaker { index, runnable: runnable.clone() }));
+            list.push(Host { id, ips: ips.clone(), tasks: None, waker });
         }
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a current-thread runtime builds");
         Network {
             hosts: list,
+            runnable,
             by_ip,
             queue: BTreeMap::new(),
             next_seq: 0,
@@ -175,7 +180,8 @@ impl Network {
             tcp_hosts: BTreeSet::new(),
             out: Vec::new(),
             icmp_due: Vec::new(),
-            stats: NetStats::default(),
+            udp_sockets: BTreeMap::new(),
+            stats: NetworkStats::default(),
             runtime,
             guard: Some(net.enter()),
         }
@@ -199,7 +205,7 @@ impl Network {
             set
         });
         tasks.spawn_local(task);
-        host.flag.0.store(true, Ordering::Relaxed);
+        self.runnable.lock().expect("one thread").insert(index);
     }
 
     /// Stops everything running on host `index`, as a process dies: its sockets close (open
@@ -213,6 +219,7 @@ impl Network {
             let _runtime = self.runtime.enter();
             drop(tasks);
         }
+        self.udp_sockets.remove(&index);
         self.tcp_hosts.insert(index);
     }
 
@@ -223,10 +230,10 @@ impl Network {
         let mut resets = Vec::new();
         for ip in &host.ips {
             for entry in turmoil_net::netstat(*ip).entries {
-                if entry.proto == Proto::Tcp && entry.local.port() == port {
-                    if let Some(peer) = entry.peer {
-                        resets.push((entry.local, peer));
-                    }
+                if let (Proto::Tcp, Some(peer)) = (entry.proto, entry.peer)
+                    && entry.local.port() == port
+                {
+                    resets.push((entry.local, peer));
                 }
             }
         }
@@ -246,36 +253,31 @@ impl Network {
             self.guard().deliver(Packet { src: peer.ip(), dst: local.ip(), ttl: FORGED_TTL, payload: Wire::Tcp(rst) });
         }
         // Reset sockets leave the table at the end of an egress pass.
-        self.egress(now);
+        let _ = self.egress(now);
     }
 
-    /// Polls every runnable host until none is; true if any was.
-    pub(crate) fn poll_hosts(&mut self) -> bool {
-        let mut any = false;
+    /// Polls runnable hosts until none is; appends each host polled to `polled`.
+    pub(crate) fn poll_hosts(&mut self, polled: &mut Vec<usize>) -> bool {
+        let start = polled.len();
         let _runtime = self.runtime.enter();
         loop {
-            let mut polled = false;
-            for host in &mut self.hosts {
-                if !host.flag.0.swap(false, Ordering::Relaxed) {
-                    continue;
-                }
-                let Some(tasks) = host.tasks.as_mut() else { continue };
-                polled = true;
-                self.guard.as_ref().expect("installed").set_current(host.id);
-                let mut cx = Context::from_waker(&host.waker);
-                // A `LocalSet` runs its ready tasks and re-wakes our waker if work remains.
-                let _: Poll<()> = Pin::new(tasks).poll(&mut cx);
-            }
-            if !polled {
-                return any;
-            }
-            any = true;
+            let next = self.runnable.lock().expect("one thread").pop_first();
+            let Some(index) = next else { break };
+            let host = &mut self.hosts[index];
+            let Some(tasks) = host.tasks.as_mut() else { continue };
+            polled.push(index);
+            self.udp_sockets.remove(&index);
+            self.guard.as_ref().expect("installed").set_current(host.id);
+            let mut cx = Context::from_waker(&host.waker);
+            // A `LocalSet` runs its ready tasks and re-wakes our waker if work remains.
+            let _: Poll<()> = Pin::new(tasks).poll(&mut cx);
         }
+        polled.len() > start
     }
 
     /// True when some host was woken and has not been polled yet.
     pub(crate) fn runnable(&self) -> bool {
-        self.hosts.iter().any(|h| h.tasks.is_some() && h.flag.0.load(Ordering::Relaxed))
+        !self.runnable.lock().expect("one thread").is_empty()
     }
 
     /// Hands every packet due by `now` to its destination kernel; returns whether any arrived.
@@ -322,15 +324,16 @@ impl Network {
         self.guard().deliver(packet);
     }
 
-    fn udp_port_open(&self, dst: IpAddr, port: u16, from: SocketAddr) -> bool {
-        if self.host_of(dst).is_none() {
+    fn udp_port_open(&mut self, dst: IpAddr, port: u16, from: SocketAddr) -> bool {
+        let Some(index) = self.host_of(dst) else {
             return true; // unrouted: nobody to answer, the datagram just vanishes
-        }
-        turmoil_net::netstat(dst).entries.iter().any(|e| {
-            e.proto == Proto::Udp
-                && e.local.port() == port
-                && (e.local.ip() == dst || e.local.ip().is_unspecified())
-                && e.peer.is_none_or(|p| p == from)
+        };
+        let sockets = self.udp_sockets.entry(index).or_insert_with(|| {
+            let entries = turmoil_net::netstat(dst).entries;
+            entries.into_iter().filter(|e| e.proto == Proto::Udp).map(|e| (e.local, e.peer)).collect()
+        });
+        sockets.iter().any(|(local, peer)| {
+            local.port() == port && (local.ip() == dst || local.ip().is_unspecified()) && peer.is_none_or(|p| p == from)
         })
     }
 
@@ -376,22 +379,25 @@ impl Network {
     }
 
     /// One egress pass: every kernel's outgoing packets, through the links, into the queue.
-    pub(crate) fn egress(&mut self, now: Time) {
+    /// True if any packet left.
+    pub(crate) fn egress(&mut self, now: Time) -> bool {
         self.stats.egress_passes += 1;
         let mut out = std::mem::take(&mut self.out);
         self.guard().egress_all(&mut out);
+        let sent = !out.is_empty();
         for packet in out.drain(..) {
             self.route(now, packet);
         }
         self.out = out;
+        sent
     }
 
     fn route(&mut self, now: Time, packet: Packet) {
         let key = (packet.src, packet.dst);
-        if let Wire::Tcp(_) = packet.payload {
-            if let Some(index) = self.host_of(packet.src) {
-                self.tcp_hosts.insert(index);
-            }
+        if let Wire::Tcp(_) = packet.payload
+            && let Some(index) = self.host_of(packet.src)
+        {
+            self.tcp_hosts.insert(index);
         }
         let link = self.links.entry(key).or_default();
         let filter = match packet.payload {
@@ -468,9 +474,9 @@ impl Network {
     /// needs an egress pass every millisecond. Hosts found idle are forgotten until their next
     /// TCP packet.
     pub(crate) fn tcp_busy(&mut self) -> bool {
-        let mut busy = false;
-        let hosts: Vec<usize> = self.tcp_hosts.iter().copied().collect();
-        for index in hosts {
+        // Idle hosts are dropped as they are found; the first busy one answers. Each host is
+        // looked at once per burst of TCP activity, not once per instant.
+        while let Some(&index) = self.tcp_hosts.first() {
             let ip = self.hosts[index].ips[0];
             let waiting = turmoil_net::netstat(ip).entries.iter().any(|e| {
                 e.proto == Proto::Tcp
@@ -487,12 +493,11 @@ impl Network {
                     }
             });
             if waiting {
-                busy = true;
-            } else {
-                self.tcp_hosts.remove(&index);
+                return true;
             }
+            self.tcp_hosts.remove(&index);
         }
-        busy
+        false
     }
 
     // ----- faults ------------------------------------------------------------------------

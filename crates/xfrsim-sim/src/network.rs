@@ -12,7 +12,7 @@
 //! turmoil-net counts its retransmission timeout in egress passes, not in time
 //! (`shared/reference/turmoil-net-notes.md` §3). The harness makes a pass at most once per
 //! millisecond, and every millisecond while any connection has something unacknowledged, so a
-//! pass *is* a millisecond: [`RTO_PASSES`] passes are Linux's minimum RTO of 200 ms.
+//! pass *is* a millisecond: [`RTO_PASSES`] passes are a retransmission timeout of one second.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -28,16 +28,20 @@ use turmoil_net::{
     EnterGuard, HostId, KernelConfig, Net, NetstatState, Packet, Proto, TcpFlags, TcpSegment, Transport as Wire,
 };
 use xfrsim_engine::{SeededRng, Time};
+use xfrsim_zone::mix64;
 
 use crate::NetworkStats;
 
-/// Egress passes without acknowledgement before TCP retransmits: 200 one-millisecond passes,
-/// Linux's `TCP_RTO_MIN` (include/net/tcp.h). There is no backoff in turmoil-net.
-pub(crate) const RTO_PASSES: u32 = 200;
-/// Retransmissions before TCP gives up on a connection: 600 × 200 ms = 2 minutes, about Linux's
+/// Egress passes without acknowledgement progress before TCP retransmits: 1,000 one-millisecond
+/// passes, the 1 s RTO of RFC 6298 §2.1 for a sender that has no RTT measurement (turmoil-net
+/// measures none, and has no backoff). Linux goes down to 200 ms once it has measured the RTT;
+/// a fixed 200 ms would retransmit spuriously on any link where one segment takes longer than
+/// that to arrive (below 60 kbit/s), since a whole window is queued at once.
+pub(crate) const RTO_PASSES: u32 = 1000;
+/// Retransmissions before TCP gives up on a connection: 120 × 1 s = 2 minutes, about Linux's
 /// `tcp_syn_retries` = 6 (127 s). Longer than every engine deadline, so the engine's own timers
 /// (BIND's connect and idle timeouts) decide, as they do on a real host.
-pub(crate) const RETX_MAX: u32 = 600;
+pub(crate) const RETX_MAX: u32 = 120;
 /// Ethernet MTU: TCP segments carry at most 1,460 bytes.
 const MTU_BYTES: u32 = 1500;
 /// TTL of packets the harness makes itself (RSTs of a rejecting firewall).
@@ -63,8 +67,10 @@ pub(crate) enum Protocols {
 }
 
 /// One direction of a link between two addresses.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Link {
+    /// This link's own random stream (latency, loss): traffic elsewhere never shifts it.
+    rng: SeededRng,
     udp: Filter,
     tcp: Filter,
     /// `Hold`: packets wait here, in order, until released.
@@ -79,6 +85,23 @@ struct Link {
     busy_until: Duration,
     /// Latest arrival scheduled on this link: a link is a FIFO, so jitter never reorders it.
     last_arrival: Time,
+}
+
+impl Link {
+    fn new(seed: u64, from: IpAddr, to: IpAddr) -> Link {
+        let ends = format!("{from}>{to}");
+        Link {
+            rng: SeededRng::new(mix64(seed ^ xfrsim_zone::fnv1a64(ends.as_bytes()))),
+            udp: Filter::Open,
+            tcp: Filter::Open,
+            held: None,
+            latency: None,
+            loss: 0.0,
+            bandwidth_bps: None,
+            busy_until: Duration::ZERO,
+            last_arrival: Time::ZERO,
+        }
+    }
 }
 
 /// An ICMP port unreachable on its way back to `sender`, about a datagram it sent to `to`.
@@ -131,7 +154,7 @@ pub(crate) struct Network {
     next_seq: u64,
     links: BTreeMap<(IpAddr, IpAddr), Link>,
     default_latency: (Duration, Duration),
-    rng: SeededRng,
+    seed: u64,
     /// Hosts that may hold a TCP connection with something unacknowledged.
     tcp_hosts: BTreeSet<usize>,
     out: Vec<Packet>,
@@ -176,7 +199,7 @@ impl Network {
             next_seq: 0,
             links: BTreeMap::new(),
             default_latency,
-            rng: SeededRng::new(seed),
+            seed,
             tcp_hosts: BTreeSet::new(),
             out: Vec::new(),
             icmp_due: Vec::new(),
@@ -340,7 +363,7 @@ impl Network {
     fn send_icmp(&mut self, now: Time, unreachable: PortUnreachable) {
         // ICMP travels the reverse path; a link that silently drops everything drops it too.
         let key = (unreachable.to.ip(), unreachable.sender);
-        let link = self.links.entry(key).or_default();
+        let link = self.link(key);
         if link.udp == Filter::Drop && link.tcp == Filter::Drop {
             return;
         }
@@ -358,10 +381,10 @@ impl Network {
     /// milliseconds, never before the previous packet on the link.
     fn arrival_time(&mut self, key: (IpAddr, IpAddr), now: Time, size: u32) -> Time {
         let default_latency = self.default_latency;
-        let link = self.links.entry(key).or_default();
+        let link = self.link(key);
         let (min, max) = link.latency.unwrap_or(default_latency);
         let span_ms = u64::try_from(max.saturating_sub(min).as_millis()).unwrap_or(0);
-        let latency = min + Duration::from_millis(self.rng.below(span_ms + 1));
+        let latency = min + Duration::from_millis(link.rng.below(span_ms + 1));
         let departure = match link.bandwidth_bps {
             Some(bps) => {
                 let start = link.busy_until.max(now.since_origin());
@@ -399,7 +422,7 @@ impl Network {
         {
             self.tcp_hosts.insert(index);
         }
-        let link = self.links.entry(key).or_default();
+        let link = self.link(key);
         let filter = match packet.payload {
             Wire::Udp(_) => link.udp,
             Wire::Tcp(_) => link.tcp,
@@ -412,6 +435,10 @@ impl Network {
                 return;
             }
         }
+        if !self.by_ip.contains_key(&packet.dst) {
+            return; // no host there: nothing on the segment answers, the packet just vanishes
+        }
+        let link = self.link(key);
         if let Some(held) = link.held.as_mut() {
             held.push(packet);
             return;
@@ -419,7 +446,7 @@ impl Network {
         if link.loss > 0.0 {
             let loss = link.loss;
             // 53 bits of the stream: an exact uniform in [0, 1).
-            let draw = (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+            let draw = (link.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
             if draw < loss {
                 return;
             }
@@ -503,7 +530,7 @@ impl Network {
     // ----- faults ------------------------------------------------------------------------
 
     pub(crate) fn set_filter(&mut self, from: IpAddr, to: IpAddr, protocols: Protocols, filter: Filter) {
-        let link = self.links.entry((from, to)).or_default();
+        let link = self.link((from, to));
         if matches!(protocols, Protocols::Udp | Protocols::Both) {
             link.udp = filter;
         }
@@ -512,30 +539,35 @@ impl Network {
         }
     }
 
+    fn link(&mut self, key: (IpAddr, IpAddr)) -> &mut Link {
+        let seed = self.seed;
+        self.links.entry(key).or_insert_with(|| Link::new(seed, key.0, key.1))
+    }
+
     /// A link's latency range (its own, or the network's default).
     pub(crate) fn latency(&self, from: IpAddr, to: IpAddr) -> (Duration, Duration) {
         self.links.get(&(from, to)).and_then(|l| l.latency).unwrap_or(self.default_latency)
     }
 
     pub(crate) fn set_latency(&mut self, from: IpAddr, to: IpAddr, min: Duration, max: Duration) {
-        self.links.entry((from, to)).or_default().latency = Some((min, max));
+        self.link((from, to)).latency = Some((min, max));
     }
 
     pub(crate) fn set_loss(&mut self, from: IpAddr, to: IpAddr, loss: f64) {
-        self.links.entry((from, to)).or_default().loss = loss;
+        self.link((from, to)).loss = loss;
     }
 
     pub(crate) fn set_bandwidth(&mut self, from: IpAddr, to: IpAddr, bps: Option<u64>) {
-        self.links.entry((from, to)).or_default().bandwidth_bps = bps;
+        self.link((from, to)).bandwidth_bps = bps;
     }
 
     pub(crate) fn hold(&mut self, from: IpAddr, to: IpAddr) {
-        self.links.entry((from, to)).or_default().held.get_or_insert_with(Vec::new);
+        self.link((from, to)).held.get_or_insert_with(Vec::new);
     }
 
     /// Lets held packets go, in the order they were sent, each with its link's latency.
     pub(crate) fn release(&mut self, from: IpAddr, to: IpAddr, now: Time) {
-        let held = self.links.entry((from, to)).or_default().held.take().unwrap_or_default();
+        let held = self.link((from, to)).held.take().unwrap_or_default();
         for packet in held {
             let at = self.arrival_time((from, to), now, packet.size());
             self.schedule(at, Arrival::Packet(packet));

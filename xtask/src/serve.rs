@@ -30,6 +30,9 @@ fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
                         allow_transfer: acl(allow_transfer),
                         allow_update: Acl::Only(allow_update.clone()),
                         journal_max_diffs: *journal,
+                        // A node file has one listen address: it is every source.
+                        notify_source: None,
+                        transfer_source: None,
                     }
                 }
                 NodeZone::Secondary { zone, masters, notify, allow_transfer, journal } => ZoneConfig {
@@ -39,6 +42,8 @@ fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
                     allow_transfer: acl(allow_transfer),
                     allow_update: Acl::None,
                     journal_max_diffs: *journal,
+                    notify_source: None,
+                    transfer_source: None,
                 },
             })
         })
@@ -96,7 +101,7 @@ pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
                 eprintln!("{name}: stopped");
                 Ok(ExitCode::SUCCESS)
             }
-            ended = xfrsim_driver::run::<Tokio, WallClock>(slot, listen, WallClock::start()) => {
+            ended = xfrsim_driver::run::<Tokio, WallClock>(slot, vec![listen], WallClock::start()) => {
                 ended.with_context(|| format!("serving on {listen}"))?;
                 Ok(ExitCode::SUCCESS)
             }

@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -21,7 +21,11 @@ pub trait Transport: 'static {
     fn send_to(socket: &Self::Udp, buf: &[u8], to: SocketAddr) -> impl Future<Output = io::Result<usize>>;
     fn bind_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>>;
     fn accept(listener: &Self::Listener) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>>;
-    fn connect(to: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>>;
+    /// Fixes a UDP socket's peer: datagrams from others are dropped, and an ICMP error about
+    /// what it sent comes back as an error on the next receive.
+    fn connect_udp(socket: &Self::Udp, to: SocketAddr) -> impl Future<Output = io::Result<()>>;
+    /// A TCP connection to `to`, from the local address `from` when given.
+    fn connect(to: SocketAddr, from: Option<IpAddr>) -> impl Future<Output = io::Result<Self::Stream>>;
 }
 
 /// The time the engine is given, and how the driver waits for the engine's next deadline.
@@ -60,7 +64,13 @@ impl Transport for TurmoilNet {
     async fn accept(listener: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
         listener.accept().await
     }
-    async fn connect(to: SocketAddr) -> io::Result<Self::Stream> {
+    async fn connect_udp(socket: &Self::Udp, to: SocketAddr) -> io::Result<()> {
+        socket.connect(to).await
+    }
+    /// turmoil-net cannot bind a TCP socket before connecting (its shim has no `TcpSocket`):
+    /// a connection leaves from the host's first address. The harness lists a server's
+    /// transfer source first, so that is the address transfers come from.
+    async fn connect(to: SocketAddr, _from: Option<IpAddr>) -> io::Result<Self::Stream> {
         turmoil_net::shim::tokio::net::TcpStream::connect(to).await
     }
 }
@@ -88,8 +98,14 @@ impl Transport for Tokio {
     async fn accept(listener: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
         listener.accept().await
     }
-    async fn connect(to: SocketAddr) -> io::Result<Self::Stream> {
-        tokio::net::TcpStream::connect(to).await
+    async fn connect_udp(socket: &Self::Udp, to: SocketAddr) -> io::Result<()> {
+        socket.connect(to).await
+    }
+    async fn connect(to: SocketAddr, from: Option<IpAddr>) -> io::Result<Self::Stream> {
+        let Some(from) = from else { return tokio::net::TcpStream::connect(to).await };
+        let socket = if to.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.bind(SocketAddr::new(from, 0))?;
+        socket.connect(to).await
     }
 }
 

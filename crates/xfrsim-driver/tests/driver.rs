@@ -53,7 +53,7 @@ fn start(config: NodeConfig, listen: SocketAddr) -> (Rc<NodeSlot>, Events) {
     let slot = NodeSlot::new(Some(node), Box::new(move |e| sink.borrow_mut().push(e.kind.clone())));
     let running = slot.clone();
     tokio::task::spawn_local(async move {
-        xfrsim_driver::run::<Tokio, WallClock>(running, listen, WallClock::start()).await.expect("driver runs");
+        xfrsim_driver::run::<Tokio, WallClock>(running, vec![listen], WallClock::start()).await.expect("driver runs");
     });
     (slot, events)
 }

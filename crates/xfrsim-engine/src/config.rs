@@ -52,6 +52,11 @@ pub struct ZoneConfig {
     pub allow_update: Acl,
     /// Versions kept for IXFR (RFC 1995 §5 lets a server purge at any time).
     pub journal_max_diffs: usize,
+    /// The address NOTIFY is sent from (BIND `notify-source`); `None`: the node's first.
+    pub notify_source: Option<IpAddr>,
+    /// The address SOA queries and transfers to the masters leave from (BIND
+    /// `transfer-source`); `None`: the node's first.
+    pub transfer_source: Option<IpAddr>,
 }
 
 impl ZoneConfig {
@@ -63,6 +68,8 @@ impl ZoneConfig {
             allow_transfer: Acl::Any,
             allow_update: Acl::None,
             journal_max_diffs: 100,
+            notify_source: None,
+            transfer_source: None,
         }
     }
 
@@ -74,6 +81,8 @@ impl ZoneConfig {
             allow_transfer: Acl::Any,
             allow_update: Acl::None,
             journal_max_diffs: 100,
+            notify_source: None,
+            transfer_source: None,
         }
     }
 }
@@ -138,4 +147,6 @@ pub enum ConfigError {
     OriginMismatch { configured: String, loaded: String },
     #[error("timeout {0} must be greater than zero")]
     ZeroTimeout(&'static str),
+    #[error("zone {zone}: {option} {address} is not one of the node's addresses")]
+    ForeignSource { zone: String, option: &'static str, address: IpAddr },
 }

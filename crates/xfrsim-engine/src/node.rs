@@ -2,7 +2,7 @@
 
 use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use hickory_proto::rr::Name;
@@ -24,10 +24,16 @@ pub struct ConnId(pub u64);
 /// Something the driver must do on the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transmit {
-    /// Send one datagram from the node's DNS socket.
-    Udp { to: SocketAddr, payload: Vec<u8> },
-    /// Open a TCP connection; report `handle_tcp_connected` or `handle_tcp_connect_failed`.
-    Connect { conn: ConnId, to: SocketAddr },
+    /// Send one datagram from the node's DNS socket on `from` (`None`: its first address).
+    Udp { to: SocketAddr, payload: Vec<u8>, from: Option<IpAddr> },
+    /// Send a request whose answer the node waits for (an SOA query) from a socket of its own
+    /// connected to `to`, bound to `from` when given. Answers are reported through
+    /// [`Node::handle_udp`], an ICMP port unreachable through [`Node::handle_udp_unreachable`].
+    /// A second `Query` with the same `to` and `id` is a resend on the same socket.
+    Query { to: SocketAddr, id: u16, payload: Vec<u8>, from: Option<IpAddr> },
+    /// Open a TCP connection from `from` (`None`: the system's choice); report
+    /// `handle_tcp_connected` or `handle_tcp_connect_failed`.
+    Connect { conn: ConnId, to: SocketAddr, from: Option<IpAddr> },
     /// Write one DNS message on a connection, adding the 2-byte length prefix (RFC 1035
     /// §4.2.2); report `handle_tcp_sent` once written.
     Send { conn: ConnId, payload: Vec<u8> },
@@ -110,15 +116,19 @@ impl Ctx {
         self.events.push_back(event);
     }
 
-    pub fn send_udp(&mut self, to: SocketAddr, payload: Vec<u8>) {
-        self.transmits.push_back(Transmit::Udp { to, payload });
+    pub fn send_udp(&mut self, from: Option<IpAddr>, to: SocketAddr, payload: Vec<u8>) {
+        self.transmits.push_back(Transmit::Udp { to, payload, from });
     }
 
-    pub fn connect(&mut self, to: SocketAddr, owner: Conn) -> ConnId {
+    pub fn send_query(&mut self, from: Option<IpAddr>, to: SocketAddr, id: u16, payload: Vec<u8>) {
+        self.transmits.push_back(Transmit::Query { to, id, payload, from });
+    }
+
+    pub fn connect(&mut self, from: Option<IpAddr>, to: SocketAddr, owner: Conn) -> ConnId {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
         self.conns.insert(conn, owner);
-        self.transmits.push_back(Transmit::Connect { conn, to });
+        self.transmits.push_back(Transmit::Connect { conn, to, from });
         conn
     }
 
@@ -168,6 +178,8 @@ pub(crate) struct HeldZone {
     /// transfers so a version in flight is never mixed with a newer one (RFC 1035 §6.3).
     pub data: Option<Arc<ZoneHistory>>,
     pub notify_targets: Vec<SocketAddr>,
+    pub notify_source: Option<IpAddr>,
+    pub transfer_source: Option<IpAddr>,
     pub allow_transfer: Acl,
     pub allow_update: Acl,
     pub journal_max_diffs: usize,
@@ -247,6 +259,13 @@ impl Node {
             if node.zones.contains_key(&origin) {
                 return Err(ConfigError::DuplicateZone(origin.to_string()));
             }
+            let sources =
+                [("notify_source", zone_config.notify_source), ("transfer_source", zone_config.transfer_source)];
+            for (option, address) in sources {
+                if let Some(address) = address.filter(|a| !node.ctx.addresses.iter().any(|own| own.ip() == *a)) {
+                    return Err(ConfigError::ForeignSource { zone: origin.to_string(), option, address });
+                }
+            }
             let (data, secondary) = match zone_config.role {
                 Role::Primary { zone } => {
                     if *zone.origin() != origin {
@@ -271,6 +290,8 @@ impl Node {
                 origin: origin.clone(),
                 data,
                 notify_targets: zone_config.notify,
+                notify_source: zone_config.notify_source,
+                transfer_source: zone_config.transfer_source,
                 allow_transfer: zone_config.allow_transfer,
                 allow_update: zone_config.allow_update,
                 journal_max_diffs: zone_config.journal_max_diffs,
@@ -291,8 +312,15 @@ impl Node {
 
     // ----- inputs -----------------------------------------------------------------------
 
-    /// A datagram arrived on the node's DNS socket.
+    /// A datagram arrived on the node's DNS socket (on its first address: see
+    /// [`Node::handle_udp_on`]).
     pub fn handle_udp(&mut self, now: Time, from: SocketAddr, payload: &[u8]) {
+        self.handle_udp_on(now, None, from, payload);
+    }
+
+    /// A datagram arrived on the node's DNS socket bound to `local`: an answer leaves from the
+    /// address the request was sent to, as a client that connected its socket expects.
+    pub fn handle_udp_on(&mut self, now: Time, local: Option<IpAddr>, from: SocketAddr, payload: &[u8]) {
         let Ok(message) = Message::parse(payload) else {
             self.ctx.emit(now, None, EventKind::BadPacket { peer: from });
             return;
@@ -300,7 +328,7 @@ impl Node {
         if message.is_response() {
             self.on_udp_response(now, from, &message);
         } else if let Some(reply) = self.answer_request(now, from, &message, false) {
-            self.ctx.send_udp(from, reply);
+            self.ctx.send_udp(local, from, reply);
         }
     }
 
@@ -424,7 +452,9 @@ impl Node {
             .transmits
             .iter()
             .map(|t| match t {
-                Transmit::Udp { payload, .. } | Transmit::Send { payload, .. } => payload.len(),
+                Transmit::Udp { payload, .. } | Transmit::Query { payload, .. } | Transmit::Send { payload, .. } => {
+                    payload.len()
+                }
                 Transmit::Connect { .. } | Transmit::Close { .. } => 0,
             })
             .sum()

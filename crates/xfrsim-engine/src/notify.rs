@@ -31,7 +31,7 @@ impl HeldZone {
                 continue;
             }
             let id = ctx.rng.next_id();
-            ctx.send_udp(target, wire::notify(id, &self.origin, &soa));
+            ctx.send_udp(self.notify_source, target, wire::notify(id, &self.origin, &soa));
             let next_at = now + ctx.timeouts.notify_interval;
             self.notifies.insert(target, PendingNotify { id, serial, sends: 1, next_at });
         }
@@ -47,7 +47,7 @@ impl HeldZone {
                 Some(soa) if pending.sends <= ctx.timeouts.notify_retransmits => {
                     pending.sends += 1;
                     pending.next_at = now + ctx.timeouts.notify_interval;
-                    ctx.send_udp(target, wire::notify(pending.id, &self.origin, soa));
+                    ctx.send_udp(self.notify_source, target, wire::notify(pending.id, &self.origin, soa));
                 }
                 Some(_) => {
                     self.notifies.remove(&target);

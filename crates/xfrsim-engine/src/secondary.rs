@@ -269,7 +269,7 @@ impl HeldZone {
                 continue;
             }
             let id = ctx.rng.next_id();
-            ctx.send_udp(master, wire::query(id, &origin, SOA));
+            ctx.send_query(self.transfer_source, master, id, wire::query(id, &origin, SOA));
             let deadline = now + ctx.timeouts.udp_query;
             self.sec().round.as_mut().expect("in a round").step = Step::SoaUdp { id, sends: 1, deadline };
             return;
@@ -287,7 +287,7 @@ impl HeldZone {
                     *sends += 1;
                     *deadline = now + ctx.timeouts.udp_query;
                     let id = *id;
-                    ctx.send_udp(master, wire::query(id, &origin, SOA));
+                    ctx.send_query(self.transfer_source, master, id, wire::query(id, &origin, SOA));
                 } else {
                     // BIND `try-tcp-refresh`: after the UDP retries, ask again over TCP.
                     self.soa_over_tcp(ctx, now, master);
@@ -314,7 +314,7 @@ impl HeldZone {
     }
 
     fn soa_over_tcp(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr) {
-        let conn = ctx.connect(master, Conn::Client { zone: self.origin.clone() });
+        let conn = ctx.connect(self.transfer_source, master, Conn::Client { zone: self.origin.clone() });
         let id = ctx.rng.next_id();
         let deadline = now + ctx.timeouts.tcp_connect;
         self.sec().round.as_mut().expect("in a round").step = Step::SoaTcp { conn, id, deadline };
@@ -538,7 +538,7 @@ impl HeldZone {
         if let Some(old) = self.sec().step_conn() {
             ctx.close(old);
         }
-        let conn = ctx.connect(master, Conn::Client { zone: self.origin.clone() });
+        let conn = ctx.connect(self.transfer_source, master, Conn::Client { zone: self.origin.clone() });
         let id = ctx.rng.next_id();
         let our_serial = if qtype == TYPE_IXFR { self.serial() } else { None };
         let receiver = Box::new(TransferReceiver::new(self.origin.clone(), id, qtype, our_serial));

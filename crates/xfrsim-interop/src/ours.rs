@@ -130,7 +130,7 @@ fn serve(
             Some(node),
             Box::new(move |event| events.lock().unwrap_or_else(PoisonError::into_inner).events.push(event.clone())),
         );
-        let driver = xfrsim_driver::run::<Tokio, WallClock>(slot.clone(), addr, clock.clone());
+        let driver = xfrsim_driver::run::<Tokio, WallClock>(slot.clone(), vec![addr], clock.clone());
         let answer = async {
             while let Some(request) = requests.recv().await {
                 match request {

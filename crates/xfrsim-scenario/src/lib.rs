@@ -144,7 +144,7 @@ impl Scenario {
     pub fn host_addresses(&self) -> BTreeSet<IpAddr> {
         self.servers
             .iter()
-            .map(|s| s.address)
+            .flat_map(ServerSpec::addresses)
             .chain(self.silent_hosts.iter().copied())
             .chain(self.closed_hosts.iter().copied())
             .collect()
@@ -226,10 +226,36 @@ impl Checker<'_> {
                     format!("server name `{}` must not be an address or contain spaces", server.name),
                 ));
             }
-            if !addresses.insert(server.address) {
-                return Err(
-                    self.error_at(&server.address.to_string(), format!("address {} is used twice", server.address))
-                );
+            for ip in server.addresses() {
+                if !addresses.insert(ip) {
+                    return Err(self.error_at(&ip.to_string(), format!("address {ip} is used twice")));
+                }
+            }
+            let mut transfer_source = None;
+            for zone in &server.zones {
+                let (notify_source, zone_transfer_source) = zone.sources();
+                for (option, ip) in [("notify_source", notify_source), ("transfer_source", zone_transfer_source)] {
+                    if let Some(ip) = ip.filter(|ip| !server.addresses().any(|own| own == *ip)) {
+                        return Err(self.error_at(
+                            option,
+                            format!("server `{}`: {option} {ip} is not one of its addresses", server.name),
+                        ));
+                    }
+                }
+                // turmoil-net opens every TCP connection of a host from the host's first
+                // address, so one transfer source per server is what the simulation can honour.
+                if let Some(ip) = zone_transfer_source {
+                    if transfer_source.is_some_and(|other| other != ip) {
+                        return Err(self.error_at(
+                            "transfer_source",
+                            format!(
+                                "server `{}`: zones with different transfer_source addresses; the simulated network opens every TCP connection of a server from one address",
+                                server.name
+                            ),
+                        ));
+                    }
+                    transfer_source = Some(ip);
+                }
             }
         }
         for ip in s.silent_hosts.iter().chain(&s.closed_hosts) {

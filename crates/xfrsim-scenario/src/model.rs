@@ -103,8 +103,19 @@ fn default_expire() -> Duration {
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
     pub name: String,
+    /// The server's address: where its name points in master and notify lists.
     pub address: IpAddr,
+    /// More addresses the server owns and listens on (answers leave from the address asked).
+    #[serde(default)]
+    pub other_addresses: Vec<IpAddr>,
     pub zones: Vec<ServerZone>,
+}
+
+impl ServerSpec {
+    /// `address` then `other_addresses`.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        std::iter::once(self.address).chain(self.other_addresses.iter().copied())
+    }
 }
 
 /// A zone on a server. Peers (`masters`, `notify`, `allow_transfer`) are server names,
@@ -121,6 +132,12 @@ pub enum ServerZone {
         allow_transfer: Option<Vec<String>>,
         #[serde(default = "default_journal")]
         journal: usize,
+        /// The server's address NOTIFY leaves from (BIND `notify-source`); default `address`.
+        #[serde(default)]
+        notify_source: Option<IpAddr>,
+        /// The server's address SOA queries and transfers leave from (BIND `transfer-source`).
+        #[serde(default)]
+        transfer_source: Option<IpAddr>,
     },
     Secondary {
         zone: String,
@@ -131,6 +148,10 @@ pub enum ServerZone {
         allow_transfer: Option<Vec<String>>,
         #[serde(default = "default_journal")]
         journal: usize,
+        #[serde(default)]
+        notify_source: Option<IpAddr>,
+        #[serde(default)]
+        transfer_source: Option<IpAddr>,
     },
 }
 
@@ -143,6 +164,14 @@ impl ServerZone {
     pub fn zone(&self) -> &str {
         match self {
             ServerZone::Primary { zone, .. } | ServerZone::Secondary { zone, .. } => zone,
+        }
+    }
+
+    /// (`notify_source`, `transfer_source`).
+    pub fn sources(&self) -> (Option<IpAddr>, Option<IpAddr>) {
+        match self {
+            ServerZone::Primary { notify_source, transfer_source, .. }
+            | ServerZone::Secondary { notify_source, transfer_source, .. } => (*notify_source, *transfer_source),
         }
     }
 }

@@ -68,7 +68,22 @@ impl Harness {
         // One host per server, then one per closed host (a machine with no DNS service: its
         // kernel answers RST and port unreachable). Silent hosts are no host at all: nothing
         // routes to them, so packets vanish.
-        let mut host_ips: Vec<Vec<IpAddr>> = scenario.servers.iter().map(|s| vec![s.address]).collect();
+        // A server's host lists its transfer source first: turmoil-net opens TCP connections
+        // from a host's first address.
+        let mut host_ips: Vec<Vec<IpAddr>> = scenario
+            .servers
+            .iter()
+            .map(|spec| {
+                let source = spec.zones.iter().find_map(|z| z.sources().1);
+                let mut ips: Vec<IpAddr> = Vec::new();
+                for ip in source.into_iter().chain(spec.addresses()) {
+                    if !ips.contains(&ip) {
+                        ips.push(ip);
+                    }
+                }
+                ips
+            })
+            .collect();
         host_ips.extend(scenario.closed_hosts.iter().map(|ip| vec![*ip]));
         let latency = (scenario.network.min_latency, scenario.network.max_latency);
         let net = Network::new(&host_ips, mix64(seed ^ 0x6e65_7477_6f72_6b00), latency);
@@ -97,9 +112,7 @@ impl Harness {
                         | ServerZone::Secondary { zone, allow_transfer, .. } => (zone, allow_transfer),
                     };
                     let origin = Name::from_ascii(zone).expect("validated zone name");
-                    let acl = acl
-                        .as_ref()
-                        .map(|peers| peers.iter().filter_map(|p| scenario.resolve(p)).map(|a| a.ip()).collect());
+                    let acl = acl.as_ref().map(|peers| peers.iter().flat_map(|p| peer_ips(scenario, p)).collect());
                     (origin, acl)
                 })
                 .collect();
@@ -158,6 +171,7 @@ impl Harness {
                     (Role::Secondary { masters: resolve(masters), restored }, resolve(notify), *journal)
                 }
             };
+            let (notify_source, transfer_source) = zone_spec.sources();
             zones.push(ZoneConfig {
                 origin,
                 role,
@@ -165,11 +179,13 @@ impl Harness {
                 allow_transfer: acl,
                 allow_update: Acl::None,
                 journal_max_diffs: journal,
+                notify_source,
+                transfer_source,
             });
         }
         Ok(NodeConfig {
             name: spec.name.clone(),
-            addresses: vec![SocketAddr::new(spec.address, 53)],
+            addresses: spec.addresses().map(|ip| SocketAddr::new(ip, 53)).collect(),
             zones,
             timeouts: Timeouts::default(),
         })
@@ -190,12 +206,14 @@ impl Harness {
         server.up = true;
         // Events emitted by `Node::new` (503, ...) are drained by the next `with`.
         server.slot.with(|_| ());
-        let (slot, clock, listen) = (server.slot.clone(), self.clock.clone(), SocketAddr::new(server.address, 53));
+        let listen: Vec<SocketAddr> =
+            self.loaded.scenario.servers[index].addresses().map(|ip| SocketAddr::new(ip, 53)).collect();
+        let (slot, clock) = (server.slot.clone(), self.clock.clone());
         self.net.spawn(self.hosts[index], async move {
-            // Binding the server's own address on a fresh host (or a freed port) cannot fail;
+            // Binding the server's own addresses on a fresh host (or a freed port) cannot fail;
             // if it does, the network model is broken: crash the run.
-            if let Err(error) = xfrsim_driver::run::<TurmoilNet, HarnessClock>(slot, listen, clock).await {
-                panic!("server on {listen} failed to start: {error}");
+            if let Err(error) = xfrsim_driver::run::<TurmoilNet, HarnessClock>(slot, listen.clone(), clock).await {
+                panic!("server on {listen:?} failed to start: {error}");
             }
         });
         Ok(())
@@ -407,14 +425,14 @@ impl Harness {
                 let deny = matches!(step.action, Action::DenyTransfer { .. });
                 let index = self.index(server);
                 let origin = Name::from_ascii(zone).expect("validated zone name");
-                let peer_ip = self.loaded.scenario.resolve(peer).expect("validated peer").ip();
+                let peer_addresses = peer_ips(&self.loaded.scenario, peer);
                 let everyone: Vec<IpAddr> = self.loaded.scenario.host_addresses().into_iter().collect();
                 let entry =
                     self.servers[index].acls.iter_mut().find(|(o, _)| *o == origin).expect("validated zone on server");
                 let mut list = entry.1.clone().unwrap_or(everyone);
-                list.retain(|ip| *ip != peer_ip);
+                list.retain(|ip| !peer_addresses.contains(ip));
                 if !deny {
-                    list.push(peer_ip);
+                    list.extend(peer_addresses);
                 }
                 entry.1 = Some(list.clone());
                 let applied =
@@ -470,6 +488,14 @@ impl Harness {
         // The action line goes before the events it caused (already recorded by `command`).
         self.recording.borrow_mut().lines.insert(lines_before, format!("{now} {target} action {text}"));
         Ok(())
+    }
+}
+
+/// The addresses a peer reference stands for in an ACL: all of a server's, or the one given.
+fn peer_ips(scenario: &xfrsim_scenario::Scenario, reference: &str) -> Vec<IpAddr> {
+    match scenario.server_index(reference) {
+        Some(i) => scenario.servers[i].addresses().collect(),
+        None => scenario.resolve(reference).map(|a| a.ip()).into_iter().collect(),
     }
 }
 
@@ -574,7 +600,8 @@ impl Harness {
 
     /// An ICMP port unreachable reached the server that sent the datagram; returns that server.
     fn port_unreachable(&self, now: Time, unreachable: PortUnreachable) -> Option<usize> {
-        let index = self.servers.iter().position(|s| s.address == unreachable.sender)?;
+        let host = self.net.host_of(unreachable.sender)?;
+        let index = self.hosts.iter().position(|h| *h == host)?;
         let slot = &self.servers[index].slot;
         slot.with(|n| n.handle_udp_unreachable(now, unreachable.to, unreachable.id))?;
         slot.wake.notify_one();

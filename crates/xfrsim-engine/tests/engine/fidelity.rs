@@ -60,7 +60,7 @@ fn awaiting_axfr() -> (Node, xfrsim_engine::ConnId, Message) {
     let master = addr(P);
     let mut s = Node::new(node("s", S, vec![secondary(vec![master])]), 7, Time::ZERO).unwrap();
     s.handle_timeout(Time::ZERO);
-    let Some(Transmit::Udp { payload, .. }) = s.poll_transmit() else { panic!("SOA query expected") };
+    let Some(Transmit::Query { payload, .. }) = s.poll_transmit() else { panic!("SOA query expected") };
     let query = Message::from_vec(&payload).unwrap();
     let mut answer = response_to(&query, ResponseCode::NoError);
     answer.metadata.authoritative = true;
@@ -180,7 +180,7 @@ fn ixfr_that_breaks_integrity_is_not_applied() {
     while s.poll_event().is_some() {}
     while s.poll_transmit().is_some() {}
     s.handle_command(Time::from_secs(1), Command::Refresh { zone: origin() }).unwrap();
-    let Some(Transmit::Udp { payload, .. }) = s.poll_transmit() else { panic!("SOA query expected") };
+    let Some(Transmit::Query { payload, .. }) = s.poll_transmit() else { panic!("SOA query expected") };
     let query = Message::from_vec(&payload).unwrap();
     let mut answer = response_to(&query, ResponseCode::NoError);
     answer.metadata.authoritative = true;

@@ -31,7 +31,7 @@ fn secondary_awaiting_axfr() -> (Node, ConnId, Message) {
     assert_eq!(s.poll_timeout(), Some(Time::ZERO), "a new secondary refreshes at once");
     s.handle_timeout(Time::ZERO);
     let (transmits, _) = drain(&mut s);
-    let Some(Transmit::Udp { payload, .. }) = transmits.first() else { panic!("SOA query expected: {transmits:?}") };
+    let Some(Transmit::Query { payload, .. }) = transmits.first() else { panic!("SOA query expected: {transmits:?}") };
     let query = Message::from_vec(payload).unwrap();
     let zone = zone(100, 150);
     let mut answer = response_to(&query, ResponseCode::NoError);

@@ -262,7 +262,7 @@ impl Net {
     fn transmit(&mut self, from_ip: IpAddr, transmit: Transmit) {
         let now = self.now;
         match transmit {
-            Transmit::Udp { to, payload } => {
+            Transmit::Udp { to, payload, .. } | Transmit::Query { to, payload, .. } => {
                 let from = SocketAddr::new(from_ip, 53);
                 if !self.passes(from_ip, to.ip())
                     || self.udp_blocked.contains(&from_ip)
@@ -272,7 +272,7 @@ impl Net {
                 }
                 self.schedule(now + LATENCY, Delivery::Udp { from, to, payload });
             }
-            Transmit::Connect { conn, to } => {
+            Transmit::Connect { conn, to, .. } => {
                 if self.passes(from_ip, to.ip()) {
                     self.schedule(now + LATENCY, Delivery::Connect { client: from_ip, conn, to });
                 }

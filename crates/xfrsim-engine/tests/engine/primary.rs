@@ -202,7 +202,7 @@ fn ixfr_over_udp_is_a_single_soa() {
     let mut p = primary_node(zone(10, 5), Acl::Any);
     let old = xfrsim_zone::soa_record(&origin(), 9, 3600, 600, 86400);
     p.handle_udp(Time::from_millis(1), addr(CLIENT), &ixfr_query(5, &origin(), &old).to_vec().unwrap());
-    let Some(Transmit::Udp { to, payload }) = p.poll_transmit() else { panic!("UDP answer expected") };
+    let Some(Transmit::Udp { to, payload, .. }) = p.poll_transmit() else { panic!("UDP answer expected") };
     assert_eq!(to, addr(CLIENT));
     let reply = Message::from_vec(&payload).unwrap();
     assert_eq!(reply.answers.len(), 1);

@@ -12,7 +12,7 @@ use hickory_proto::rr::rdata::{A, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use xfrsim_driver::{NodeSlot, Tokio, WallClock};
-use xfrsim_engine::{EventKind, Node, NodeConfig, Time, Timeouts, ZoneConfig, ZoneStatus, wire};
+use xfrsim_engine::{EventKind, Node, NodeConfig, Time, Timeouts, Unreachable, ZoneConfig, ZoneStatus, wire};
 use xfrsim_zone::{Zone, ZoneRecord, soa_record};
 
 fn origin() -> Name {
@@ -153,6 +153,43 @@ fn secondary_pulls_from_primary_on_loopback() {
         assert!(!s_events.borrow().iter().any(|e| matches!(e, EventKind::SelfSend { .. })));
         assert!(
             s_events.borrow().iter().any(|e| matches!(e, EventKind::ZoneUpdate { master, .. } if *master == p_addr))
+        );
+    });
+}
+
+#[test]
+fn master_port_with_nothing_listening_is_refused_at_once() {
+    run_local(async {
+        // A loopback port nobody listens on: the kernel answers the SOA query with ICMP port
+        // unreachable, which the query's connected socket reports as ECONNREFUSED.
+        let (dead_master, s_addr) = (free_port(), free_port());
+        let (_slot, events) = start(
+            NodeConfig {
+                name: "s".into(),
+                addresses: vec![s_addr],
+                zones: vec![ZoneConfig::secondary(origin(), vec![dead_master])],
+                timeouts: Timeouts::default(),
+            },
+            s_addr,
+        );
+        let refused = || {
+            events.borrow().iter().any(|e| {
+                matches!(e, EventKind::XfrMasterUnavailable { master, reason: Unreachable::ConnectionRefused }
+                    if *master == dead_master)
+            })
+        };
+        // Well under one UDP query timeout (5 s): no waiting for silence.
+        let waited = tokio::time::timeout(Duration::from_secs(2), async {
+            while !refused() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "no refused 6523 within 2 s: {:?}", events.borrow());
+        assert!(
+            !events.borrow().iter().any(|e| matches!(e, EventKind::XfrMasterUnavailable { reason: Unreachable::Timeout, .. })),
+            "{:?}",
+            events.borrow()
         );
     });
 }

@@ -38,6 +38,7 @@ const CASES: &[Case] = &[
     Case { name: "fleet-16-1d", file: "fleet-16-1d.ron", warp: true, limit: None },
     Case { name: "fleet-64-1d", file: "fleet-64-1d.ron", warp: true, limit: None },
     Case { name: "fleet-week", file: "fleet-week.ron", warp: true, limit: None },
+    Case { name: "day-of-updates", file: "day-of-updates.ron", warp: true, limit: None },
 ];
 
 /// The cases of the `per_event_us` line, by fleet size: the same workload (refresh 1h, an
@@ -80,7 +81,7 @@ pub fn run_case(name: &str) -> Result<ExitCode> {
         loaded.scenario.expect.clear();
     }
     let seed = loaded.scenario.seed.unwrap_or(xfrsim_scenario::DEFAULT_SEED);
-    let (outcome, wall) = timed(|| xfrsim_sim::run(&loaded, RunOptions { seed, warp: case.warp }));
+    let (outcome, wall) = timed(|| xfrsim_sim::run_streaming(&loaded, RunOptions { seed, warp: case.warp }, |_| {}));
     let outcome = outcome?;
     let sim = loaded.scenario.duration.as_secs_f64();
     let wall_ms = wall.as_secs_f64() * 1000.0;
@@ -89,7 +90,7 @@ pub fn run_case(name: &str) -> Result<ExitCode> {
         .recording
         .events
         .iter()
-        .filter_map(|o| match o.event.kind {
+        .filter_map(|o| match o.kind {
             xfrsim_engine::EventKind::ZoneXfrSuccessful { records, .. } => Some(records),
             _ => None,
         })

@@ -120,7 +120,7 @@ fn main() -> Result<ExitCode> {
                     eprintln!("{warning}");
                 }
                 let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
-                match xfrsim_sim::run(&loaded, RunOptions { seed, warp: true }) {
+                match xfrsim_sim::run_streaming(&loaded, RunOptions { seed, warp: true }, |_| {}) {
                     Ok(outcome) => {
                         println!("{}", outcome.summary_line());
                         if !outcome.passed() {
@@ -146,10 +146,11 @@ fn main() -> Result<ExitCode> {
                 eprintln!("{warning}");
             }
             let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
-            let outcome = xfrsim_sim::run(&loaded, RunOptions { seed, warp: !no_warp })?;
-            for line in &outcome.recording.lines {
+            // Lines are printed as the simulation produces them: a long run shows progress and
+            // its timeline is never held in memory.
+            let outcome = xfrsim_sim::run_streaming(&loaded, RunOptions { seed, warp: !no_warp }, |line| {
                 println!("{line}");
-            }
+            })?;
             for failure in &outcome.failures {
                 println!("FAILED {failure}");
             }

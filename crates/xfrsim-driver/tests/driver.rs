@@ -187,7 +187,10 @@ fn master_port_with_nothing_listening_is_refused_at_once() {
         .await;
         assert!(waited.is_ok(), "no refused 6523 within 2 s: {:?}", events.borrow());
         assert!(
-            !events.borrow().iter().any(|e| matches!(e, EventKind::XfrMasterUnavailable { reason: Unreachable::Timeout, .. })),
+            !events
+                .borrow()
+                .iter()
+                .any(|e| matches!(e, EventKind::XfrMasterUnavailable { reason: Unreachable::Timeout, .. })),
             "{:?}",
             events.borrow()
         );

@@ -8,7 +8,7 @@ use xfrsim_engine::Time;
 use xfrsim_scenario::{Count, EventMatch, Expectation, Scenario, ZoneState, fmt_duration};
 use xfrsim_zone::Serial;
 
-use crate::record::{Observed, Recording, Status};
+use crate::record::{Observed, Recording, Status, status_in};
 
 /// One unmet expectation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +29,10 @@ fn t(d: Duration) -> Time {
     Time::from_duration(d)
 }
 
-fn matches(observed: &Observed, m: &EventMatch) -> bool {
-    let e = &observed.event;
-    observed.server == m.on
+fn matches(recording: &Recording, e: &Observed, m: &EventMatch) -> bool {
+    recording.servers[usize::from(e.server)] == m.on
         && (e.kind.name() == m.event || e.kind.windows_id().is_some_and(|id| id.to_string() == m.event))
-        && m.zone.as_ref().is_none_or(|z| e.zone.as_ref().is_some_and(|ez| ez.to_ascii() == *z))
+        && m.zone.as_ref().is_none_or(|z| e.zone.is_some_and(|ez| recording.zones[usize::from(ez)] == *z))
         && m.from.is_none_or(|from| e.at >= t(from))
         && m.until.is_none_or(|until| e.at <= t(until))
         && {
@@ -66,14 +65,13 @@ fn describe(m: &EventMatch) -> String {
 fn nearest(recording: &Recording, m: &EventMatch) -> String {
     let loose = EventMatch { from: None, until: None, params: BTreeMap::new(), zone: None, ..m.clone() };
     let anchor = m.from.map_or(Time::ZERO, t);
-    let mut candidates: Vec<&Observed> = recording.events.iter().filter(|o| matches(o, &loose)).collect();
-    candidates.sort_by_key(|o| {
-        if o.event.at >= anchor { o.event.at.saturating_since(anchor) } else { anchor.saturating_since(o.event.at) }
-    });
+    let mut candidates: Vec<&Observed> = recording.events.iter().filter(|o| matches(recording, o, &loose)).collect();
+    candidates
+        .sort_by_key(|o| if o.at >= anchor { o.at.saturating_since(anchor) } else { anchor.saturating_since(o.at) });
     if candidates.is_empty() {
         return format!("no {} on {} at all", m.event, m.on);
     }
-    let shown: Vec<String> = candidates.iter().take(3).map(|o| o.event.timeline_line(&o.server)).collect();
+    let shown: Vec<String> = candidates.iter().take(3).map(|o| recording.line_of(o)).collect();
     format!("nearest: {}", shown.join(" | "))
 }
 
@@ -98,7 +96,7 @@ fn check_one(scenario: &Scenario, recording: &Recording, end: Time, expectation:
                 from: *from,
                 until: *until,
             };
-            let n = recording.events.iter().filter(|o| matches(o, &m)).count() as u32;
+            let n = recording.events.iter().filter(|o| matches(recording, o, &m)).count() as u32;
             let ok = match count {
                 Count::Exactly(k) => n == *k,
                 Count::AtLeast(k) => n >= *k,
@@ -117,8 +115,8 @@ fn check_one(scenario: &Scenario, recording: &Recording, end: Time, expectation:
             })
         }
         Expectation::Before { first, then } => {
-            let a = recording.events.iter().find(|o| matches(o, first)).map(|o| o.event.at);
-            let b = recording.events.iter().find(|o| matches(o, then)).map(|o| o.event.at);
+            let a = recording.events.iter().find(|o| matches(recording, o, first)).map(|o| o.at);
+            let b = recording.events.iter().find(|o| matches(recording, o, then)).map(|o| o.at);
             let expected = format!("{} before {}", describe(first), describe(then));
             match (a, b) {
                 (Some(a), Some(b)) if a < b => None,
@@ -266,7 +264,8 @@ fn check_lag(
     };
     for secondary in holders(scenario, zone).into_iter().filter(|s| *s != primary) {
         let Some(history) = recording.history.get(&(secondary.to_string(), zone.to_string())) else { continue };
-        // Lag can only peak at a change of either copy or just before one: check those instants.
+        // Lag can only peak at a change of either copy or just before one: check those
+        // instants, in time order, walking both histories once.
         let mut points: Vec<Time> = vec![from, until];
         for (at, _) in history.iter().chain(primary_history) {
             if *at > from && *at <= until {
@@ -276,9 +275,11 @@ fn check_lag(
         }
         points.sort();
         points.dedup();
+        // The first primary version newer than the secondary's serial, for the serial it was
+        // computed for: it only moves forward while the secondary's serial goes up.
+        let mut newer: Option<(u32, usize)> = None;
         for at in points {
-            let (Status::Serving { serial: p, .. }, s) =
-                (recording.status_at(primary, zone, at), recording.status_at(secondary, zone, at))
+            let (Status::Serving { serial: p, .. }, s) = (status_in(primary_history, at), status_in(history, at))
             else {
                 continue;
             };
@@ -299,17 +300,18 @@ fn check_lag(
                 && Serial(p).is_newer_than(Serial(s))
             {
                 // Since when has the primary had something newer than the secondary's copy?
-                let newer_since = primary_history
-                    .iter()
-                    .filter(|(t, st)| {
-                        *t <= at
-                            && matches!(st, Status::Serving { serial, .. } if Serial(*serial).is_newer_than(Serial(s)))
-                    })
-                    .map(|(t, _)| *t)
-                    .next();
-                if let Some(since) = newer_since
-                    && at.saturating_since(since) > max
-                {
+                let start = match newer {
+                    Some((for_serial, index)) if for_serial == s => index,
+                    Some((for_serial, index)) if Serial(s).is_newer_than(Serial(for_serial)) => index,
+                    _ => 0,
+                };
+                let index = start
+                    + primary_history[start..].iter().position(|(_, st)| {
+                        matches!(st, Status::Serving { serial, .. } if Serial(*serial).is_newer_than(Serial(s)))
+                    })?;
+                newer = Some((s, index));
+                let since = primary_history[index].0;
+                if since <= at && at.saturating_since(since) > max {
                     return Some(Failure {
                         expected,
                         seen: format!("{secondary} behind since {since} at {at} (serial {s} vs {p})"),

@@ -62,7 +62,12 @@ pub(crate) fn build_zones(loaded: &LoadedScenario) -> Vec<(Name, Zone)> {
 }
 
 impl Harness {
-    pub(crate) fn new(loaded: LoadedScenario, seed: u64, warp: bool) -> Result<Harness, SimError> {
+    pub(crate) fn new(
+        loaded: LoadedScenario,
+        seed: u64,
+        warp: bool,
+        recording: Recording,
+    ) -> Result<Harness, SimError> {
         let zones = build_zones(&loaded);
         let scenario = &loaded.scenario;
         // One host per server, then one per closed host (a machine with no DNS service: its
@@ -87,14 +92,14 @@ impl Harness {
         host_ips.extend(scenario.closed_hosts.iter().map(|ip| vec![*ip]));
         let latency = (scenario.network.min_latency, scenario.network.max_latency);
         let net = Network::new(&host_ips, mix64(seed ^ 0x6e65_7477_6f72_6b00), latency);
-        let recording = Rc::new(RefCell::new(Recording::default()));
+        let recording = Rc::new(RefCell::new(recording));
         let clock = HarnessClock::default();
         let mut servers = Vec::new();
-        for spec in &scenario.servers {
+        for (index, spec) in scenario.servers.iter().enumerate() {
             let recording_for_events = recording.clone();
-            let name = spec.name.clone();
+            let server = u16::try_from(index).map_err(|_| SimError::Config("more than 65,535 servers".into()))?;
             let slot =
-                NodeSlot::new(None, Box::new(move |event| recording_for_events.borrow_mut().event_line(&name, event)));
+                NodeSlot::new(None, Box::new(move |event| recording_for_events.borrow_mut().event_line(server, event)));
             let primary_data = spec
                 .zones
                 .iter()
@@ -282,7 +287,7 @@ impl Harness {
     }
 
     fn apply(&mut self, step: &Step, now: Time) -> Result<(), SimError> {
-        let lines_before = self.recording.borrow().lines.len();
+        let lines_before = self.recording.borrow().pending_len();
         let (target, text) = match &step.action {
             Action::Partition(a, b) | Action::Reject(a, b) => {
                 let reject = matches!(step.action, Action::Reject(..));
@@ -486,7 +491,7 @@ impl Harness {
             }
         };
         // The action line goes before the events it caused (already recorded by `command`).
-        self.recording.borrow_mut().lines.insert(lines_before, format!("{now} {target} action {text}"));
+        self.recording.borrow_mut().insert_line(lines_before, format!("{now} {target} action {text}"));
         Ok(())
     }
 }
@@ -574,11 +579,12 @@ impl Harness {
                 unsampled.insert(index);
             }
             touched.clear();
-            let lines = self.recording.borrow().lines.len();
+            let lines = self.recording.borrow().line_count();
             if lines != seen_lines {
                 seen_lines = lines;
                 self.sample(now, std::mem::take(&mut unsampled));
             }
+            self.recording.borrow_mut().flush();
             if now >= end {
                 return Ok(());
             }

@@ -91,9 +91,28 @@ impl Outcome {
     }
 }
 
-/// Runs a loaded scenario with the given options.
+/// Runs a loaded scenario with the given options, keeping the timeline in
+/// `outcome.recording.lines`.
 pub fn run(loaded: &LoadedScenario, options: RunOptions) -> Result<Outcome, SimError> {
-    let mut harness = harness::Harness::new(loaded.clone(), options.seed, options.warp)?;
+    run_with(loaded, options, Recording::new(server_names(loaded)))
+}
+
+/// Runs a loaded scenario, handing each timeline line to `on_line` as the simulation goes
+/// instead of keeping it (the recording then holds only what the checks need).
+pub fn run_streaming(
+    loaded: &LoadedScenario,
+    options: RunOptions,
+    on_line: impl FnMut(&str) + 'static,
+) -> Result<Outcome, SimError> {
+    run_with(loaded, options, Recording::streaming(server_names(loaded), Box::new(on_line)))
+}
+
+fn server_names(loaded: &LoadedScenario) -> Vec<String> {
+    loaded.scenario.servers.iter().map(|s| s.name.clone()).collect()
+}
+
+fn run_with(loaded: &LoadedScenario, options: RunOptions, recording: Recording) -> Result<Outcome, SimError> {
+    let mut harness = harness::Harness::new(loaded.clone(), options.seed, options.warp, recording)?;
     harness.run()?;
     let recording = std::mem::take(&mut *harness.recording.borrow_mut());
     let network = harness.network_stats();

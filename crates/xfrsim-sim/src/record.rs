@@ -1,26 +1,65 @@
-//! What a run observed: the timeline (text, the contract users parse), the structured events
-//! the checkers read, and each zone copy's status over time.
+//! What a run observed: the timeline (text, the contract users parse), the events the
+//! checkers read, and each zone copy's status over time.
+//!
+//! Memory follows what the checks need, not the length of the run: timeline lines go to a sink
+//! as each instant ends (kept only when asked, for snapshots) and are folded into the digest;
+//! events are kept compact (server and zone as indexes, no text).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use xfrsim_engine::{Event, Time, ZoneStatus};
+use hickory_proto::rr::Name;
+use xfrsim_engine::{Event, EventKind, Time, ZoneStatus};
 use xfrsim_zone::StableHasher;
 
-/// One event, attributed to its server.
+/// One event, attributed to its server: what the checkers match on.
 #[derive(Debug, Clone)]
 pub struct Observed {
-    pub server: String,
-    pub event: Event,
+    pub at: Time,
+    /// Index into [`Recording::servers`].
+    pub server: u16,
+    /// Index into [`Recording::zones`]; `None` for node-wide events.
+    pub zone: Option<u16>,
+    pub kind: EventKind,
+}
+
+/// Where timeline lines go.
+#[derive(Default)]
+enum Sink {
+    /// Into [`Recording::lines`].
+    #[default]
+    Keep,
+    /// To a function (printed, written), not kept.
+    Hand(Box<dyn FnMut(&str)>),
 }
 
 /// Everything recorded during a run.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Recording {
-    /// The timeline, one line per event or action, in order.
+    /// The timeline, one line per event or action, in order (empty when streamed).
     pub lines: Vec<String>,
     pub events: Vec<Observed>,
+    /// Server names, in scenario order.
+    pub servers: Vec<String>,
+    /// Zone origins seen in events.
+    pub zones: Vec<String>,
     /// (server, zone origin) → status changes, first entry at time 0.
     pub history: BTreeMap<(String, String), Vec<(Time, Status)>>,
+    /// Lines of the instant being simulated (an action line goes before the events it caused).
+    pending: Vec<String>,
+    sink: Sink,
+    digest: StableHasher,
+    line_count: usize,
+}
+
+impl fmt::Debug for Recording {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recording")
+            .field("lines", &self.lines.len())
+            .field("events", &self.events.len())
+            .field("line_count", &self.line_count)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A zone copy's externally visible state.
@@ -46,9 +85,70 @@ impl Status {
 }
 
 impl Recording {
-    pub fn event_line(&mut self, server: &str, event: &Event) {
-        self.lines.push(event.timeline_line(server));
-        self.events.push(Observed { server: server.to_string(), event: event.clone() });
+    /// A recording that keeps its timeline lines.
+    pub(crate) fn new(servers: Vec<String>) -> Self {
+        Recording { servers, ..Recording::default() }
+    }
+
+    /// A recording that hands each timeline line to `sink` instead of keeping it.
+    pub(crate) fn streaming(servers: Vec<String>, sink: Box<dyn FnMut(&str)>) -> Self {
+        Recording { servers, sink: Sink::Hand(sink), ..Recording::default() }
+    }
+
+    pub fn event_line(&mut self, server: u16, event: &Event) {
+        let name = &self.servers[usize::from(server)];
+        self.pending.push(event.timeline_line(name));
+        let zone = event.zone.as_ref().map(|origin| self.zone_index(origin));
+        self.events.push(Observed { at: event.at, server, zone, kind: event.kind.clone() });
+    }
+
+    fn zone_index(&mut self, origin: &Name) -> u16 {
+        let text = origin.to_ascii();
+        match self.zones.iter().position(|z| *z == text) {
+            Some(i) => u16::try_from(i).expect("zones of a scenario fit in u16"),
+            None => {
+                self.zones.push(text);
+                u16::try_from(self.zones.len() - 1).expect("zones of a scenario fit in u16")
+            }
+        }
+    }
+
+    /// Lines recorded so far in the current instant (where an action line is inserted).
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub(crate) fn insert_line(&mut self, at: usize, line: String) {
+        self.pending.insert(at, line);
+    }
+
+    /// Lines recorded since the start, handed on or not.
+    pub(crate) fn line_count(&self) -> usize {
+        self.line_count + self.pending.len()
+    }
+
+    /// Ends an instant: its lines go into the digest and to the sink.
+    pub(crate) fn flush(&mut self) {
+        for line in self.pending.drain(..) {
+            self.digest.write(line.as_bytes());
+            self.digest.write(b"\n");
+            self.line_count += 1;
+            match &mut self.sink {
+                Sink::Keep => self.lines.push(line),
+                Sink::Hand(sink) => sink(&line),
+            }
+        }
+    }
+
+    /// The event as the engine emitted it (for showing it).
+    pub fn event(&self, observed: &Observed) -> Event {
+        let zone = observed.zone.and_then(|z| Name::from_ascii(&self.zones[usize::from(z)]).ok());
+        Event { at: observed.at, zone, kind: observed.kind.clone() }
+    }
+
+    /// The timeline line of an event.
+    pub fn line_of(&self, observed: &Observed) -> String {
+        self.event(observed).timeline_line(&self.servers[usize::from(observed.server)])
     }
 
     /// Appends a status sample when it differs from the last one.
@@ -61,19 +161,17 @@ impl Recording {
 
     /// The 64-bit digest of the whole timeline (FNV-1a of its lines, each ending in `\n`).
     pub fn digest(&self) -> u64 {
-        let mut hasher = StableHasher::default();
-        for line in &self.lines {
-            hasher.write(line.as_bytes());
-            hasher.write(b"\n");
-        }
-        hasher.finish()
+        self.digest.finish()
     }
 
-    /// The status of a copy at `at`.
+    /// The status of a copy at `at` (a binary search of its history).
     pub fn status_at(&self, server: &str, zone: &str, at: Time) -> Status {
-        self.history
-            .get(&(server.to_string(), zone.to_string()))
-            .and_then(|h| h.iter().take_while(|(t, _)| *t <= at).last())
-            .map_or(Status::Absent, |(_, s)| *s)
+        self.history.get(&(server.to_string(), zone.to_string())).map_or(Status::Absent, |h| status_in(h, at))
     }
+}
+
+/// The status in a history (sorted by time) at `at`.
+pub(crate) fn status_in(history: &[(Time, Status)], at: Time) -> Status {
+    let after = history.partition_point(|(t, _)| *t <= at);
+    after.checked_sub(1).map_or(Status::Absent, |i| history[i].1)
 }

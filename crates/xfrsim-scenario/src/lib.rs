@@ -237,7 +237,7 @@ impl Checker<'_> {
                 for (option, ip) in [("notify_source", notify_source), ("transfer_source", zone_transfer_source)] {
                     if let Some(ip) = ip.filter(|ip| !server.addresses().any(|own| own == *ip)) {
                         return Err(self.error_at(
-                            option,
+                            &ip.to_string(),
                             format!("server `{}`: {option} {ip} is not one of its addresses", server.name),
                         ));
                     }
@@ -247,7 +247,7 @@ impl Checker<'_> {
                 if let Some(ip) = zone_transfer_source {
                     if transfer_source.is_some_and(|other| other != ip) {
                         return Err(self.error_at(
-                            "transfer_source",
+                            &ip.to_string(),
                             format!(
                                 "server `{}`: zones with different transfer_source addresses; the simulated network opens every TCP connection of a server from one address",
                                 server.name

@@ -94,7 +94,7 @@ fn the_guide_examples_load() {
         )
     };
     let actions = xfrsim_scenario::parse(&frame(blocks[1], ""), path).unwrap_or_else(|e| panic!("actions: {e}"));
-    assert_eq!(actions.scenario.timeline.len(), 22, "one example per action");
+    assert_eq!(actions.scenario.timeline.len(), 28, "one example per action");
     let expectations =
         xfrsim_scenario::parse(&frame("", blocks[2]), path).unwrap_or_else(|e| panic!("expectations: {e}"));
     assert_eq!(expectations.scenario.expect.len(), 6);

@@ -114,6 +114,10 @@ struct ConnHandle {
 /// oldest is closed beyond this. A secondary has one query in flight per zone being refreshed.
 pub const MAX_QUERY_SOCKETS: usize = 256;
 
+/// Receive buffer of a query socket. Our SOA queries carry no EDNS, so an answer is at most 512
+/// octets (RFC 1035 §4.2.1); a longer datagram is cut and then refused as malformed.
+const QUERY_ANSWER_BYTES: usize = 4096;
+
 /// An open query socket: its receiving task, and a queue to send on it again (a retry).
 struct QuerySocket {
     resend: mpsc::UnboundedSender<Vec<u8>>,
@@ -301,7 +305,7 @@ impl<T: Transport> Shell<T> {
             if T::connect_udp(&socket, to).await.is_err() {
                 return;
             }
-            let mut buf = vec![0u8; 65_535];
+            let mut buf = vec![0u8; QUERY_ANSWER_BYTES];
             loop {
                 tokio::select! {
                     biased;

@@ -497,27 +497,33 @@ impl Network {
         self.queue.first_key_value().map(|((at, _), _)| *at)
     }
 
-    /// True while some TCP connection waits for an acknowledgement: its retransmission clock
-    /// needs an egress pass every millisecond. Hosts found idle are forgotten until their next
-    /// TCP packet.
+    /// True while some TCP connection waits for an acknowledgement that can come: its
+    /// retransmission clock needs an egress pass every millisecond. Hosts found idle are
+    /// forgotten until their next TCP packet or a change of the links.
+    ///
+    /// A connection whose every packet would vanish (its link drops TCP, or leads to no host)
+    /// does not keep the clock running: retransmitting into silence changes nothing, and a
+    /// partition would otherwise cost a pass per millisecond for as long as it lasts. Its clock
+    /// resumes when a link changes. The engine's own deadlines, which end such a connection, do
+    /// not depend on it.
     pub(crate) fn tcp_busy(&mut self) -> bool {
         // Idle hosts are dropped as they are found; the first busy one answers. Each host is
         // looked at once per burst of TCP activity, not once per instant.
         while let Some(&index) = self.tcp_hosts.first() {
             let ip = self.hosts[index].ips[0];
             let waiting = turmoil_net::netstat(ip).entries.iter().any(|e| {
-                e.proto == Proto::Tcp
-                    && match e.state {
-                        Some(
-                            NetstatState::SynSent
-                            | NetstatState::SynReceived
-                            | NetstatState::FinWait1
-                            | NetstatState::Closing
-                            | NetstatState::LastAck,
-                        ) => true,
-                        Some(NetstatState::Established | NetstatState::CloseWait) => e.send_q > 0,
-                        _ => false,
-                    }
+                let unacknowledged = match e.state {
+                    Some(
+                        NetstatState::SynSent
+                        | NetstatState::SynReceived
+                        | NetstatState::FinWait1
+                        | NetstatState::Closing
+                        | NetstatState::LastAck,
+                    ) => true,
+                    Some(NetstatState::Established | NetstatState::CloseWait) => e.send_q > 0,
+                    _ => false,
+                };
+                e.proto == Proto::Tcp && unacknowledged && e.peer.is_some_and(|peer| self.tcp_can_pass(e.local.ip(), peer.ip()))
             });
             if waiting {
                 return true;
@@ -527,9 +533,20 @@ impl Network {
         false
     }
 
+    /// Whether a TCP segment from `from` to `to` can arrive (or be answered with a RST).
+    fn tcp_can_pass(&self, from: IpAddr, to: IpAddr) -> bool {
+        self.by_ip.contains_key(&to) && self.links.get(&(from, to)).is_none_or(|l| l.tcp != Filter::Drop)
+    }
+
+    /// A link changed: every host's connections may need their retransmission clock again.
+    fn links_changed(&mut self) {
+        self.tcp_hosts.extend(0..self.hosts.len());
+    }
+
     // ----- faults ------------------------------------------------------------------------
 
     pub(crate) fn set_filter(&mut self, from: IpAddr, to: IpAddr, protocols: Protocols, filter: Filter) {
+        self.links_changed();
         let link = self.link((from, to));
         if matches!(protocols, Protocols::Udp | Protocols::Both) {
             link.udp = filter;

@@ -35,6 +35,7 @@ const CASES: &[Case] = &[
     },
     Case { name: "week-partition-expire", file: "week-partition-expire.ron", warp: true, limit: None },
     Case { name: "big-zone", file: "big-zone.ron", warp: true, limit: None },
+    Case { name: "fleet-4-week", file: "fleet-4-week.ron", warp: true, limit: None },
     Case { name: "fleet-16-1d", file: "fleet-16-1d.ron", warp: true, limit: None },
     Case { name: "fleet-64-1d", file: "fleet-64-1d.ron", warp: true, limit: None },
     Case { name: "fleet-week", file: "fleet-week.ron", warp: true, limit: None },
@@ -44,7 +45,7 @@ const CASES: &[Case] = &[
 /// The cases of the `per_event_us` line, by fleet size: the same workload (refresh 1h, an
 /// update every 6 h, NOTIFY to all) with 4, 16, 64 and 200 secondaries.
 const PER_EVENT: &[(&str, &str)] =
-    &[("n4", "month-of-refreshes"), ("n16", "fleet-16-1d"), ("n64", "fleet-64-1d"), ("n200", "fleet-week")];
+    &[("n4", "fleet-4-week"), ("n16", "fleet-16-1d"), ("n64", "fleet-64-1d"), ("n200", "fleet-week")];
 
 /// Peak resident set of this process, from Linux's `/proc/self/status` (VmHWM).
 fn peak_rss_mb() -> Option<u64> {

@@ -17,7 +17,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use xfrsim_engine::{ConnId, ConnectFailure, Event, Node, Transmit};
 
-pub use transport::{Clock, HarnessClock, Tokio, Transport, TurmoilNet, WallClock};
+pub use transport::{Clock, HarnessClock, Tokio, Transport, TurmoilNet, WallClock, socket_calls};
 
 /// Where a node lives while it runs: shared by the driver and whoever owns the node (the
 /// simulation harness, which fires deadlines and commands between steps, or `serve`).

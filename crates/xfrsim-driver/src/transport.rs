@@ -5,9 +5,11 @@ use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use xfrsim_engine::Time;
 
 /// Sockets: a UDP socket, a TCP listener, outgoing TCP connections.
@@ -44,25 +46,78 @@ pub trait Clock: Clone + 'static {
 /// The socket calls go to the kernel of the host the harness made current before polling.
 pub struct TurmoilNet;
 
+thread_local! {
+    /// Socket calls that may have queued a packet in a simulated kernel (see [`socket_calls`]).
+    static SOCKET_CALLS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_call() {
+    SOCKET_CALLS.with(|calls| calls.set(calls.get() + 1));
+}
+
+/// How many socket calls on this thread's simulated network may have queued a packet (a send,
+/// a connect, a read that may reopen a TCP window, a close). The harness skips the pass that
+/// collects packets from every kernel when this has not moved and nothing else can have
+/// queued one: a pass costs as much as there are hosts.
+pub fn socket_calls() -> u64 {
+    SOCKET_CALLS.with(Cell::get)
+}
+
+/// A simulated socket whose packet-making calls are counted.
+pub struct Counted<S>(S);
+
+impl<S> Drop for Counted<S> {
+    fn drop(&mut self) {
+        count_call(); // closing a TCP socket sends FIN or RST, a listener RSTs its backlog
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        count_call();
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        count_call();
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        count_call();
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        count_call();
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+type NetUdp = turmoil_net::shim::tokio::net::UdpSocket;
+type NetListener = turmoil_net::shim::tokio::net::TcpListener;
+type NetStream = turmoil_net::shim::tokio::net::TcpStream;
+
 impl Transport for TurmoilNet {
-    type Udp = turmoil_net::shim::tokio::net::UdpSocket;
-    type Listener = turmoil_net::shim::tokio::net::TcpListener;
-    type Stream = turmoil_net::shim::tokio::net::TcpStream;
+    type Udp = NetUdp;
+    type Listener = Counted<NetListener>;
+    type Stream = Counted<NetStream>;
 
     async fn bind_udp(addr: SocketAddr) -> io::Result<Self::Udp> {
-        turmoil_net::shim::tokio::net::UdpSocket::bind(addr).await
+        NetUdp::bind(addr).await
     }
     async fn recv_from(socket: &Self::Udp, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         socket.recv_from(buf).await
     }
     async fn send_to(socket: &Self::Udp, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        count_call();
         socket.send_to(buf, to).await
     }
     async fn bind_tcp(addr: SocketAddr) -> io::Result<Self::Listener> {
-        turmoil_net::shim::tokio::net::TcpListener::bind(addr).await
+        NetListener::bind(addr).await.map(Counted)
     }
     async fn accept(listener: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
-        listener.accept().await
+        listener.0.accept().await.map(|(stream, peer)| (Counted(stream), peer))
     }
     async fn connect_udp(socket: &Self::Udp, to: SocketAddr) -> io::Result<()> {
         socket.connect(to).await
@@ -71,7 +126,8 @@ impl Transport for TurmoilNet {
     /// a connection leaves from the host's first address. The harness lists a server's
     /// transfer source first, so that is the address transfers come from.
     async fn connect(to: SocketAddr, _from: Option<IpAddr>) -> io::Result<Self::Stream> {
-        turmoil_net::shim::tokio::net::TcpStream::connect(to).await
+        count_call();
+        NetStream::connect(to).await.map(Counted)
     }
 }
 

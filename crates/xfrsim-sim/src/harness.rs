@@ -565,13 +565,16 @@ impl Harness {
             //    it put something on the wire or woke a task (a connection given up on).
             active |= self.net.poll_hosts(&mut touched);
             if active || grid {
-                let sent = self.net.egress(now);
+                // The pass runs every millisecond the retransmission clock needs it, and
+                // otherwise only when a kernel may hold a packet to collect.
+                let sent = (grid || self.net.may_have_output()) && self.net.egress(now);
                 let woke = self.net.poll_hosts(&mut touched);
                 // Whether a connection still waits for an acknowledgement changes only when
                 // something moved; a connection that the kernel gave up on without waking
-                // anyone is noticed at the next whole second.
+                // anyone is noticed at the next whole second. A host that ran after the pass
+                // and sent something has it collected at the next millisecond.
                 let recheck = active || sent || woke || now.as_millis().is_multiple_of(1000);
-                tick_next = self.net.runnable() || !recheck || self.net.tcp_busy();
+                tick_next = self.net.runnable() || self.net.may_have_output() || !recheck || self.net.tcp_busy();
             }
             for &index in &touched {
                 let deadline = self.servers[index].slot.node.borrow().as_ref().and_then(Node::poll_timeout);

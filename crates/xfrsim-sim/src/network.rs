@@ -159,6 +159,11 @@ pub(crate) struct Network {
     tcp_hosts: BTreeSet<usize>,
     out: Vec<Packet>,
     icmp_due: Vec<PortUnreachable>,
+    /// A TCP segment was handed to a kernel since the last egress pass (it may have queued an
+    /// ACK, a SYN-ACK or a RST).
+    tcp_arrived: bool,
+    /// The driver's count of packet-making socket calls at the last egress pass.
+    calls_at_egress: u64,
     /// Each host's UDP sockets (local address, connected peer), read from its kernel when first
     /// needed after the host last ran (sockets only change while their host runs).
     udp_sockets: BTreeMap<usize, Vec<(SocketAddr, Option<SocketAddr>)>>,
@@ -203,6 +208,8 @@ impl Network {
             tcp_hosts: BTreeSet::new(),
             out: Vec::new(),
             icmp_due: Vec::new(),
+            tcp_arrived: false,
+            calls_at_egress: 0,
             udp_sockets: BTreeMap::new(),
             stats: NetworkStats::default(),
             runtime,
@@ -343,6 +350,7 @@ impl Network {
             }
         } else if let Some(index) = self.host_of(packet.dst) {
             self.tcp_hosts.insert(index);
+            self.tcp_arrived = true;
         }
         self.guard().deliver(packet);
     }
@@ -405,6 +413,8 @@ impl Network {
     /// True if any packet left.
     pub(crate) fn egress(&mut self, now: Time) -> bool {
         self.stats.egress_passes += 1;
+        self.tcp_arrived = false;
+        self.calls_at_egress = xfrsim_driver::socket_calls();
         let mut out = std::mem::take(&mut self.out);
         self.guard().egress_all(&mut out);
         let sent = !out.is_empty();
@@ -492,6 +502,13 @@ impl Network {
         }
     }
 
+    /// Whether a kernel may hold a packet not yet collected: a TCP segment arrived, or a host
+    /// made a socket call that sends, since the last egress pass. Without either, a pass would
+    /// find nothing (and costs as much as there are hosts).
+    pub(crate) fn may_have_output(&self) -> bool {
+        self.tcp_arrived || xfrsim_driver::socket_calls() != self.calls_at_egress
+    }
+
     /// The earliest queued arrival.
     pub(crate) fn next_arrival(&self) -> Option<Time> {
         self.queue.first_key_value().map(|((at, _), _)| *at)
@@ -523,7 +540,9 @@ impl Network {
                     Some(NetstatState::Established | NetstatState::CloseWait) => e.send_q > 0,
                     _ => false,
                 };
-                e.proto == Proto::Tcp && unacknowledged && e.peer.is_some_and(|peer| self.tcp_can_pass(e.local.ip(), peer.ip()))
+                e.proto == Proto::Tcp
+                    && unacknowledged
+                    && e.peer.is_some_and(|peer| self.tcp_can_pass(e.local.ip(), peer.ip()))
             });
             if waiting {
                 return true;

@@ -12,6 +12,7 @@ mod record;
 use std::time::Duration;
 
 pub use check::Failure;
+pub use network::NetworkStats;
 pub use record::{Observed, Recording, Status};
 use xfrsim_engine::Time;
 use xfrsim_scenario::LoadedScenario;
@@ -50,17 +51,6 @@ pub struct Outcome {
     pub sim_duration: Duration,
     /// What the simulated network carried.
     pub network: NetworkStats,
-}
-
-/// Counters of the simulated network over a run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NetworkStats {
-    /// Packets handed to a destination.
-    pub packets: u64,
-    /// Egress passes (each one millisecond of some TCP connection's retransmission clock).
-    pub egress_passes: u64,
-    /// Instants the scheduler stopped at.
-    pub instants: u64,
 }
 
 impl Outcome {

@@ -14,6 +14,8 @@
 //! millisecond, and every millisecond while any connection has something unacknowledged, so a
 //! pass *is* a millisecond: [`RTO_PASSES`] passes are a retransmission timeout of one second.
 
+mod link;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -27,10 +29,10 @@ use tokio::task::LocalSet;
 use turmoil_net::{
     EnterGuard, HostId, KernelConfig, Net, NetstatState, Packet, Proto, TcpFlags, TcpSegment, Transport as Wire,
 };
-use xfrsim_engine::{SeededRng, Time};
-use xfrsim_zone::mix64;
+use xfrsim_engine::Time;
 
-use crate::NetworkStats;
+use self::link::Link;
+pub(crate) use self::link::{Filter, Protocols};
 
 /// Egress passes without acknowledgement progress before TCP retransmits: 1,000 one-millisecond
 /// passes, the 1 s RTO of RFC 6298 §2.1 for a sender that has no RTT measurement (turmoil-net
@@ -44,65 +46,6 @@ pub(crate) const RTO_PASSES: u32 = 1000;
 pub(crate) const RETX_MAX: u32 = 120;
 /// Ethernet MTU: TCP segments carry at most 1,460 bytes.
 const MTU_BYTES: u32 = 1500;
-/// TTL of packets the harness makes itself (RSTs of a rejecting firewall).
-const FORGED_TTL: u8 = 64;
-
-/// What a filter does to the packets it matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Filter {
-    #[default]
-    Open,
-    /// Silence: the packet vanishes (a partition, a firewall that drops).
-    Drop,
-    /// A firewall that rejects: TCP gets a RST, UDP an ICMP port unreachable, both at once.
-    Reject,
-}
-
-/// Which transport a filter applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Protocols {
-    Udp,
-    Tcp,
-    Both,
-}
-
-/// One direction of a link between two addresses.
-#[derive(Debug)]
-struct Link {
-    /// This link's own random stream (latency, loss): traffic elsewhere never shifts it.
-    rng: SeededRng,
-    udp: Filter,
-    tcp: Filter,
-    /// `Hold`: packets wait here, in order, until released.
-    held: Option<Vec<Packet>>,
-    /// Latency range override (whole milliseconds, drawn per packet).
-    latency: Option<(Duration, Duration)>,
-    /// Probability that a packet is lost.
-    loss: f64,
-    /// Bits per second; `None`: no limit.
-    bandwidth_bps: Option<u64>,
-    /// When the link's transmitter is free again (bandwidth model).
-    busy_until: Duration,
-    /// Latest arrival scheduled on this link: a link is a FIFO, so jitter never reorders it.
-    last_arrival: Time,
-}
-
-impl Link {
-    fn new(seed: u64, from: IpAddr, to: IpAddr) -> Link {
-        let ends = format!("{from}>{to}");
-        Link {
-            rng: SeededRng::new(mix64(seed ^ xfrsim_zone::fnv1a64(ends.as_bytes()))),
-            udp: Filter::Open,
-            tcp: Filter::Open,
-            held: None,
-            latency: None,
-            loss: 0.0,
-            bandwidth_bps: None,
-            busy_until: Duration::ZERO,
-            last_arrival: Time::ZERO,
-        }
-    }
-}
 
 /// An ICMP port unreachable on its way back to `sender`, about a datagram it sent to `to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +60,17 @@ pub(crate) struct PortUnreachable {
 enum Arrival {
     Packet(Packet),
     Icmp(PortUnreachable),
+}
+
+/// Counters of the simulated network over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    /// Packets handed to a destination.
+    pub packets: u64,
+    /// Egress passes (each one millisecond of some TCP connection's retransmission clock).
+    pub egress_passes: u64,
+    /// Instants the scheduler stopped at.
+    pub instants: u64,
 }
 
 /// Hosts woken since they were last polled, in host order (so polling order is deterministic,
@@ -171,11 +125,6 @@ pub(crate) struct Network {
     runtime: tokio::runtime::Runtime,
     /// Installs the network in this thread; dropped last (see `Drop`).
     guard: Option<EnterGuard>,
-}
-
-fn whole_millis_up(d: Duration) -> Duration {
-    let ms = d.as_nanos().div_ceil(1_000_000);
-    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 impl Network {
@@ -280,7 +229,12 @@ impl Network {
                 window: 0,
                 payload: Bytes::new(),
             };
-            self.guard().deliver(Packet { src: peer.ip(), dst: local.ip(), ttl: FORGED_TTL, payload: Wire::Tcp(rst) });
+            self.guard().deliver(Packet {
+                src: peer.ip(),
+                dst: local.ip(),
+                ttl: link::FORGED_TTL,
+                payload: Wire::Tcp(rst),
+            });
         }
         // Reset sockets leave the table at the end of an egress pass.
         let _ = self.egress(now);
@@ -379,34 +333,15 @@ impl Network {
         self.schedule(at, Arrival::Icmp(unreachable));
     }
 
+    /// When a packet of `size` bytes leaving at `now` on link `key` arrives.
+    fn arrival_time(&mut self, key: (IpAddr, IpAddr), now: Time, size: u32) -> Time {
+        let default_latency = self.default_latency;
+        self.link(key).arrival(now, size, default_latency)
+    }
+
     fn schedule(&mut self, at: Time, arrival: Arrival) {
         self.queue.insert((at, self.next_seq), arrival);
         self.next_seq += 1;
-    }
-
-    /// When a packet of `size` bytes leaving at `now` on link `key` arrives: transmission time
-    /// at the link's bandwidth after whatever is ahead of it, plus a latency drawn in whole
-    /// milliseconds, never before the previous packet on the link.
-    fn arrival_time(&mut self, key: (IpAddr, IpAddr), now: Time, size: u32) -> Time {
-        let default_latency = self.default_latency;
-        let link = self.link(key);
-        let (min, max) = link.latency.unwrap_or(default_latency);
-        let span_ms = u64::try_from(max.saturating_sub(min).as_millis()).unwrap_or(0);
-        let latency = min + Duration::from_millis(link.rng.below(span_ms + 1));
-        let departure = match link.bandwidth_bps {
-            Some(bps) => {
-                let start = link.busy_until.max(now.since_origin());
-                let bits = u128::from(size) * 8;
-                let nanos = (bits * 1_000_000_000).div_ceil(u128::from(bps.max(1)));
-                let done = start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
-                link.busy_until = done;
-                done
-            }
-            None => now.since_origin(),
-        };
-        let at = Time::from_duration(whole_millis_up(departure + latency)).max(link.last_arrival);
-        link.last_arrival = at;
-        at
     }
 
     /// One egress pass: every kernel's outgoing packets, through the links, into the queue.
@@ -453,13 +388,8 @@ impl Network {
             held.push(packet);
             return;
         }
-        if link.loss > 0.0 {
-            let loss = link.loss;
-            // 53 bits of the stream: an exact uniform in [0, 1).
-            let draw = (link.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-            if draw < loss {
-                return;
-            }
+        if link.loses() {
+            return;
         }
         let at = self.arrival_time(key, now, packet.size());
         self.schedule(at, Arrival::Packet(packet));
@@ -476,29 +406,12 @@ impl Network {
                 let at = self.arrival_time((packet.dst, packet.src), now, 56);
                 self.schedule(at, Arrival::Icmp(unreachable));
             }
-            Wire::Tcp(segment) if !segment.flags.rst => {
-                let (seq, ack, ack_flag) = if segment.flags.ack {
-                    (segment.ack, 0, false)
-                } else {
-                    let len = u32::try_from(segment.payload.len()).unwrap_or(u32::MAX)
-                        + u32::from(segment.flags.syn)
-                        + u32::from(segment.flags.fin);
-                    (0, segment.seq.wrapping_add(len), true)
-                };
-                let rst = TcpSegment {
-                    src_port: segment.dst_port,
-                    dst_port: segment.src_port,
-                    seq,
-                    ack,
-                    flags: TcpFlags { rst: true, ack: ack_flag, ..TcpFlags::default() },
-                    window: 0,
-                    payload: Bytes::new(),
-                };
-                let reply = Packet { src: packet.dst, dst: packet.src, ttl: FORGED_TTL, payload: Wire::Tcp(rst) };
-                let at = self.arrival_time((packet.dst, packet.src), now, reply.size());
-                self.schedule(at, Arrival::Packet(reply));
+            Wire::Tcp(segment) => {
+                if let Some(reply) = link::rst_answering(packet.src, packet.dst, segment) {
+                    let at = self.arrival_time((packet.dst, packet.src), now, reply.size());
+                    self.schedule(at, Arrival::Packet(reply));
+                }
             }
-            Wire::Tcp(_) => {}
         }
     }
 

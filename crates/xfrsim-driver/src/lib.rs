@@ -59,11 +59,6 @@ impl NodeSlot {
         }
         Some(result)
     }
-
-    /// True when the node has transmits the driver has not performed yet.
-    pub fn has_pending_output(&self) -> bool {
-        self.node.borrow().as_ref().is_some_and(Node::has_pending_transmits)
-    }
 }
 
 enum ConnEvent<S> {

@@ -44,6 +44,10 @@ pub(crate) const RTO_PASSES: u32 = 1000;
 /// `tcp_syn_retries` = 6 (127 s). Longer than every engine deadline, so the engine's own timers
 /// (BIND's connect and idle timeouts) decide, as they do on a real host.
 pub(crate) const RETX_MAX: u32 = 120;
+/// Packets a held link keeps (per direction) until released; later ones are dropped, as a
+/// full router queue drops them. Retransmissions into a hold are bounded by the engine's
+/// deadlines (a connection is given up within 30 s), so this is only reached by a runaway.
+pub(crate) const MAX_HELD_PACKETS: usize = 100_000;
 /// Ethernet MTU: TCP segments carry at most 1,460 bytes.
 const MTU_BYTES: u32 = 1500;
 
@@ -385,7 +389,10 @@ impl Network {
         }
         let link = self.link(key);
         if let Some(held) = link.held.as_mut() {
-            held.push(packet);
+            // A held link is a router queue: past its size, what comes is dropped.
+            if held.len() < MAX_HELD_PACKETS {
+                held.push(packet);
+            }
             return;
         }
         if link.loses() {

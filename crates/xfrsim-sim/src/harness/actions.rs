@@ -9,7 +9,7 @@ use xfrsim_engine::{Acl, Command, Time};
 use xfrsim_scenario::{Action, Protocol, Step};
 use xfrsim_zone::{Change, Serial, ZoneRecord};
 
-use super::Harness;
+use super::{Harness, peer_ips};
 use crate::SimError;
 use crate::network::{Filter, Protocols};
 
@@ -256,14 +256,6 @@ impl Harness {
         // The action line goes before the events it caused (already recorded by `command`).
         self.recording.borrow_mut().insert_line(lines_before, format!("{now} {target} action {text}"));
         Ok(())
-    }
-}
-
-/// The addresses a peer reference stands for in an ACL: all of a server's, or the one given.
-pub(super) fn peer_ips(scenario: &xfrsim_scenario::Scenario, reference: &str) -> Vec<IpAddr> {
-    match scenario.server_index(reference) {
-        Some(i) => scenario.servers[i].addresses().collect(),
-        None => scenario.resolve(reference).map(|a| a.ip()).into_iter().collect(),
     }
 }
 

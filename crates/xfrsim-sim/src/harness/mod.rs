@@ -24,7 +24,6 @@ use xfrsim_engine::{Acl, Node, NodeConfig, Role, Time, Timeouts, ZoneConfig};
 use xfrsim_scenario::{LoadedScenario, ServerZone};
 use xfrsim_zone::{Zone, mix64};
 
-use self::actions::peer_ips;
 use crate::SimError;
 use crate::network::{Network, PortUnreachable};
 use crate::record::{Recording, Status};
@@ -251,6 +250,14 @@ impl Harness {
         self.servers[index].restarts += 1;
         self.net.free_port(self.hosts[index], 53, now);
         self.start_server(index, now)
+    }
+}
+
+/// The addresses a peer reference stands for in an ACL: all of a server's, or the one given.
+fn peer_ips(scenario: &xfrsim_scenario::Scenario, reference: &str) -> Vec<IpAddr> {
+    match scenario.server_index(reference) {
+        Some(i) => scenario.servers[i].addresses().collect(),
+        None => scenario.resolve(reference).map(|a| a.ip()).into_iter().collect(),
     }
 }
 

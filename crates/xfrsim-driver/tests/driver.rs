@@ -46,6 +46,11 @@ fn free_port() -> SocketAddr {
 
 type Events = Rc<RefCell<Vec<EventKind>>>;
 
+/// A node listening on `listen` with default timeouts.
+fn config(name: &str, listen: SocketAddr, zones: Vec<ZoneConfig>) -> NodeConfig {
+    NodeConfig { name: name.into(), addresses: vec![listen], zones, timeouts: Timeouts::default() }
+}
+
 fn start(config: NodeConfig, listen: SocketAddr) -> (Rc<NodeSlot>, Events) {
     let events: Events = Rc::default();
     let sink = events.clone();
@@ -67,12 +72,7 @@ fn run_local<F: std::future::Future<Output = ()>>(f: F) {
 fn primary_answers_soa_and_axfr_on_real_sockets() {
     run_local(async {
         let listen = free_port();
-        let config = NodeConfig {
-            name: "p".into(),
-            addresses: vec![listen],
-            zones: vec![ZoneConfig::primary(origin(), zone(20))],
-            timeouts: Timeouts::default(),
-        };
+        let config = config("p", listen, vec![ZoneConfig::primary(origin(), zone(20))]);
         let (_slot, events) = start(config, listen);
         tokio::task::yield_now().await;
 
@@ -121,24 +121,9 @@ fn secondary_pulls_from_primary_on_loopback() {
         let (p_addr, s_addr) = (free_port(), free_port());
         let mut primary = ZoneConfig::primary(origin(), zone(50));
         primary.notify = vec![s_addr];
-        let (p_slot, _) = start(
-            NodeConfig {
-                name: "p".into(),
-                addresses: vec![p_addr],
-                zones: vec![primary],
-                timeouts: Timeouts::default(),
-            },
-            p_addr,
-        );
-        let (s_slot, s_events) = start(
-            NodeConfig {
-                name: "s".into(),
-                addresses: vec![s_addr],
-                zones: vec![ZoneConfig::secondary(origin(), vec![p_addr])],
-                timeouts: Timeouts::default(),
-            },
-            s_addr,
-        );
+        let (p_slot, _) = start(config("p", p_addr, vec![primary]), p_addr);
+        let (s_slot, s_events) =
+            start(config("s", s_addr, vec![ZoneConfig::secondary(origin(), vec![p_addr])]), s_addr);
         let status = |slot: &NodeSlot| slot.node.borrow().as_ref().and_then(|n| n.zone_status(&origin()));
         let serving = async {
             while !matches!(status(&s_slot), Some(ZoneStatus::Serving { .. })) {
@@ -163,15 +148,8 @@ fn master_port_with_nothing_listening_is_refused_at_once() {
         // A loopback port nobody listens on: the kernel answers the SOA query with ICMP port
         // unreachable, which the query's connected socket reports as ECONNREFUSED.
         let (dead_master, s_addr) = (free_port(), free_port());
-        let (_slot, events) = start(
-            NodeConfig {
-                name: "s".into(),
-                addresses: vec![s_addr],
-                zones: vec![ZoneConfig::secondary(origin(), vec![dead_master])],
-                timeouts: Timeouts::default(),
-            },
-            s_addr,
-        );
+        let (_slot, events) =
+            start(config("s", s_addr, vec![ZoneConfig::secondary(origin(), vec![dead_master])]), s_addr);
         let refused = || {
             events.borrow().iter().any(|e| {
                 matches!(e, EventKind::XfrMasterUnavailable { master, reason: Unreachable::ConnectionRefused }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use hickory_proto::rr::Name;
 use xfrsim_driver::{NodeSlot, Tokio, WallClock};
-use xfrsim_engine::{Acl, Node, NodeConfig, Role, Time, Timeouts, ZoneConfig};
+use xfrsim_engine::{Acl, Node, NodeConfig, Role, Time, ZoneConfig};
 use xfrsim_scenario::{LoadedNode, NodeZone, parse_peer};
 
 fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
@@ -83,7 +83,7 @@ pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
         name: name.clone(),
         addresses: vec![listen],
         zones: zone_configs(&loaded)?,
-        timeouts: Timeouts::default(),
+        behaviour: loaded.node.options.behaviour(loaded.node.profile).map_err(|e| anyhow!("{e}"))?,
     };
     let seed = seed.unwrap_or_else(|| u64::from(std::process::id()));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")?;

@@ -12,7 +12,7 @@ use hickory_proto::rr::rdata::{A, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use xfrsim_driver::{NodeSlot, Tokio, WallClock};
-use xfrsim_engine::{EventKind, Node, NodeConfig, Time, Timeouts, Unreachable, ZoneConfig, ZoneStatus, wire};
+use xfrsim_engine::{Behaviour, EventKind, Node, NodeConfig, Profile, Time, Unreachable, ZoneConfig, ZoneStatus, wire};
 use xfrsim_zone::{Zone, ZoneRecord, soa_record};
 
 fn origin() -> Name {
@@ -48,7 +48,7 @@ type Events = Rc<RefCell<Vec<EventKind>>>;
 
 /// A node listening on `listen` with default timeouts.
 fn config(name: &str, listen: SocketAddr, zones: Vec<ZoneConfig>) -> NodeConfig {
-    NodeConfig { name: name.into(), addresses: vec![listen], zones, timeouts: Timeouts::default() }
+    NodeConfig { name: name.into(), addresses: vec![listen], zones, behaviour: Behaviour::of(Profile::Bind) }
 }
 
 fn start(config: NodeConfig, listen: SocketAddr) -> (Rc<NodeSlot>, Events) {

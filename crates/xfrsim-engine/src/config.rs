@@ -7,6 +7,7 @@ use hickory_proto::rr::Name;
 use xfrsim_zone::Zone;
 
 use crate::Time;
+use crate::profile::Behaviour;
 
 /// Who may do something (transfer, update): nobody, anybody, or listed addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -87,44 +88,19 @@ impl ZoneConfig {
     }
 }
 
-/// Protocol timers that are not in the SOA. Defaults follow BIND 9.18 where it has one
-/// (`lib/dns/zone_p.h`, ARM) and RFC 1996 for NOTIFY.
+/// Network timers of a secondary and a server, set by the profile (see `profile.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeouts {
-    /// Wait for a UDP SOA answer, per send (BIND `UDP_REQUEST_TIMEOUT`: 5 s).
+    /// Wait for a UDP SOA answer, per send.
     pub udp_query: Duration,
-    /// UDP SOA sends before falling back to TCP (BIND: 2 retries, so 3 sends).
+    /// UDP SOA sends before falling back to TCP.
     pub udp_sends: u32,
-    /// TCP connect deadline toward a master (BIND `tcp-primaries-timeout`: 15 s).
+    /// TCP connect deadline toward a master.
     pub tcp_connect: Duration,
-    /// Wait for each message of a TCP answer or transfer stream (Knot's
-    /// `tcp-remote-io-timeout` is 5 s; BIND's idle limit is an hour; we take 30 s).
+    /// Wait for the answer to an SOA query over TCP once connected.
     pub tcp_idle: Duration,
-    /// Close a served TCP connection idle this long (BIND `tcp-idle-timeout`: 30 s).
+    /// Close a served TCP connection idle this long.
     pub tcp_server_idle: Duration,
-    /// NOTIFY retransmission interval and count (RFC 1996 §3.6: 60 s, 5 retransmissions).
-    pub notify_interval: Duration,
-    pub notify_retransmits: u32,
-    /// Retry interval while a secondary has never held the zone (no SOA RETRY known yet):
-    /// doubles from `bootstrap_retry_min` up to `bootstrap_retry_max` (BIND: 60 s to 6 h).
-    pub bootstrap_retry_min: Duration,
-    pub bootstrap_retry_max: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            udp_query: Duration::from_secs(5),
-            udp_sends: 3,
-            tcp_connect: Duration::from_secs(15),
-            tcp_idle: Duration::from_secs(30),
-            tcp_server_idle: Duration::from_secs(30),
-            notify_interval: Duration::from_secs(60),
-            notify_retransmits: 5,
-            bootstrap_retry_min: Duration::from_secs(60),
-            bootstrap_retry_max: Duration::from_secs(6 * 3600),
-        }
-    }
 }
 
 /// A node: a name for logs, the addresses it answers on, its zones.
@@ -135,7 +111,8 @@ pub struct NodeConfig {
     /// 7062 (self-send). Ports matter: several servers may share 127.0.0.1.
     pub addresses: Vec<SocketAddr>,
     pub zones: Vec<ZoneConfig>,
-    pub timeouts: Timeouts,
+    /// The server this node behaves as, with its options (`Behaviour::of(Profile::Bind)`).
+    pub behaviour: Behaviour,
 }
 
 /// A configuration the engine cannot run.

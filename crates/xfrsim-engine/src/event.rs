@@ -89,6 +89,8 @@ pub enum BadResponse {
     ClosedMidStream,
     /// The stream stopped before the closing SOA: no message within the idle deadline.
     IdleTimeout,
+    /// The transfer ran longer than the profile's `max_transfer_time_in`.
+    TransferTimeLimit,
 }
 
 impl BadResponse {
@@ -126,6 +128,7 @@ impl fmt::Display for BadResponse {
             BadResponse::DiffDoesNotApply => f.write_str("diff does not apply to our copy"),
             BadResponse::ClosedMidStream => f.write_str("connection closed mid-stream"),
             BadResponse::IdleTimeout => f.write_str("no message within the idle deadline"),
+            BadResponse::TransferTimeLimit => f.write_str("maximum transfer time exceeded"),
         }
     }
 }
@@ -218,6 +221,21 @@ pub enum EventKind {
     /// BIND: `notify to T failed: timed out` / `retries exceeded`. Knot: `notify, outgoing,
     /// remote T, failed (connection timeout)`.
     NotifyUnanswered { target: SocketAddr },
+    /// xfrsim: a NOTIFY for `serial` went to `target` (its first try; resends are not
+    /// reported). BIND: `sending notify to T` (debug) / `sending notifies (serial N)`.
+    /// Knot: `notify, outgoing, remote T, serial N`.
+    NotifySent { target: SocketAddr, serial: Serial },
+    /// xfrsim: a transfer from `master` waits: the `quota` (`transfers-in` or
+    /// `transfers-per-ns`) is used up; it starts when a running transfer ends.
+    /// BIND: `zone transfer deferred due to quota`. Knot, NSD: no quota of this kind.
+    TransferDeferred { master: SocketAddr, quota: &'static str },
+    /// xfrsim: a transfer request from `client` was refused because `transfers-out` transfers
+    /// are already running (BIND: `... zone transfer ... denied: quota exceeded`, SERVFAIL).
+    TransferQuotaRefused { client: SocketAddr },
+    /// xfrsim: the zone's SOA timers are outside what this server accepts and are used
+    /// clamped, as these values (seconds). BIND applies `min-refresh-time` and friends
+    /// (zone.c RANGE); Knot `refresh-min-interval` and friends (refresh.c `limit_timer`).
+    TimersClamped { refresh_secs: u32, retry_secs: u32, expire_secs: u32 },
     /// xfrsim: a dynamic update (RFC 2136) committed a new version.
     /// BIND: `updating zone 'z/IN': adding an RR ...`. Knot: `DDNS, processing N updates`.
     DynamicUpdate { serial: Serial },
@@ -253,7 +271,11 @@ impl EventKind {
             | NotifyReceived { .. }
             | NotifyUnanswered { .. }
             | DynamicUpdate { .. }
-            | ZoneReloaded { .. } => {
+            | ZoneReloaded { .. }
+            | NotifySent { .. }
+            | TransferDeferred { .. }
+            | TransferQuotaRefused { .. }
+            | TimersClamped { .. } => {
                 return None;
             }
         })
@@ -286,6 +308,10 @@ impl EventKind {
             NotifyUnanswered { .. } => "XFRSIM_NOTIFY_UNANSWERED",
             DynamicUpdate { .. } => "XFRSIM_DYNAMIC_UPDATE",
             ZoneReloaded { .. } => "XFRSIM_ZONE_RELOADED",
+            NotifySent { .. } => "XFRSIM_NOTIFY_SENT",
+            TransferDeferred { .. } => "XFRSIM_TRANSFER_DEFERRED",
+            TransferQuotaRefused { .. } => "XFRSIM_TRANSFER_QUOTA_REFUSED",
+            TimersClamped { .. } => "XFRSIM_SOA_TIMERS_CLAMPED",
         }
     }
 
@@ -300,14 +326,18 @@ impl EventKind {
             | ZoneTransferInProgress { .. }
             | NotifyReceived { .. }
             | DynamicUpdate { .. }
-            | ZoneReloaded { .. } => Severity::Info,
+            | ZoneReloaded { .. }
+            | NotifySent { .. }
+            | TransferDeferred { .. } => Severity::Info,
             BadPacket { .. }
             | UdpZoneTransfer { .. }
             | BadZoneTransferRequest { .. }
             | XfrMasterUnavailable { .. }
             | ZoneNewerThanServerVersion { .. }
             | NotifyRefused { .. }
-            | NotifyUnanswered { .. } => Severity::Warning,
+            | NotifyUnanswered { .. }
+            | TransferQuotaRefused { .. }
+            | TimersClamped { .. } => Severity::Warning,
             SecondaryRequiresMasters
             | AxfrBadResponse { .. }
             | AxfrRefused { .. }
@@ -360,6 +390,12 @@ impl EventKind {
             }
             NotifyUnanswered { target } => vec![("target", s(target))],
             DynamicUpdate { serial } | ZoneReloaded { serial } => vec![("serial", s(serial))],
+            NotifySent { target, serial } => vec![("target", s(target)), ("serial", s(serial))],
+            TransferDeferred { master, quota } => vec![("master", s(master)), ("quota", s(quota))],
+            TransferQuotaRefused { client } => vec![("client", s(client))],
+            TimersClamped { refresh_secs, retry_secs, expire_secs } => {
+                vec![("refresh", s(refresh_secs)), ("retry", s(retry_secs)), ("expire", s(expire_secs))]
+            }
         }
     }
 }
@@ -390,6 +426,10 @@ pub const CATALOG: &[(Option<u16>, &str, Severity)] = &[
     (None, "XFRSIM_NOTIFY_UNANSWERED", Severity::Warning),
     (None, "XFRSIM_DYNAMIC_UPDATE", Severity::Info),
     (None, "XFRSIM_ZONE_RELOADED", Severity::Info),
+    (None, "XFRSIM_NOTIFY_SENT", Severity::Info),
+    (None, "XFRSIM_TRANSFER_DEFERRED", Severity::Info),
+    (None, "XFRSIM_TRANSFER_QUOTA_REFUSED", Severity::Warning),
+    (None, "XFRSIM_SOA_TIMERS_CLAMPED", Severity::Warning),
 ];
 
 impl Event {

@@ -9,6 +9,7 @@ mod config;
 mod event;
 mod node;
 mod notify;
+mod profile;
 mod rng;
 mod secondary;
 mod serve;
@@ -18,5 +19,9 @@ pub mod wire;
 pub use config::{Acl, ConfigError, NodeConfig, Role, Timeouts, ZoneConfig};
 pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
+pub use profile::{
+    Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, Overrides, Profile,
+    ProfileError, RoundVerdict, SoaQuery,
+};
 pub use rng::SeededRng;
 pub use time::Time;

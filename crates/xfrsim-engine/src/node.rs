@@ -10,8 +10,9 @@ use xfrsim_zone::wire::Message;
 use xfrsim_zone::{Change, Serial, Zone, ZoneDigest, ZoneError, ZoneHistory};
 
 use crate::Time;
-use crate::config::{Acl, ConfigError, NodeConfig, Role, Timeouts};
+use crate::config::{Acl, ConfigError, NodeConfig, Role};
 use crate::event::{Event, EventKind, trace_event};
+use crate::profile::Behaviour;
 use crate::rng::SeededRng;
 use crate::secondary::SecondaryState;
 use crate::serve::Outgoing;
@@ -101,8 +102,12 @@ pub struct PersistedZone {
 pub(crate) struct Ctx {
     pub name: String,
     pub addresses: Vec<SocketAddr>,
-    pub timeouts: Timeouts,
+    pub behaviour: Behaviour,
     pub rng: SeededRng,
+    /// Incoming transfers running now, per master address (for `transfers-in` and
+    /// `transfers-per-ns`), and the zones waiting for a slot, in the order they asked.
+    pub transfers_in: BTreeMap<IpAddr, u32>,
+    pub deferred: VecDeque<Name>,
     next_conn: u64,
     pub conns: BTreeMap<ConnId, Conn>,
     pub transmits: VecDeque<Transmit>,
@@ -153,6 +158,29 @@ impl Ctx {
         self.addresses.contains(&addr)
     }
 
+    /// Takes an incoming-transfer slot toward `master` if the quotas allow (BIND zone.c
+    /// `queue_xfrin`: `transfers-in` over all masters, `transfers-per-ns` per master).
+    pub fn take_transfer_slot(&mut self, master: IpAddr) -> Result<(), &'static str> {
+        let total: u32 = self.transfers_in.values().sum();
+        if self.behaviour.transfers_in.is_some_and(|limit| total >= limit) {
+            return Err("transfers-in");
+        }
+        let here = self.transfers_in.get(&master).copied().unwrap_or(0);
+        if self.behaviour.transfers_per_ns.is_some_and(|limit| here >= limit) {
+            return Err("transfers-per-ns");
+        }
+        *self.transfers_in.entry(master).or_insert(0) += 1;
+        Ok(())
+    }
+
+    pub fn release_transfer_slot(&mut self, master: IpAddr) {
+        let count = self.transfers_in.get_mut(&master).expect("a slot released was taken");
+        *count -= 1;
+        if *count == 0 {
+            self.transfers_in.remove(&master);
+        }
+    }
+
     /// `base` shortened by up to a quarter, uniformly (BIND's `DNS_ZONE_JITTER_ADD`: refresh
     /// and retry land in [0.75·base, base]), at millisecond resolution.
     pub fn jittered(&mut self, base: Duration) -> Duration {
@@ -165,6 +193,8 @@ impl Ctx {
 pub(crate) enum Conn {
     /// Opened by a secondary zone's refresh round; the round's step holds the details.
     Client { zone: Name },
+    /// Opened to send a NOTIFY over TCP after the UDP tries went unanswered.
+    Notify { zone: Name },
     /// Accepted from a peer; requests are answered in order, one transfer at a time.
     Server { peer: SocketAddr, idle_deadline: Time, outgoing: Option<Outgoing>, queued: VecDeque<Vec<u8>> },
 }
@@ -184,6 +214,9 @@ pub(crate) struct HeldZone {
     pub allow_update: Acl,
     pub journal_max_diffs: usize,
     pub notifies: BTreeMap<SocketAddr, crate::notify::PendingNotify>,
+    /// `notify-delay`: until then, a new version's NOTIFY waits (`notify_pending`).
+    pub notify_held_until: Option<Time>,
+    pub notify_pending: bool,
     /// `Some` for a secondary zone; `None` for a primary.
     pub secondary: Option<SecondaryState>,
 }
@@ -194,7 +227,8 @@ impl HeldZone {
     }
 
     pub fn next_deadline(&self) -> Option<Time> {
-        let notify = self.notifies.values().map(|n| n.next_at).min();
+        let held = self.notify_held_until.filter(|_| self.notify_pending);
+        let notify = self.notifies.values().map(|n| n.next_at).chain(held).min();
         let secondary = self.secondary.as_ref().and_then(SecondaryState::next_deadline);
         [notify, secondary].into_iter().flatten().min()
     }
@@ -224,28 +258,47 @@ pub struct Node {
 
 impl Node {
     pub fn new(config: NodeConfig, seed: u64, now: Time) -> Result<Node, ConfigError> {
-        let t = &config.timeouts;
+        let t = &config.behaviour.timeouts;
+        let b = &config.behaviour;
         for (name, value) in [
             ("udp_query", t.udp_query),
             ("tcp_connect", t.tcp_connect),
             ("tcp_idle", t.tcp_idle),
             ("tcp_server_idle", t.tcp_server_idle),
-            ("notify_interval", t.notify_interval),
-            ("bootstrap_retry_min", t.bootstrap_retry_min),
+            (
+                "backoff",
+                match b.backoff {
+                    crate::profile::Backoff::Doubling { first, .. } => first,
+                    crate::profile::Backoff::Squares { max, .. } => max,
+                },
+            ),
+            (
+                "notify_interval",
+                match b.notify_transport {
+                    crate::profile::NotifyTransport::Udp { interval, .. } => interval,
+                    crate::profile::NotifyTransport::TcpRetryEveryRetry => t.tcp_connect,
+                },
+            ),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroTimeout(name));
             }
         }
-        if t.udp_sends == 0 {
+        let notify_sends = match b.notify_transport {
+            crate::profile::NotifyTransport::Udp { sends, .. } => sends,
+            crate::profile::NotifyTransport::TcpRetryEveryRetry => 1,
+        };
+        if t.udp_sends == 0 || notify_sends == 0 {
             return Err(ConfigError::ZeroTimeout("udp_sends"));
         }
         let mut node = Node {
             ctx: Ctx {
                 name: config.name,
                 addresses: config.addresses,
-                timeouts: config.timeouts,
+                behaviour: config.behaviour,
                 rng: SeededRng::new(seed),
+                transfers_in: BTreeMap::new(),
+                deferred: VecDeque::new(),
                 next_conn: 0,
                 conns: BTreeMap::new(),
                 transmits: VecDeque::new(),
@@ -281,7 +334,7 @@ impl Node {
                         .as_ref()
                         .map(|(zone, _)| Arc::new(ZoneHistory::new(zone.clone(), zone_config.journal_max_diffs)));
                     let state =
-                        SecondaryState::new(masters, restored.as_ref().map(|(z, at)| (z, *at)), &node.ctx.timeouts);
+                        SecondaryState::new(masters, restored.as_ref().map(|(z, at)| (z, *at)), &node.ctx.behaviour);
                     (data, Some(state))
                 }
             };
@@ -296,6 +349,8 @@ impl Node {
                 allow_update: zone_config.allow_update,
                 journal_max_diffs: zone_config.journal_max_diffs,
                 notifies: BTreeMap::new(),
+                notify_held_until: None,
+                notify_pending: false,
                 secondary: None,
             };
             node.zones.insert(origin.clone(), held);
@@ -330,6 +385,7 @@ impl Node {
         } else if let Some(reply) = self.answer_request(now, from, &message, false) {
             self.ctx.send_udp(local, from, reply);
         }
+        self.resume_deferred(now);
     }
 
     /// An ICMP port unreachable came back for a datagram this node sent to `to` with message
@@ -338,14 +394,15 @@ impl Node {
     pub fn handle_udp_unreachable(&mut self, now: Time, to: SocketAddr, id: u16) {
         for zone in self.zones.values_mut() {
             if zone.on_udp_unreachable(&mut self.ctx, now, to, id) {
-                return;
+                break;
             }
         }
+        self.resume_deferred(now);
     }
 
     /// The driver accepted an inbound TCP connection; returns the id to report it under.
     pub fn handle_tcp_accepted(&mut self, now: Time, peer: SocketAddr) -> ConnId {
-        let idle_deadline = now + self.ctx.timeouts.tcp_server_idle;
+        let idle_deadline = now + self.ctx.behaviour.timeouts.tcp_server_idle;
         self.ctx.accept(Conn::Server { peer, idle_deadline, outgoing: None, queued: VecDeque::new() })
     }
 
@@ -353,18 +410,20 @@ impl Node {
         if let Some((zone, ctx)) = self.client_zone(conn) {
             zone.on_connected(ctx, now, conn);
         }
+        self.resume_deferred(now);
     }
 
     pub fn handle_tcp_connect_failed(&mut self, now: Time, conn: ConnId, failure: ConnectFailure) {
         if let Some((zone, ctx)) = self.client_zone(conn) {
             zone.on_connect_failed(ctx, now, conn, failure);
         }
+        self.resume_deferred(now);
     }
 
     /// One complete DNS message (length prefix removed) arrived on a connection.
     pub fn handle_tcp_message(&mut self, now: Time, conn: ConnId, payload: &[u8]) {
         match self.ctx.conns.get(&conn) {
-            Some(Conn::Client { .. }) => {
+            Some(Conn::Client { .. } | Conn::Notify { .. }) => {
                 if let Some((zone, ctx)) = self.client_zone(conn) {
                     zone.on_tcp_message(ctx, now, conn, payload);
                 }
@@ -372,6 +431,7 @@ impl Node {
             Some(Conn::Server { .. }) => self.on_server_message(now, conn, payload.to_vec()),
             None => {}
         }
+        self.resume_deferred(now);
     }
 
     /// The last `Transmit::Send` on `conn` was written; the next message of a transfer may go.
@@ -382,7 +442,7 @@ impl Node {
     /// The peer closed the connection (or it broke).
     pub fn handle_tcp_closed(&mut self, now: Time, conn: ConnId) {
         match self.ctx.conns.get(&conn) {
-            Some(Conn::Client { .. }) => {
+            Some(Conn::Client { .. } | Conn::Notify { .. }) => {
                 if let Some((zone, ctx)) = self.client_zone(conn) {
                     zone.on_closed(ctx, now, conn);
                 }
@@ -390,6 +450,7 @@ impl Node {
             Some(Conn::Server { .. }) => self.on_server_closed(now, conn),
             None => {}
         }
+        self.resume_deferred(now);
     }
 
     /// Runs every timer due at `now`.
@@ -409,6 +470,21 @@ impl Node {
         for conn in idle {
             self.on_server_idle(now, conn);
         }
+        self.resume_deferred(now);
+    }
+
+    /// Starts the deferred transfers that fit the quotas now, in the order they were deferred
+    /// (BIND zonemgr `zmgr_resume_xfrs` walks its whole waiting list).
+    fn resume_deferred(&mut self, now: Time) {
+        if self.ctx.deferred.is_empty() {
+            return;
+        }
+        let waiting: Vec<Name> = self.ctx.deferred.drain(..).collect();
+        for origin in waiting {
+            if let Some(zone) = self.zones.get_mut(&origin) {
+                zone.resume_transfer(&mut self.ctx, now);
+            }
+        }
     }
 
     pub fn handle_command(&mut self, now: Time, command: Command) -> Result<(), CommandError> {
@@ -422,7 +498,7 @@ impl Node {
         let Some(zone) = self.zones.get_mut(&origin) else {
             return Err(CommandError::UnknownZone(origin.to_string()));
         };
-        match command {
+        let result = match command {
             Command::Update { changes, .. } => zone.apply_update(&mut self.ctx, now, &changes).map(|_| ()),
             Command::Reload { zone: data } => zone.reload(&mut self.ctx, now, *data),
             Command::SetMasters { masters, .. } => zone.set_masters(&mut self.ctx, now, masters),
@@ -431,7 +507,9 @@ impl Node {
                 zone.allow_transfer = acl;
                 Ok(())
             }
-        }
+        };
+        self.resume_deferred(now);
+        result
     }
 
     // ----- outputs ----------------------------------------------------------------------
@@ -473,7 +551,7 @@ impl Node {
             .values()
             .filter_map(|c| match c {
                 Conn::Server { idle_deadline, .. } => Some(*idle_deadline),
-                Conn::Client { .. } => None,
+                Conn::Client { .. } | Conn::Notify { .. } => None,
             })
             .min();
         [zones, conns].into_iter().flatten().min()
@@ -508,7 +586,7 @@ impl Node {
     /// Splits the node into the zone owning client connection `conn` and the shared context.
     fn client_zone(&mut self, conn: ConnId) -> Option<(&mut HeldZone, &mut Ctx)> {
         match self.ctx.conns.get(&conn)? {
-            Conn::Client { zone } => Some((self.zones.get_mut(zone)?, &mut self.ctx)),
+            Conn::Client { zone } | Conn::Notify { zone, .. } => Some((self.zones.get_mut(zone)?, &mut self.ctx)),
             Conn::Server { .. } => None,
         }
     }

@@ -53,9 +53,9 @@ impl Node {
         let qname = q.name.to_hickory();
         let qtype = q.qtype;
         if qtype == TYPE_AXFR && !over_tcp {
-            // RFC 5936 §4.2: AXFR is TCP only.
+            // RFC 5936 §4.2: AXFR is TCP only; the RCODE is the profile's.
             self.ctx.emit(now, self.zone_for(&qname).cloned().as_ref(), EventKind::UdpZoneTransfer { client: from });
-            return wire::error_response(request, RCODE_REFUSED);
+            return wire::error_response(request, self.ctx.behaviour.axfr_udp_rcode);
         }
         let Some(origin) = self.zone_for(&qname).cloned() else {
             if matches!(qtype, TYPE_AXFR | TYPE_IXFR) {
@@ -79,7 +79,7 @@ impl Node {
             }
             reply
         };
-        let reply = if qtype == TYPE_IXFR {
+        let mut reply = if qtype == TYPE_IXFR {
             // RFC 1995 §2: over UDP, a single SOA tells the client to come back over TCP (BIND
             // never sends IXFR diffs over UDP).
             answer(RCODE_NOERROR, &mut std::iter::once(data.soa_record()), false)
@@ -93,6 +93,11 @@ impl Node {
                 answer(rcode, &mut std::iter::once(data.soa_record()), true)
             }
         };
+        if qtype == SOA && request.asks_expire && self.ctx.behaviour.request_expire {
+            // RFC 7314 §3: the SOA answer carries what is left of the zone's expire time.
+            let left = zone.expire_left_secs(now).unwrap_or(data.soa().expire);
+            reply.push_opt(wire::EDNS_UDP_PAYLOAD, Some(Some(left)));
+        }
         if reply.len() > MAX_MESSAGE_LEN {
             // Too large for any DNS message, even over TCP (a huge RRset): SERVFAIL.
             return wire::error_response(request, RCODE_SERVFAIL);
@@ -167,7 +172,7 @@ impl Node {
     // ----- TCP server connections -------------------------------------------------------
 
     pub(crate) fn on_server_message(&mut self, now: Time, conn: ConnId, payload: Vec<u8>) {
-        let tcp_idle = self.ctx.timeouts.tcp_server_idle;
+        let tcp_idle = self.ctx.behaviour.timeouts.tcp_server_idle;
         let Some(Conn::Server { idle_deadline, outgoing, queued, .. }) = self.ctx.conns.get_mut(&conn) else { return };
         *idle_deadline = now + tcp_idle;
         if outgoing.is_some() {
@@ -210,10 +215,22 @@ impl Node {
             return reply_error(self, RCODE_NOTAUTH);
         };
         if !zone.allow_transfer.allows(peer.ip()) {
-            return reply_error(self, RCODE_REFUSED);
+            // REFUSED (BIND, NSD) or NOTAUTH (Knot): the profile's.
+            return reply_error(self, self.ctx.behaviour.transfer_denied_rcode);
         }
         let Some(history) = zone.data.clone() else {
             return reply_error(self, RCODE_SERVFAIL);
+        };
+        // The quota is checked after the ACL (BIND GL #3859: denied clients take no slot).
+        let running = self.ctx.conns.values().filter(|c| matches!(c, Conn::Server { outgoing: Some(_), .. })).count();
+        if self.ctx.behaviour.transfers_out.is_some_and(|limit| running >= limit as usize) {
+            self.ctx.emit(now, Some(&qname), EventKind::TransferQuotaRefused { client: peer });
+            return reply_error(self, self.ctx.behaviour.transfers_out_rcode);
+        }
+        let expire_left = if request.asks_expire && self.ctx.behaviour.request_expire {
+            Some(zone.expire_left_secs(now).unwrap_or(history.zone().soa().expire))
+        } else {
+            None
         };
         let origin = zone.origin.clone();
         let serial = history.zone().serial();
@@ -230,16 +247,20 @@ impl Node {
                 // RFC 1995 §2: the client is current — one SOA.
                 let mut reply = wire::response_to(request, RCODE_NOERROR, true);
                 reply.push(Section::Answer, history.zone().soa_record());
+                if let Some(left) = expire_left {
+                    reply.push_opt(wire::EDNS_UDP_PAYLOAD, Some(Some(left)));
+                }
                 self.ctx.send_tcp(conn, reply.finish());
                 return;
             }
-            // Incremental when the journal reaches the client's serial, else AXFR-style (§4).
-            match history.diff_chain_start(client_serial) {
-                Some(start) => TransferStream::incremental(request, history, start),
-                None => TransferStream::full(request, history),
+            // Incremental when the journal reaches the client's serial and the profile
+            // provides IXFR, else AXFR-style (§4; NSD without `store-ixfr`).
+            match history.diff_chain_start(client_serial).filter(|_| self.ctx.behaviour.provide_ixfr) {
+                Some(start) => TransferStream::incremental(request, history, start, expire_left),
+                None => TransferStream::full(request, history, expire_left),
             }
         } else {
-            TransferStream::full(request, history)
+            TransferStream::full(request, history, expire_left)
         };
         let incremental = stream.is_incremental();
         self.ctx.emit(now, Some(&origin), EventKind::ZoneXfrStart { serial, secondary: peer, incremental });
@@ -257,7 +278,7 @@ impl Node {
     }
 
     pub(crate) fn on_server_sent(&mut self, now: Time, conn: ConnId) {
-        let tcp_idle = self.ctx.timeouts.tcp_server_idle;
+        let tcp_idle = self.ctx.behaviour.timeouts.tcp_server_idle;
         let Some(Conn::Server { peer, outgoing, idle_deadline, .. }) = self.ctx.conns.get_mut(&conn) else { return };
         // A transfer still being written is not an idle connection.
         *idle_deadline = now + tcp_idle;

@@ -35,17 +35,33 @@ fn question(zone: &Name, qtype: u16) -> Question {
     Question { name: Dname::from_hickory(zone), qtype, qclass: CLASS_IN }
 }
 
+/// The UDP payload size advertised with EDNS (BIND's and Knot's default since DNS Flag Day
+/// 2020: 1232).
+pub const EDNS_UDP_PAYLOAD: u16 = 1232;
+
 /// A query (RD clear: servers of a zone are asked authoritatively).
 pub fn query(id: u16, zone: &Name, qtype: u16) -> Vec<u8> {
+    query_asking_expire(id, zone, qtype, false)
+}
+
+/// A query, with an empty EDNS EXPIRE option when `ask_expire` (RFC 7314 §2).
+pub fn query_asking_expire(id: u16, zone: &Name, qtype: u16, ask_expire: bool) -> Vec<u8> {
     let flags = MessageWriter::flags(false, OPCODE_QUERY, false, false, RCODE_NOERROR);
-    MessageWriter::new(id, flags, Some(&question(zone, qtype))).finish()
+    let mut writer = MessageWriter::new(id, flags, Some(&question(zone, qtype)));
+    if ask_expire {
+        writer.push_opt(EDNS_UDP_PAYLOAD, Some(None));
+    }
+    writer.finish()
 }
 
 /// RFC 1995 §3: IXFR carries the client's current SOA in the authority section.
-pub fn ixfr_query(id: u16, zone: &Name, current_soa: &ZoneRecord) -> Vec<u8> {
+pub fn ixfr_query(id: u16, zone: &Name, current_soa: &ZoneRecord, ask_expire: bool) -> Vec<u8> {
     let flags = MessageWriter::flags(false, OPCODE_QUERY, false, false, RCODE_NOERROR);
     let mut writer = MessageWriter::new(id, flags, Some(&question(zone, TYPE_IXFR)));
     writer.push(Section::Authority, current_soa);
+    if ask_expire {
+        writer.push_opt(EDNS_UDP_PAYLOAD, Some(None));
+    }
     writer.finish()
 }
 
@@ -116,22 +132,24 @@ pub struct TransferStream {
     /// Where the stream goes after the opening SOA.
     after_opening: Option<Position>,
     incremental: bool,
+    /// EDNS EXPIRE for the first message, when the client asked (RFC 7314 §3).
+    expire: Option<u32>,
     /// Records put in messages so far.
     pub records: usize,
 }
 
 impl TransferStream {
     /// A full zone (AXFR, or the AXFR-style answer to an IXFR, RFC 1995 §4).
-    pub fn full(request: &Message, history: Arc<ZoneHistory>) -> Self {
-        Self::new(request, history, Position::Records(None))
+    pub fn full(request: &Message, history: Arc<ZoneHistory>, expire: Option<u32>) -> Self {
+        Self::new(request, history, Position::Records(None), expire)
     }
 
     /// The journal's diffs from `start` on (RFC 1995 §4 incremental answer).
-    pub fn incremental(request: &Message, history: Arc<ZoneHistory>, start: usize) -> Self {
-        Self::new(request, history, Position::Diff { index: start, part: DiffPart::OldSoa, item: 0 })
+    pub fn incremental(request: &Message, history: Arc<ZoneHistory>, start: usize, expire: Option<u32>) -> Self {
+        Self::new(request, history, Position::Diff { index: start, part: DiffPart::OldSoa, item: 0 }, expire)
     }
 
-    fn new(request: &Message, history: Arc<ZoneHistory>, after_opening: Position) -> Self {
+    fn new(request: &Message, history: Arc<ZoneHistory>, after_opening: Position, expire: Option<u32>) -> Self {
         let flags = MessageWriter::flags(true, request.opcode(), true, request.flags & FLAG_RD != 0, RCODE_NOERROR);
         let incremental = matches!(after_opening, Position::Diff { .. });
         TransferStream {
@@ -142,6 +160,7 @@ impl TransferStream {
             question: request.questions.first().cloned(),
             position: Position::Opening,
             after_opening: Some(after_opening),
+            expire,
             records: 0,
         }
     }
@@ -234,6 +253,9 @@ impl TransferStream {
                 }
                 Position::Done => break,
             }
+        }
+        if let Some(left) = self.expire.take() {
+            writer.push_opt(EDNS_UDP_PAYLOAD, Some(Some(left)));
         }
         Ok(Some(writer.finish()))
     }

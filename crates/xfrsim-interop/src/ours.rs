@@ -11,7 +11,7 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 use tokio::sync::mpsc;
 use xfrsim_driver::{Clock, NodeSlot, Tokio, WallClock};
-use xfrsim_engine::{Event, Node, NodeConfig, Timeouts, ZoneConfig, ZoneStatus};
+use xfrsim_engine::{Behaviour, Event, Node, NodeConfig, Profile, ZoneConfig, ZoneStatus};
 use xfrsim_zone::Zone;
 
 use crate::wait_until;
@@ -40,7 +40,18 @@ impl OurNode {
     /// Starts a node listening on `addr` (UDP and TCP) with `zones`, and waits until it
     /// accepts connections.
     pub fn start(name: &str, addr: SocketAddr, zones: Vec<ZoneConfig>, seed: u64) -> Result<OurNode, String> {
-        let config = NodeConfig { name: name.to_string(), addresses: vec![addr], zones, timeouts: Timeouts::default() };
+        Self::start_as(name, addr, zones, Behaviour::of(Profile::Bind), seed)
+    }
+
+    /// As [`OurNode::start`], behaving as `behaviour` says.
+    pub fn start_as(
+        name: &str,
+        addr: SocketAddr,
+        zones: Vec<ZoneConfig>,
+        behaviour: Behaviour,
+        seed: u64,
+    ) -> Result<OurNode, String> {
+        let config = NodeConfig { name: name.to_string(), addresses: vec![addr], zones, behaviour };
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (requests, receiver) = mpsc::unbounded_channel();
         let thread_shared = shared.clone();

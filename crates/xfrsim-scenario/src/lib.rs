@@ -226,6 +226,9 @@ impl Checker<'_> {
                     format!("server name `{}` must not be an address or contain spaces", server.name),
                 ));
             }
+            if let Err(e) = server.options.behaviour(server.profile) {
+                return Err(self.error_at(&server.name, format!("server `{}` options: {e}", server.name)));
+            }
             for ip in server.addresses() {
                 if !addresses.insert(ip) {
                     return Err(self.error_at(&ip.to_string(), format!("address {ip} is used twice")));

@@ -108,7 +108,97 @@ pub struct ServerSpec {
     /// More addresses the server owns and listens on (answers leave from the address asked).
     #[serde(default)]
     pub other_addresses: Vec<IpAddr>,
+    /// Which real server this one behaves as (default `Bind`).
+    #[serde(default)]
+    pub profile: ServerProfile,
+    /// Settings over the profile's defaults, named as the real servers name them.
+    #[serde(default)]
+    pub options: ServerOptions,
     pub zones: Vec<ServerZone>,
+}
+
+/// The real server a simulated one behaves as (see the profile table in docs/scenarios.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ServerProfile {
+    /// ISC BIND 9: the default, as the most deployed.
+    #[default]
+    Bind,
+    Knot,
+    Nsd,
+}
+
+impl ServerProfile {
+    pub fn engine(self) -> xfrsim_engine::Profile {
+        match self {
+            ServerProfile::Bind => xfrsim_engine::Profile::Bind,
+            ServerProfile::Knot => xfrsim_engine::Profile::Knot,
+            ServerProfile::Nsd => xfrsim_engine::Profile::Nsd,
+        }
+    }
+}
+
+/// Per-server settings over a profile's defaults; each absent one keeps the profile's value.
+/// Durations are written as `"5s"`, `"2h"`, ...
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerOptions {
+    #[serde(default, with = "humantime_serde")]
+    pub notify_delay: Option<Duration>,
+    #[serde(default)]
+    pub transfers_in: Option<u32>,
+    #[serde(default)]
+    pub transfers_per_ns: Option<u32>,
+    #[serde(default)]
+    pub transfers_out: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    pub min_refresh: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_refresh: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub min_retry: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_retry: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub min_expire: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_expire: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_transfer_time_in: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_transfer_idle_in: Option<Duration>,
+    #[serde(default)]
+    pub request_ixfr: Option<bool>,
+    #[serde(default)]
+    pub provide_ixfr: Option<bool>,
+    #[serde(default)]
+    pub multi_master: Option<bool>,
+    #[serde(default)]
+    pub request_expire: Option<bool>,
+}
+
+impl ServerOptions {
+    /// The profile with these settings applied (checked: the error names the option).
+    pub fn behaviour(&self, profile: ServerProfile) -> Result<xfrsim_engine::Behaviour, xfrsim_engine::ProfileError> {
+        let overrides = xfrsim_engine::Overrides {
+            notify_delay: self.notify_delay,
+            transfers_in: self.transfers_in,
+            transfers_per_ns: self.transfers_per_ns,
+            transfers_out: self.transfers_out,
+            min_refresh: self.min_refresh,
+            max_refresh: self.max_refresh,
+            min_retry: self.min_retry,
+            max_retry: self.max_retry,
+            min_expire: self.min_expire,
+            max_expire: self.max_expire,
+            max_transfer_time_in: self.max_transfer_time_in,
+            max_transfer_idle_in: self.max_transfer_idle_in,
+            request_ixfr: self.request_ixfr,
+            provide_ixfr: self.provide_ixfr,
+            multi_master: self.multi_master,
+            request_expire: self.request_expire,
+        };
+        xfrsim_engine::Behaviour::of(profile.engine()).with(&overrides)
+    }
 }
 
 impl ServerSpec {

@@ -17,6 +17,11 @@ pub struct NodeFile {
     pub name: String,
     /// Address and port for both UDP and TCP, e.g. `"127.0.0.1:5300"`.
     pub listen: SocketAddr,
+    /// Which real server the node behaves as (default `Bind`), and settings over its defaults.
+    #[serde(default)]
+    pub profile: crate::model::ServerProfile,
+    #[serde(default)]
+    pub options: crate::model::ServerOptions,
     pub zones: Vec<NodeZone>,
 }
 
@@ -94,6 +99,9 @@ pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError
         let (line, col) = crate::locate(source, needle, 0);
         ScenarioError { path: shown.clone(), line, col, message }
     };
+    if let Err(e) = node.options.behaviour(node.profile) {
+        return Err(error("options", e.to_string()));
+    }
     let mut origins = std::collections::BTreeSet::new();
     for zone in &node.zones {
         let (origin, peers): (&String, Vec<&String>) = match zone {

@@ -39,6 +39,8 @@ pub const TYPE_IXFR: u16 = 251;
 pub const TYPE_AXFR: u16 = 252;
 pub const TYPE_ANY: u16 = 255;
 pub const TYPE_OPT: u16 = 41;
+/// EDNS option code of EXPIRE (RFC 7314 §2).
+pub const EDNS_EXPIRE: u16 = 9;
 /// Classes used by dynamic update (RFC 2136 §2.5).
 pub const CLASS_NONE: u16 = 254;
 pub const CLASS_ANY: u16 = 255;
@@ -108,6 +110,10 @@ pub struct Message {
     pub edns_payload: Option<u16>,
     /// The upper eight bits of the RCODE from OPT (RFC 6891 §6.1.3).
     extended_rcode: u8,
+    /// An EDNS EXPIRE option was present (RFC 7314 §2: empty in a query), and its value when
+    /// it carried one (in a response).
+    pub asks_expire: bool,
+    pub edns_expire: Option<u32>,
     /// Decompressed owners and RDATA, referred to by the records.
     decoded: Vec<u8>,
 }
@@ -133,6 +139,8 @@ impl Message {
             additional: Vec::with_capacity(usize::from(counts[3])),
             edns_payload: None,
             extended_rcode: 0,
+            asks_expire: false,
+            edns_expire: None,
             decoded: Vec::with_capacity(bytes.len() * 2),
         };
         let mut pos = 12;
@@ -170,6 +178,7 @@ impl Message {
                     }
                     message.edns_payload = Some(class);
                     message.extended_rcode = (ttl >> 24) as u8;
+                    message.read_edns_options(&bytes[start..end])?;
                     message.decoded.truncate(owner_at);
                     continue;
                 }
@@ -196,6 +205,25 @@ impl Message {
             }
         }
         Ok(message)
+    }
+
+    /// RFC 6891 §6.1.2: the OPT RDATA is a list of (code, length, value). Only EXPIRE is
+    /// kept; a list that overruns its RDATA is malformed.
+    fn read_edns_options(&mut self, mut rdata: &[u8]) -> Result<(), WireError> {
+        while !rdata.is_empty() {
+            let header = rdata.get(..4).ok_or(WireError::BadOpt)?;
+            let code = u16::from_be_bytes([header[0], header[1]]);
+            let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
+            let value = rdata.get(4..4 + len).ok_or(WireError::BadOpt)?;
+            if code == EDNS_EXPIRE {
+                self.asks_expire = true;
+                if let Ok(bytes) = <[u8; 4]>::try_from(value) {
+                    self.edns_expire = Some(u32::from_be_bytes(bytes));
+                }
+            }
+            rdata = &rdata[4 + len..];
+        }
+        Ok(())
     }
 
     pub fn is_response(&self) -> bool {
@@ -500,6 +528,20 @@ impl MessageWriter {
 
     pub fn is_empty(&self) -> bool {
         self.record_count() == 0
+    }
+
+    /// Appends an OPT record (RFC 6891 §6.1.2) advertising `udp_payload`, with an EDNS EXPIRE
+    /// option when `expire` is given: empty (`Some(None)`, a query) or with a value.
+    pub fn push_opt(&mut self, udp_payload: u16, expire: Option<Option<u32>>) {
+        let mut rdata = Vec::with_capacity(8);
+        if let Some(value) = expire {
+            rdata.extend_from_slice(&EDNS_EXPIRE.to_be_bytes());
+            let value = value.map(u32::to_be_bytes);
+            let bytes: &[u8] = value.as_ref().map_or(&[], |v| v.as_slice());
+            rdata.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+            rdata.extend_from_slice(bytes);
+        }
+        self.push_parts(Section::Additional, &[0], TYPE_OPT, udp_payload, 0, &rdata);
     }
 
     /// Sets the TC bit (RFC 1035 §4.1.1).

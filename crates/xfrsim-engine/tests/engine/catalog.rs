@@ -32,6 +32,10 @@ fn one_of_each() -> Vec<EventKind> {
         EventKind::NotifyUnanswered { target: m },
         EventKind::DynamicUpdate { serial: s },
         EventKind::ZoneReloaded { serial: s },
+        EventKind::NotifySent { target: m, serial: s },
+        EventKind::TransferDeferred { master: m, quota: "transfers-in" },
+        EventKind::TransferQuotaRefused { client: m },
+        EventKind::TimersClamped { refresh_secs: 300, retry_secs: 500, expire_secs: 800 },
     ]
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, NS, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use xfrsim_engine::{Acl, NodeConfig, Timeouts, ZoneConfig};
+use xfrsim_engine::{Acl, Behaviour, NodeConfig, Profile, ZoneConfig};
 use xfrsim_zone::{Serial, Zone, ZoneRecord, soa_record};
 
 pub const HOUR: u64 = 3600;
@@ -141,7 +141,12 @@ pub fn response_to(request: &Message, rcode: ResponseCode) -> Message {
 // ----- nodes ----------------------------------------------------------------------------------
 
 pub fn node(name: &str, last: u8, zones: Vec<ZoneConfig>) -> NodeConfig {
-    NodeConfig { name: name.into(), addresses: vec![crate::net::addr(last)], zones, timeouts: Timeouts::default() }
+    NodeConfig {
+        name: name.into(),
+        addresses: vec![crate::net::addr(last)],
+        zones,
+        behaviour: Behaviour::of(Profile::Bind),
+    }
 }
 
 pub fn primary(zone: Zone, notify: Vec<SocketAddr>) -> ZoneConfig {

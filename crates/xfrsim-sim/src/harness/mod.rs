@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use xfrsim_driver::{HarnessClock, NodeSlot, TurmoilNet};
-use xfrsim_engine::{Acl, Node, NodeConfig, Role, Time, Timeouts, ZoneConfig};
+use xfrsim_engine::{Acl, Node, NodeConfig, Role, Time, ZoneConfig};
 use xfrsim_scenario::{LoadedScenario, ServerZone};
 use xfrsim_zone::{Zone, mix64};
 
@@ -193,7 +193,10 @@ impl Harness {
             name: spec.name.clone(),
             addresses: spec.addresses().map(|ip| SocketAddr::new(ip, 53)).collect(),
             zones,
-            timeouts: Timeouts::default(),
+            behaviour: spec
+                .options
+                .behaviour(spec.profile)
+                .map_err(|e| SimError::Config(format!("server `{}`: {e}", spec.name)))?,
         })
     }
 

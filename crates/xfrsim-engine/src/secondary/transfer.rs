@@ -1,0 +1,295 @@
+//! One incoming transfer of a refresh round: quota slots, the request, the stream's deadlines,
+//! installing the result, and what a failure leads to.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use xfrsim_zone::ZoneHistory;
+use xfrsim_zone::wire::{Message, TYPE_AXFR, TYPE_IXFR};
+
+use super::{Failure, LastAnswer, Step, StepEnd, receiver};
+use crate::Time;
+use crate::event::{BadResponse, EventKind, Unreachable};
+use crate::node::{Conn, ConnId, Ctx, HeldZone};
+use crate::wire::{self, TransferOutcome, TransferReceiver};
+
+pub(super) struct Transfer {
+    pub conn: ConnId,
+    id: u16,
+    qtype: u16,
+    /// The next deadline: connect, then the earlier of idle and total time.
+    pub deadline: Time,
+    started: Time,
+    receiver: Box<TransferReceiver>,
+    sent: bool,
+    /// EDNS EXPIRE from the master's first message (RFC 7314 §4).
+    edns_expire: Option<u32>,
+}
+
+impl HeldZone {
+    /// IXFR when we hold a copy and the profile asks for it, AXFR otherwise (BIND xfrin: no
+    /// database, or `request-ixfr no` → AXFR).
+    pub(super) fn start_transfer(&mut self, ctx: &mut Ctx, now: crate::Time, master: SocketAddr) {
+        let qtype = if self.data.is_some() && ctx.behaviour.request_ixfr { TYPE_IXFR } else { TYPE_AXFR };
+        self.open_transfer(ctx, now, master, qtype);
+    }
+
+    /// Takes a quota slot and connects; without a slot the transfer waits (BIND zone.c
+    /// `queue_xfrin`: "zone transfer deferred due to quota").
+    fn open_transfer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: u16) {
+        self.leave_step(ctx);
+        if let Err(quota) = ctx.take_transfer_slot(master.ip()) {
+            let origin = self.origin.clone();
+            ctx.emit(now, Some(&origin), EventKind::TransferDeferred { master, quota });
+            ctx.deferred.push_back(origin);
+            self.sec().round_mut().step = Step::Deferred { qtype };
+            return;
+        }
+        self.connect_transfer(ctx, now, master, qtype);
+    }
+
+    fn connect_transfer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: u16) {
+        let conn = ctx.connect(self.transfer_source, master, Conn::Client { zone: self.origin.clone() });
+        let id = ctx.rng.next_id();
+        let our_serial = if qtype == TYPE_IXFR { self.serial() } else { None };
+        let receiver = receiver(&self.origin, id, qtype, our_serial);
+        let deadline = now + ctx.behaviour.timeouts.tcp_connect;
+        let transfer = Transfer { conn, id, qtype, deadline, started: now, receiver, sent: false, edns_expire: None };
+        self.sec().round_mut().step = Step::Transfer(Box::new(transfer));
+    }
+
+    /// A quota slot may be free: start the deferred transfer, or wait again (quietly).
+    pub(crate) fn resume_transfer(&mut self, ctx: &mut Ctx, now: Time) {
+        let Some(sec) = self.secondary.as_mut() else { return };
+        let Some(Step::Deferred { qtype }) = sec.round.as_ref().map(|r| &r.step) else { return };
+        let qtype = *qtype;
+        let master = sec.current_master().expect("a deferred transfer has a master");
+        if ctx.take_transfer_slot(master.ip()).is_err() {
+            ctx.deferred.push_back(self.origin.clone());
+            return;
+        }
+        self.connect_transfer(ctx, now, master, qtype);
+    }
+
+    /// Leaves the current step: its connection closed, its quota slot given back.
+    pub(super) fn leave_step(&mut self, ctx: &mut Ctx) {
+        let Some(round) = self.sec().round.as_mut() else { return };
+        let master = round.order.get(round.index).copied();
+        match std::mem::replace(&mut round.step, Step::Idle) {
+            Step::SoaTcp { conn, .. } => ctx.close(conn),
+            Step::Transfer(t) => {
+                ctx.close(t.conn);
+                ctx.release_transfer_slot(master.expect("a transfer has a master").ip());
+            }
+            Step::Idle | Step::SoaUdp { .. } | Step::Deferred { .. } => {}
+        }
+    }
+
+    fn transfer(&mut self) -> &mut Transfer {
+        match &mut self.sec().round_mut().step {
+            Step::Transfer(t) => t,
+            _ => unreachable!("called only during a transfer step"),
+        }
+    }
+
+    pub(super) fn on_transfer_connected(&mut self, ctx: &mut Ctx, now: Time) {
+        let origin = self.origin.clone();
+        let our_soa = self.data.as_ref().map(|h| h.zone().soa_record().clone());
+        let ask_expire = ctx.behaviour.request_expire;
+        let idle = ctx.behaviour.max_transfer_idle_in;
+        let total = ctx.behaviour.max_transfer_time_in;
+        let t = self.transfer();
+        t.deadline = (now + idle).min(t.started + total);
+        t.sent = true;
+        let message = match (t.qtype, our_soa) {
+            (TYPE_IXFR, Some(soa)) => wire::ixfr_query(t.id, &origin, &soa, ask_expire),
+            _ => {
+                // No copy (any more: it may have expired since the transfer was chosen).
+                t.qtype = TYPE_AXFR;
+                t.receiver = receiver(&origin, t.id, TYPE_AXFR, None);
+                wire::query_asking_expire(t.id, &origin, TYPE_AXFR, ask_expire)
+            }
+        };
+        ctx.send_tcp(t.conn, message);
+    }
+
+    pub(super) fn on_transfer_deadline(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr) {
+        let total = ctx.behaviour.max_transfer_time_in;
+        let t = self.transfer();
+        let (qtype, sent, over_time) = (t.qtype, t.sent, t.started + total <= now);
+        if !sent {
+            let origin = self.origin.clone();
+            ctx.emit(now, Some(&origin), EventKind::XfrMasterUnavailable { master, reason: Unreachable::Timeout });
+            return self.master_failed(ctx, now);
+        }
+        // BIND xfrin.c: "maximum transfer time exceeded" / "maximum idle time exceeded".
+        let reason = if over_time { BadResponse::TransferTimeLimit } else { BadResponse::IdleTimeout };
+        self.transfer_failed(ctx, now, master, qtype, Failure::Cut(reason));
+    }
+
+    pub(super) fn on_transfer_closed(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr) {
+        let qtype = self.transfer().qtype;
+        self.transfer_failed(ctx, now, master, qtype, Failure::Cut(BadResponse::ClosedMidStream));
+    }
+
+    pub(super) fn on_transfer_message(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Time,
+        master: SocketAddr,
+        message: Result<Message, xfrsim_zone::wire::WireError>,
+    ) {
+        let idle = ctx.behaviour.max_transfer_idle_in;
+        let total = ctx.behaviour.max_transfer_time_in;
+        let t = self.transfer();
+        t.deadline = (now + idle).min(t.started + total);
+        let qtype = t.qtype;
+        let result = match message {
+            Ok(m) => {
+                if t.edns_expire.is_none() {
+                    t.edns_expire = m.edns_expire;
+                }
+                t.receiver.on_message(&m)
+            }
+            Err(_) => Err(BadResponse::Malformed),
+        };
+        match result {
+            Ok(None) => {}
+            Ok(Some(outcome)) => self.transfer_done(ctx, now, master, qtype, outcome),
+            Err(BadResponse::Rcode(code)) => self.transfer_failed(ctx, now, master, qtype, Failure::Rcode(code)),
+            Err(reason) => self.transfer_failed(ctx, now, master, qtype, Failure::Bad(reason)),
+        }
+    }
+
+    fn transfer_done(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: u16, outcome: TransferOutcome) {
+        let origin = self.origin.clone();
+        let ours = self.serial();
+        let edns_expire = self.transfer().edns_expire;
+        if ours.is_none() && !matches!(outcome, TransferOutcome::Full { .. }) {
+            // The copy this IXFR was relative to expired while the answer was in flight:
+            // the answer no longer applies; take the whole zone instead.
+            return self.transfer_failed(ctx, now, master, qtype, Failure::Bad(BadResponse::DiffDoesNotApply));
+        }
+        match outcome {
+            TransferOutcome::UpToDate { serial } => {
+                let ours = ours.expect("checked above: IXFR outcomes need a copy");
+                if serial == ours {
+                    ctx.emit(now, Some(&origin), EventKind::ZoneInSync { serial, master });
+                    self.master_equal(ctx, now, master, edns_expire);
+                } else if ctx.behaviour.is_newer(serial, ours) {
+                    // A newer serial with nothing after it (NSD xfrd.c: fewer than two
+                    // records): ask for the whole zone.
+                    ctx.emit(now, Some(&origin), EventKind::ZoneTransferInProgress { serial, master });
+                    self.open_transfer(ctx, now, master, TYPE_AXFR);
+                } else {
+                    if !ctx.behaviour.multi_master {
+                        ctx.emit(
+                            now,
+                            Some(&origin),
+                            EventKind::ZoneNewerThanServerVersion { ours, theirs: serial, master },
+                        );
+                    }
+                    self.master_older(ctx, now);
+                }
+            }
+            TransferOutcome::Full { zone } => {
+                let zone = *zone;
+                let serial = zone.serial();
+                match ours {
+                    Some(ours) if serial == ours => {
+                        ctx.emit(now, Some(&origin), EventKind::ZoneInSync { serial, master });
+                        return self.master_equal(ctx, now, master, edns_expire);
+                    }
+                    Some(ours) if !ctx.behaviour.is_newer(serial, ours) => {
+                        if !ctx.behaviour.multi_master {
+                            ctx.emit(
+                                now,
+                                Some(&origin),
+                                EventKind::ZoneNewerThanServerVersion { ours, theirs: serial, master },
+                            );
+                        }
+                        return self.master_older(ctx, now);
+                    }
+                    _ => {}
+                }
+                match self.data.as_mut() {
+                    Some(history) => Arc::make_mut(history).replace(zone),
+                    None => self.data = Some(Arc::new(ZoneHistory::new(zone, self.journal_max_diffs))),
+                }
+                self.installed(ctx, now, master, serial, false, edns_expire);
+            }
+            TransferOutcome::Incremental { diffs } => {
+                let history = Arc::make_mut(self.data.as_mut().expect("checked above: IXFR outcomes need a copy"));
+                match history.apply_diffs(diffs) {
+                    Ok(()) => {
+                        let serial = history.zone().serial();
+                        self.installed(ctx, now, master, serial, true, edns_expire);
+                    }
+                    Err(error) => {
+                        // A diff that breaks the zone's integrity is named as such; anything
+                        // else means it does not fit our copy.
+                        let reason = match BadResponse::from_zone_error(error) {
+                            BadResponse::BadZoneData => BadResponse::DiffDoesNotApply,
+                            reason => reason,
+                        };
+                        self.transfer_failed(ctx, now, master, qtype, Failure::Bad(reason))
+                    }
+                }
+            }
+        }
+    }
+
+    fn installed(
+        &mut self,
+        ctx: &mut Ctx,
+        now: Time,
+        master: SocketAddr,
+        serial: xfrsim_zone::Serial,
+        incremental: bool,
+        edns_expire: Option<u32>,
+    ) {
+        let origin = self.origin.clone();
+        self.sec().expired = false;
+        ctx.emit(now, Some(&origin), EventKind::ZoneUpdate { serial, master, incremental });
+        self.report_clamp(ctx, now);
+        // RFC 7314 §4: after a transfer the option seeds the expire timer.
+        self.extend_expire(ctx, now, edns_expire, false);
+        self.sec().round_mut().last = LastAnswer::Equal;
+        self.finish_step(ctx, now, StepEnd::Success);
+        // RFC 1996 §4.1: a secondary that is a master for others notifies after it updated.
+        self.notify_all(ctx, now);
+    }
+
+    /// A transfer failed. An IXFR answered with an error RCODE, or unusable, is retried as
+    /// AXFR from the same master (RFC 1995 §2; BIND xfrin.c "got <rcode>, retrying with AXFR";
+    /// Knot "fallback to AXFR"); a cut IXFR too where the profile says so. AXFR failures move
+    /// on to the next master (BIND `next_primary`).
+    fn transfer_failed(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: u16, failure: Failure) {
+        let origin = self.origin.clone();
+        if qtype == TYPE_IXFR {
+            let (reason, falls_back) = match failure {
+                Failure::Rcode(code) => (BadResponse::Rcode(code), true),
+                Failure::Bad(reason) => (reason, true),
+                Failure::Cut(reason) => (reason, ctx.behaviour.ixfr_cut_falls_back),
+            };
+            if falls_back {
+                ctx.emit(now, Some(&origin), EventKind::IxfrBadResponse { master, reason });
+                self.open_transfer(ctx, now, master, TYPE_AXFR);
+            } else {
+                ctx.emit(now, Some(&origin), EventKind::XfrAbortedByMaster { master, reason });
+                self.master_failed(ctx, now);
+            }
+            return;
+        }
+        let kind = match failure {
+            Failure::Rcode(code) if code == u16::from(xfrsim_zone::wire::RCODE_REFUSED) => {
+                EventKind::AxfrRefused { master }
+            }
+            Failure::Rcode(code) => EventKind::AxfrBadResponse { master, reason: BadResponse::Rcode(code) },
+            Failure::Bad(reason) => EventKind::AxfrBadResponse { master, reason },
+            Failure::Cut(reason) => EventKind::XfrAbortedByMaster { master, reason },
+        };
+        ctx.emit(now, Some(&origin), kind);
+        self.master_failed(ctx, now);
+    }
+}

@@ -198,6 +198,9 @@ pub struct Behaviour {
     /// EDNS EXPIRE (RFC 7314): asked for in SOA queries and transfers, honoured in answers,
     /// and given to secondaries that ask.
     pub request_expire: bool,
+    /// An EDNS EXPIRE below this many seconds is ignored (Knot refresh.c: "remote is expired,
+    /// ignoring" below 2; BIND takes any value, 0 included).
+    pub edns_expire_min_secs: u32,
     /// A master with a lower serial is expected (several primaries): it is not reported as
     /// 6526 (BIND ARM `multi-master`: only that log line changes).
     pub multi_master: bool,
@@ -271,6 +274,7 @@ impl Behaviour {
                 transfer_denied_rcode: RCODE_REFUSED,
                 // ARM `request-expire` yes; zone.c `get_edns_expire`.
                 request_expire: true,
+                edns_expire_min_secs: 0,
                 multi_master: false,
             },
             Profile::Knot => Behaviour {
@@ -330,6 +334,7 @@ impl Behaviour {
                 // refresh.c: EXPIRE asked in SOA, IXFR and AXFR queries; process_query.c
                 // `answer_edns_put` gives it.
                 request_expire: true,
+                edns_expire_min_secs: 2,
                 multi_master: false,
             },
             Profile::Nsd => Behaviour {
@@ -390,6 +395,7 @@ impl Behaviour {
                 transfer_denied_rcode: RCODE_REFUSED,
                 // No EDNS EXPIRE: its requests carry no OPT at all (nsd#274 is open).
                 request_expire: false,
+                edns_expire_min_secs: 0,
                 multi_master: false,
             },
         }

@@ -14,5 +14,7 @@ mod malformed;
 mod net;
 #[path = "engine/primary.rs"]
 mod primary;
+#[path = "engine/profiles.rs"]
+mod profiles;
 #[path = "engine/support.rs"]
 mod support;

@@ -602,16 +602,14 @@ impl HeldZone {
     /// is smaller (RFC 7314 §4). After an "equal" answer only if later than now (BIND
     /// `refresh_callback`; Knot takes the larger of the option and the time left).
     fn extend_expire(&mut self, ctx: &mut Ctx, now: Time, edns_expire: Option<u32>, only_later: bool) {
-        let honour = ctx.behaviour.request_expire;
+        let (honour, floor) = (ctx.behaviour.request_expire, ctx.behaviour.edns_expire_min_secs);
         let timers = self.data.as_ref().map(|h| SoaTimers::of(h.zone(), &ctx.behaviour));
         let sec = self.sec();
         if let Some(t) = timers {
             sec.timers = Some(t);
         }
         let Some(t) = sec.timers else { return };
-        // Knot ignores an EXPIRE below 2 s ("remote is expired"): the master is no better
-        // than none.
-        let option = edns_expire.filter(|_| honour).filter(|&v| v >= 2).map(|v| Duration::from_secs(u64::from(v)));
+        let option = edns_expire.filter(|_| honour).filter(|&v| v >= floor).map(|v| Duration::from_secs(u64::from(v)));
         let expire = option.map_or(t.expire, |o| o.min(t.expire));
         let at = now + expire;
         if !only_later || sec.expire_at.is_none_or(|current| at > current) {

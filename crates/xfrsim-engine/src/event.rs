@@ -230,7 +230,8 @@ pub enum EventKind {
     /// BIND: `zone transfer deferred due to quota`. Knot, NSD: no quota of this kind.
     TransferDeferred { master: SocketAddr, quota: &'static str },
     /// xfrsim: a transfer request from `client` was refused because `transfers-out` transfers
-    /// are already running (BIND: `... zone transfer ... denied: quota exceeded`, SERVFAIL).
+    /// are already running (BIND lib/ns/xfrout.c: `AXFR request denied: quota reached`,
+    /// answered SERVFAIL).
     TransferQuotaRefused { client: SocketAddr },
     /// xfrsim: the zone's SOA timers are outside what this server accepts and are used
     /// clamped, as these values (seconds). BIND applies `min-refresh-time` and friends

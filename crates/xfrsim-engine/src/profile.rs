@@ -201,6 +201,10 @@ pub struct Behaviour {
     /// An EDNS EXPIRE below this many seconds is ignored (Knot refresh.c: "remote is expired,
     /// ignoring" below 2; BIND takes any value, 0 included).
     pub edns_expire_min_secs: u32,
+    /// After a transfer, expire moves only forward unless the SOA's EXPIRE changed (BIND
+    /// zone.c `dns__zone_xfrdone`); otherwise it is set from the transfer (Knot refresh.c uses
+    /// the option as is).
+    pub transfer_expire_only_later: bool,
     /// A master with a lower serial is expected (several primaries): it is not reported as
     /// 6526 (BIND ARM `multi-master`: only that log line changes).
     pub multi_master: bool,
@@ -275,6 +279,7 @@ impl Behaviour {
                 // ARM `request-expire` yes; zone.c `get_edns_expire`.
                 request_expire: true,
                 edns_expire_min_secs: 0,
+                transfer_expire_only_later: true,
                 multi_master: false,
             },
             Profile::Knot => Behaviour {
@@ -335,6 +340,7 @@ impl Behaviour {
                 // `answer_edns_put` gives it.
                 request_expire: true,
                 edns_expire_min_secs: 2,
+                transfer_expire_only_later: false,
                 multi_master: false,
             },
             Profile::Nsd => Behaviour {
@@ -396,6 +402,7 @@ impl Behaviour {
                 // No EDNS EXPIRE: its requests carry no OPT at all (nsd#274 is open).
                 request_expire: false,
                 edns_expire_min_secs: 0,
+                transfer_expire_only_later: false,
                 multi_master: false,
             },
         }

@@ -94,7 +94,8 @@ impl Node {
             }
         };
         if qtype == SOA && request.asks_expire && self.ctx.behaviour.request_expire {
-            // RFC 7314 §3: the SOA answer carries what is left of the zone's expire time.
+            // RFC 7314 §3: the SOA answer carries what is left of a secondary copy's expire
+            // time, or a primary's SOA EXPIRE (BIND lib/ns/query.c `query_getexpire`).
             let left = zone.expire_left_secs(now).unwrap_or(data.soa().expire);
             reply.push_opt(wire::EDNS_UDP_PAYLOAD, Some(Some(left)));
         }
@@ -227,11 +228,10 @@ impl Node {
             self.ctx.emit(now, Some(&qname), EventKind::TransferQuotaRefused { client: peer });
             return reply_error(self, self.ctx.behaviour.transfers_out_rcode);
         }
-        let expire_left = if request.asks_expire && self.ctx.behaviour.request_expire {
-            Some(zone.expire_left_secs(now).unwrap_or(history.zone().soa().expire))
-        } else {
-            None
-        };
+        // RFC 7314 §3 in a transfer: only a secondary zone gives what its copy has left (BIND
+        // lib/ns/xfrout.c; a primary's transfers carry no EXPIRE).
+        let expire_left =
+            zone.expire_left_secs(now).filter(|_| request.asks_expire && self.ctx.behaviour.request_expire);
         let origin = zone.origin.clone();
         let serial = history.zone().serial();
         let stream = if q.qtype == TYPE_IXFR {

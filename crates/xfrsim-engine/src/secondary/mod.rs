@@ -599,16 +599,20 @@ impl HeldZone {
     }
 
     /// Pushes expire forward to now + EXPIRE, or to now + the master's EDNS EXPIRE when that
-    /// is smaller (RFC 7314 §4). After an "equal" answer only if later than now (BIND
-    /// `refresh_callback`; Knot takes the larger of the option and the time left).
-    fn extend_expire(&mut self, ctx: &mut Ctx, now: Time, edns_expire: Option<u32>, only_later: bool) {
+    /// is smaller (RFC 7314 §4). After an "equal" answer only if later than the current expire
+    /// time (BIND `refresh_callback`; Knot takes the larger of the option and the time left);
+    /// after a transfer too where the profile says so, unless the SOA's EXPIRE changed (BIND
+    /// `dns__zone_xfrdone`: `oldexpire != zone->expire` or later).
+    fn extend_expire(&mut self, ctx: &mut Ctx, now: Time, edns_expire: Option<u32>, in_sync: bool) {
         let (honour, floor) = (ctx.behaviour.request_expire, ctx.behaviour.edns_expire_min_secs);
         let timers = self.data.as_ref().map(|h| SoaTimers::of(h.zone(), &ctx.behaviour));
         let sec = self.sec();
+        let old_expire = sec.timers.map(|t| t.expire);
         if let Some(t) = timers {
             sec.timers = Some(t);
         }
         let Some(t) = sec.timers else { return };
+        let only_later = in_sync || (ctx.behaviour.transfer_expire_only_later && old_expire == Some(t.expire));
         let option = edns_expire.filter(|_| honour).filter(|&v| v >= floor).map(|v| Duration::from_secs(u64::from(v)));
         let expire = option.map_or(t.expire, |o| o.min(t.expire));
         let at = now + expire;

@@ -69,8 +69,7 @@ impl HeldZone {
 
     /// Opens a TCP connection for a NOTIFY; returns it and the deadline of the try.
     fn notify_connect(&self, ctx: &mut Ctx, now: Time, target: SocketAddr) -> (ConnId, Time) {
-        let timeouts = &ctx.behaviour.timeouts;
-        let deadline = now + timeouts.tcp_connect + timeouts.tcp_idle;
+        let deadline = now + ctx.behaviour.notify_tcp_timeout;
         let conn = ctx.connect(self.notify_source, target, Conn::Notify { zone: self.origin.clone() });
         (conn, deadline)
     }

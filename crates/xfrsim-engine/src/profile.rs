@@ -180,6 +180,8 @@ pub struct Behaviour {
     /// After a NOTIFY is sent, further versions wait this long before the next one.
     pub notify_delay: Duration,
     pub notify_transport: NotifyTransport,
+    /// How long one NOTIFY try over TCP may take, connect included.
+    pub notify_tcp_timeout: Duration,
     pub notify_ignore: NotifyIgnore,
     /// Incoming transfers at once: in all (`None`: no limit), and per master address.
     pub transfers_in: Option<u32>,
@@ -224,13 +226,14 @@ impl Behaviour {
             Profile::Bind => Behaviour {
                 profile,
                 // lib/dns/zone_p.h `UDP_REQUEST_TIMEOUT` 5 s and `UDP_REQUEST_RETRIES` 2 (three
-                // sends); ARM `tcp-primaries-timeout` 15 s for the connect and the answer;
-                // ARM `tcp-idle-timeout` 30 s on served connections.
+                // sends), `TCP_REQUEST_TIMEOUT` 16 s for an answer over TCP; ARM
+                // `tcp-primaries-timeout` 15 s to connect; `tcp-idle-timeout` 30 s on served
+                // connections.
                 timeouts: Timeouts {
                     udp_query: secs(5),
                     udp_sends: 3,
                     tcp_connect: secs(15),
-                    tcp_idle: secs(15),
+                    tcp_idle: secs(16),
                     tcp_server_idle: secs(30),
                 },
                 master_order: MasterOrder::Configured,
@@ -260,6 +263,8 @@ impl Behaviour {
                 notify_delay: secs(5),
                 // notify.c: UDP, two retries 5 s apart, then "retrying over TCP" once.
                 notify_transport: NotifyTransport::Udp { sends: 3, interval: secs(5), tcp_fallback: true },
+                // notify.c `dns_request_create(..., TCP_REQUEST_TIMEOUT, ...)`: 16 s in all.
+                notify_tcp_timeout: secs(16),
                 notify_ignore: NotifyIgnore::HintNotNewer,
                 // ARM `transfers-in` 10, `transfers-per-ns` 2 (zone.c `queue_xfrin`: "deferred
                 // due to quota"), `transfers-out` 10 (lib/ns/xfrout.c: over the quota the
@@ -321,6 +326,8 @@ impl Behaviour {
                 // `notify-delay` 0 (3.5).
                 notify_delay: secs(0),
                 notify_transport: NotifyTransport::TcpRetryEveryRetry,
+                // `tcp-remote-io-timeout` for the connect, then for the answer.
+                notify_tcp_timeout: secs(10),
                 notify_ignore: NotifyIgnore::HintEqual,
                 // No transfer quota: refreshes share `background-workers` (CPU count, ≤ 10).
                 transfers_in: None,
@@ -384,6 +391,8 @@ impl Behaviour {
                 notify_delay: secs(0),
                 // xfrd-notify.c: UDP only, `XFRD_NOTIFY_RETRY_TIMOUT` 3 s, `notify-retry` 5.
                 notify_transport: NotifyTransport::Udp { sends: 5, interval: secs(3), tcp_fallback: false },
+                // Never used: no NOTIFY over TCP.
+                notify_tcp_timeout: secs(120),
                 notify_ignore: NotifyIgnore::HintNotNewer,
                 // `xfrd-tcp-max` 128: a zone over it waits in xfrd-tcp.c's queue.
                 transfers_in: Some(128),

@@ -181,11 +181,12 @@ impl Ctx {
         }
     }
 
-    /// `base` shortened by up to a quarter, uniformly (BIND's `DNS_ZONE_JITTER_ADD`: refresh
-    /// and retry land in [0.75·base, base]), at millisecond resolution.
+    /// `base` shortened by a whole number of seconds drawn uniformly below the profile's
+    /// `jitter_percent` of it (BIND zone.c `DNS_ZONE_JITTER_ADD`: `b - isc_random_uniform(b / 4)`
+    /// in seconds; NSD a tenth; Knot none).
     pub fn jittered(&mut self, base: Duration) -> Duration {
-        let base_ms = u64::try_from(base.as_millis()).unwrap_or(u64::MAX);
-        base - Duration::from_millis(self.rng.below(base_ms / 4 + 1))
+        let spread = base.as_secs() * u64::from(self.behaviour.jitter_percent) / 100;
+        base - Duration::from_secs(self.rng.below(spread))
     }
 }
 

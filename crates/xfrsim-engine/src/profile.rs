@@ -84,8 +84,11 @@ pub enum RoundVerdict {
     /// the refresh timer set to RETRY at the round's start).
     AnyEqual,
     /// The last master asked decides (Knot 3.2+ refresh.c `zone_master_try` returns its
-    /// result): equal restarts REFRESH and expire; older restarts REFRESH only
-    /// (`finalize_timers_noexpire`, "remote is outdated"); unreachable is a failure: RETRY.
+    /// result): equal restarts REFRESH and expire; older ("remote is outdated", then "failed
+    /// (processing error)", "no usable master" — observed on knotd 3.2.6 by the interop check
+    /// `events-lower-serial`) and unreachable are failures: RETRY. Knot's master branch (3.6)
+    /// restarts REFRESH after "outdated" (`finalize_timers_noexpire`); 3.2 is what Debian and
+    /// the interop checks run.
     LastMaster,
 }
 
@@ -174,6 +177,10 @@ pub struct Behaviour {
     pub expire_covers_refresh_retry: bool,
     pub backoff: Backoff,
     pub backoff_after_expiry: bool,
+    /// A failed round's RETRY counts from when the round started (BIND zone.c `zone_refresh`
+    /// sets refreshtime "as if refresh check has failed" before asking anyone); otherwise
+    /// from when it ended (Knot, NSD).
+    pub retry_from_round_start: bool,
     /// With timers known, each failed round doubles the next RETRY wait up to one day (NSD
     /// xfrd.c `xfrd_set_timer_retry`: RETRY × `fresh_xfr_timeout`/10).
     pub retry_backoff: bool,
@@ -197,6 +204,8 @@ pub struct Behaviour {
     /// The RCODE for AXFR asked over UDP, and for a transfer the ACL denies.
     pub axfr_udp_rcode: u8,
     pub transfer_denied_rcode: u8,
+    /// The RCODE for a NOTIFY from a host that is not a master (RFC 1996 §3.10).
+    pub notify_refused_rcode: u8,
     /// EDNS EXPIRE (RFC 7314): asked for in SOA queries and transfers, honoured in answers,
     /// and given to secondaries that ask.
     pub request_expire: bool,
@@ -258,6 +267,7 @@ impl Behaviour {
                 // DNS_ZONE_DEFAULTRETRY 60 s up to 6 h; `zone_expire` clears HAVETIMERS.
                 backoff: Backoff::Doubling { first: secs(60), max: secs(6 * 3600) },
                 backoff_after_expiry: true,
+                retry_from_round_start: true,
                 retry_backoff: false,
                 // ARM `notify-delay` 5 s.
                 notify_delay: secs(5),
@@ -281,6 +291,8 @@ impl Behaviour {
                 // lib/ns/xfrout.c: AXFR over UDP FORMERR; a transfer the ACL denies REFUSED.
                 axfr_udp_rcode: RCODE_FORMERR,
                 transfer_denied_rcode: RCODE_REFUSED,
+                // zone.c `dns_zone_notifyreceive`: "refused notify from non-primary", REFUSED.
+                notify_refused_rcode: RCODE_REFUSED,
                 // ARM `request-expire` yes; zone.c `get_edns_expire`.
                 request_expire: true,
                 edns_expire_min_secs: 0,
@@ -322,6 +334,7 @@ impl Behaviour {
                 // zone is empty (never loaded, or expired: `zone_perform_expire`).
                 backoff: Backoff::Squares { unit: secs(5), max: secs(7200), random: secs(30) },
                 backoff_after_expiry: true,
+                retry_from_round_start: false,
                 retry_backoff: false,
                 // `notify-delay` 0 (3.5).
                 notify_delay: secs(0),
@@ -343,6 +356,9 @@ impl Behaviour {
                 // a denied transfer NOTAUTH.
                 axfr_udp_rcode: RCODE_NOTIMP,
                 transfer_denied_rcode: RCODE_NOTAUTH,
+                // The ACL check answers NOTAUTH for NOTIFY too ("ACL, denied, action notify";
+                // seen on knotd 3.2.6 by the interop check `events-notify-non-master`).
+                notify_refused_rcode: RCODE_NOTAUTH,
                 // refresh.c: EXPIRE asked in SOA, IXFR and AXFR queries; process_query.c
                 // `answer_edns_put` gives it.
                 request_expire: true,
@@ -387,6 +403,7 @@ impl Behaviour {
                 // last SOA stay in use after expiry.
                 backoff: Backoff::Doubling { first: secs(20), max: secs(86_400) },
                 backoff_after_expiry: false,
+                retry_from_round_start: false,
                 retry_backoff: true,
                 notify_delay: secs(0),
                 // xfrd-notify.c: UDP only, `XFRD_NOTIFY_RETRY_TIMOUT` 3 s, `notify-retry` 5.
@@ -408,6 +425,8 @@ impl Behaviour {
                 // query.c: AXFR over UDP NOTIMP; a denied transfer REFUSED.
                 axfr_udp_rcode: RCODE_NOTIMP,
                 transfer_denied_rcode: RCODE_REFUSED,
+                // query.c `answer_notify`: REFUSED.
+                notify_refused_rcode: RCODE_REFUSED,
                 // No EDNS EXPIRE: its requests carry no OPT at all (nsd#274 is open).
                 request_expire: false,
                 edns_expire_min_secs: 0,

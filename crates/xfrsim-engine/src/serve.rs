@@ -130,9 +130,10 @@ impl Node {
             return ack();
         }
         if !zone.is_master(from) {
-            // RFC 1996 §3.10: a NOTIFY from a non-master is ignored and logged; BIND refuses it.
+            // RFC 1996 §3.10: a NOTIFY from a non-master is ignored and logged; refused with
+            // the profile's RCODE.
             self.ctx.emit(now, Some(&origin), EventKind::NotifyRefused { from });
-            return wire::error_response(request, RCODE_REFUSED);
+            return wire::error_response(request, self.ctx.behaviour.notify_refused_rcode);
         }
         let hinted = wire::soa_serial_in(request, &request.answers, &q.name);
         self.ctx.emit(now, Some(&origin), EventKind::NotifyReceived { from, serial: hinted });

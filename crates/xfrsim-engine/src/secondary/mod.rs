@@ -63,6 +63,7 @@ struct Round {
     step: Step,
     /// The master whose NOTIFY started the round.
     notifier: Option<SocketAddr>,
+    started: Time,
     /// When a master last said "equal" in this round (BIND restarts REFRESH from then).
     in_sync_at: Option<Time>,
     /// The last master's verdict, for `RoundVerdict::LastMaster`.
@@ -296,8 +297,15 @@ impl HeldZone {
             (MasterOrder::NotifierThenOnwards, Some(first)) => sec.masters[first..].to_vec(),
         };
         let notifier = notifier.map(|i| sec.masters[i]);
-        sec.round =
-            Some(Round { order, index: 0, step: Step::Idle, notifier, in_sync_at: None, last: LastAnswer::Nothing });
+        sec.round = Some(Round {
+            order,
+            index: 0,
+            step: Step::Idle,
+            notifier,
+            started: now,
+            in_sync_at: None,
+            last: LastAnswer::Nothing,
+        });
         sec.next_refresh = None;
         self.try_master(ctx, now);
     }
@@ -587,7 +595,11 @@ impl HeldZone {
         let master = round.order.get(round.index).copied();
         let from_notifier = round.notifier.is_some() && round.notifier == master;
         match equal_serial {
-            EqualSerial::NextMasterUnlessNotifier if from_notifier => self.finish_step(ctx, now, StepEnd::Success),
+            // Knot: "NOTIFYing master is outdated" ends the round, unsuccessfully.
+            EqualSerial::NextMasterUnlessNotifier if from_notifier => {
+                self.leave_step(ctx);
+                self.end_round(ctx, now, false);
+            }
             _ => self.finish_step(ctx, now, StepEnd::NextMaster),
         }
     }
@@ -649,8 +661,8 @@ impl HeldZone {
             (true, _) => Some(round.in_sync_at.unwrap_or(now)),
             (false, RoundVerdict::AnyEqual) => round.in_sync_at,
             (false, RoundVerdict::LastMaster) => match round.last {
-                LastAnswer::Equal | LastAnswer::Older => Some(now),
-                LastAnswer::Failed | LastAnswer::Nothing => None,
+                LastAnswer::Equal => Some(now),
+                LastAnswer::Older | LastAnswer::Failed | LastAnswer::Nothing => None,
             },
         };
         let wait = match (refresh_from, sec.timers) {
@@ -679,7 +691,8 @@ impl HeldZone {
                     None => backoff_wait(&behaviour.backoff, failed, ctx),
                 };
                 let wait = ctx.jittered(wait);
-                self.sec().next_refresh = Some(now + wait);
+                let from = if behaviour.retry_from_round_start { round.started } else { now };
+                self.sec().next_refresh = Some((from + wait).max(now));
             }
         }
         if let Some(notifier) = self.sec().queued_notify.take() {

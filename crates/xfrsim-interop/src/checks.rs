@@ -20,6 +20,8 @@ use crate::peer::{Peer, PeerRole, PeerServer, Program, missing_packages};
 use crate::workdir::{WorkDir, free_port};
 use crate::zonetext::{ORIGIN, ZoneChange, ZoneText};
 
+mod events;
+
 /// Serial of the generated zone (date-style, as operators number them).
 const SERIAL: u32 = 2_026_112_501;
 /// 2,000 hosts make a zone of 3,544 records (the SOA included).
@@ -133,6 +135,14 @@ pub fn all_checks() -> Vec<Check> {
         add("acl-refused", acl_refused);
         add("not-authoritative", not_authoritative);
         add("content-fidelity", content_fidelity);
+        // Event sequences: the real secondary and ours side by side (BIND and Knot only: our
+        // NSD profile is not compared here).
+        if peer != Peer::Nsd {
+            add("events-master-down", events::master_down);
+            add("events-lower-serial", events::lower_serial);
+            add("events-ixfr-fallback", events::ixfr_fallback);
+            add("events-notify-non-master", events::notify_non_master);
+        }
     }
     checks.push(Check { name: "closed-port", target: Target::Alone(closed_port) });
     checks
@@ -149,6 +159,20 @@ struct Session {
 impl Session {
     fn start_ours(&mut self, addr: SocketAddr, zones: Vec<ZoneConfig>) -> Result<Rc<OurNode>, String> {
         let node = Rc::new(OurNode::start("xfrsim", addr, zones, SEED)?);
+        self.ours.push(node.clone());
+        Ok(node)
+    }
+
+    /// Starts one of several nodes of ours, named `name`, with `behaviour` (BIND's by default).
+    fn start_named(
+        &mut self,
+        name: &str,
+        addr: SocketAddr,
+        zones: Vec<ZoneConfig>,
+        behaviour: Option<xfrsim_engine::Behaviour>,
+    ) -> Result<Rc<OurNode>, String> {
+        let behaviour = behaviour.unwrap_or_else(|| xfrsim_engine::Behaviour::of(xfrsim_engine::Profile::Bind));
+        let node = Rc::new(OurNode::start_as(name, addr, zones, behaviour, SEED)?);
         self.ours.push(node.clone());
         Ok(node)
     }
@@ -329,8 +353,11 @@ fn peer_secondary_of(s: &mut Session, peer: Peer) -> Result<(Rc<OurNode>, Rc<Pee
     let zone = generated_zone();
     let (our_addr, peer_addr) = (port()?, port()?);
     let ours = s.start_ours(our_addr, vec![primary_config(&zone, vec![peer_addr])?])?;
-    let real =
-        s.start_peer(peer, peer_addr, &[PeerRole::Secondary { master: our_addr, origin: ORIGIN.to_string() }])?;
+    let real = s.start_peer(
+        peer,
+        peer_addr,
+        &[PeerRole::Secondary { master: our_addr, origin: ORIGIN.to_string(), options: Default::default() }],
+    )?;
     real.wait_serial(ORIGIN, SERIAL, SOON)?;
     let full = |e: &xfrsim_engine::Event| match e.kind {
         EventKind::ZoneXfrSuccessful { serial, secondary, records } if serial.0 == SERIAL => Some((secondary, records)),

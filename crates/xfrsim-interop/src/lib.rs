@@ -10,6 +10,7 @@ mod client;
 pub mod fixture;
 mod ours;
 mod peer;
+mod proxy;
 pub mod workdir;
 mod zonetext;
 
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 pub use axfr::{Axfr, axfr};
 pub use checks::{Check, CheckFailure, all_checks};
-pub use peer::{Peer, PeerRole, PeerServer, Program, find_program, missing_packages};
+pub use peer::{Peer, PeerRole, PeerServer, Program, SecondaryOptions, find_program, missing_packages};
 pub use workdir::{KEEP_ENV, WorkDir, free_port};
 
 /// Polls `probe` every 50 ms until it returns `Some`, or `timeout` passes (`None`).
@@ -38,6 +39,13 @@ pub(crate) fn wait_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The wall clock now, for stamping what real servers and our nodes report as it arrives (the
+/// event-sequence checks compare when things happened on both sides).
+#[expect(clippy::disallowed_methods, reason = "interop compares real servers in real time")]
+pub(crate) fn wall_now() -> Instant {
+    Instant::now()
 }
 
 /// Runs a client program (dig, nsupdate, nsd-control, ...) to completion, feeding it `input`;

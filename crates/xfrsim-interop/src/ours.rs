@@ -6,23 +6,29 @@
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError, mpsc as sync_mpsc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::rr::Name;
 use tokio::sync::mpsc;
 use xfrsim_driver::{Clock, NodeSlot, Tokio, WallClock};
-use xfrsim_engine::{Behaviour, Event, Node, NodeConfig, Profile, ZoneConfig, ZoneStatus};
+use xfrsim_engine::{Behaviour, Command, Event, Node, NodeConfig, Profile, ZoneConfig, ZoneStatus};
 use xfrsim_zone::Zone;
 
-use crate::wait_until;
+use crate::{wait_until, wall_now};
 
 enum Request {
     Zone(Name, sync_mpsc::Sender<Option<(ZoneStatus, Option<Zone>)>>),
+    /// An operator command (reload, update, ...); the answer says whether it applied.
+    Command(Command, sync_mpsc::Sender<Result<(), String>>),
+    /// Stop serving: the sockets close (a master that went down), the thread ends.
+    Stop,
 }
 
 #[derive(Default)]
 struct Shared {
     events: Vec<Event>,
+    /// When each event reached us, on the wall clock (same index as `events`).
+    arrived: Vec<Instant>,
     /// Set when the driver stopped on its own (a socket failed to bind).
     failed: Option<String>,
 }
@@ -100,6 +106,27 @@ impl OurNode {
         wait_until(timeout, || self.lock().events.iter().find_map(&mut matches))
     }
 
+    /// Applies an operator command (as `rndc reload`, `rndc refresh` would).
+    pub fn command(&self, command: Command) -> Result<(), String> {
+        self.request(|reply| Request::Command(command, reply))?
+    }
+
+    /// Stops the node while the check goes on: its sockets close, so its port answers TCP with
+    /// RST and UDP with ICMP port unreachable. Returns once the thread has ended.
+    pub fn stop(&self) -> Result<(), String> {
+        if let Some(requests) = &self.requests {
+            let _ = requests.send(Request::Stop);
+        }
+        wait_until(Duration::from_secs(5), || self.thread.as_ref().is_none_or(JoinHandle::is_finished).then_some(()))
+            .ok_or_else(|| format!("{} did not stop within 5 s", self.name))
+    }
+
+    /// Every event so far with the wall-clock instant it was emitted.
+    pub fn stamped_events(&self) -> Vec<(Instant, Event)> {
+        let shared = self.lock();
+        shared.arrived.iter().copied().zip(shared.events.iter().cloned()).collect()
+    }
+
     /// The node's timeline so far, as `cargo xtask replay` prints it (time since start).
     pub fn timeline(&self) -> String {
         self.lock().events.iter().map(|e| e.timeline_line(&self.name) + "\n").collect()
@@ -139,7 +166,11 @@ fn serve(
         let events = shared.clone();
         let slot = NodeSlot::new(
             Some(node),
-            Box::new(move |event| events.lock().unwrap_or_else(PoisonError::into_inner).events.push(event.clone())),
+            Box::new(move |event| {
+                let mut shared = events.lock().unwrap_or_else(PoisonError::into_inner);
+                shared.events.push(event.clone());
+                shared.arrived.push(wall_now());
+            }),
         );
         let driver = xfrsim_driver::run::<Tokio, WallClock>(slot.clone(), vec![addr], clock.clone());
         let answer = async {
@@ -150,6 +181,16 @@ fn serve(
                             slot.with(|node| Some((node.zone_status(&origin)?, node.zone(&origin).cloned()))).flatten();
                         let _ = reply.send(zone);
                     }
+                    Request::Command(command, reply) => {
+                        let now = clock.now();
+                        let applied = slot
+                            .with(|node| node.handle_command(now, command).map_err(|e| e.to_string()))
+                            .unwrap_or_else(|| Err("the node is down".to_string()));
+                        // What the command queued (NOTIFYs, say) goes out on the driver's next turn.
+                        slot.wake.notify_one();
+                        let _ = reply.send(applied);
+                    }
+                    Request::Stop => return,
                 }
             }
         };

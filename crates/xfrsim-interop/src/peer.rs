@@ -96,7 +96,21 @@ pub enum PeerRole {
     /// which may `$INCLUDE` the others); 127.0.0.1 may transfer it; no NOTIFY.
     PrimaryFiles { origin: String, serial: u32, main: PathBuf, files: Vec<(PathBuf, Vec<u8>)> },
     /// Transferred from `master`; anyone on 127.0.0.1 may transfer it on.
-    Secondary { master: SocketAddr, origin: String },
+    Secondary { master: SocketAddr, origin: String, options: SecondaryOptions },
+}
+
+/// How a real secondary is tuned beyond the defaults (the event-sequence checks run SOA timers
+/// of seconds, which every server clamps up by default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecondaryOptions {
+    /// Lower the server's minimum SOA timers to 1 s: BIND `min-refresh-time 1; min-retry-time
+    /// 1;` (it has no expire minimum), Knot `refresh-min-interval`, `retry-min-interval` and
+    /// `expire-min-interval` at their lowest: knotd 3.2 refuses a `refresh-min-interval` below 2
+    /// and an `expire-min-interval` below 3 (its defaults, so only RETRY is lowered).
+    pub lower_clamps: bool,
+    /// Log at debug level: Knot `any: debug` (its `ACL, denied, action notify` line is debug),
+    /// BIND `-d 3` (xfrin's "got <rcode>, retrying with AXFR" is debug 3).
+    pub debug_log: bool,
 }
 
 impl PeerRole {
@@ -173,10 +187,13 @@ impl PeerServer {
         };
         let config = dir.join(config_name);
         std::fs::write(&config, config_text).map_err(io)?;
-        let log = dir.join(format!("{}.log", peer.name()));
+        let log = Self::log_file(dir, peer);
         let log_file = File::create(&log).map_err(io)?;
+        let debug = zones.iter().any(|z| matches!(z, PeerRole::Secondary { options, .. } if options.debug_log));
         let (program, args): (Program, Vec<&str>) = match peer {
-            // -g: foreground, log to stderr; -4: IPv4 only; -n 1: one worker thread.
+            // -g: foreground, log to stderr; -4: IPv4 only; -n 1: one worker thread; -d 3: the
+            // debug lines up to level 3 too.
+            Peer::Bind if debug => (NAMED, vec!["-g", "-4", "-n", "1", "-d", "3", "-c"]),
             Peer::Bind => (NAMED, vec!["-g", "-4", "-n", "1", "-c"]),
             Peer::Knot => (KNOTD, vec!["-c"]),
             // -d: foreground.
@@ -286,6 +303,16 @@ impl PeerServer {
         all[all.len().saturating_sub(lines)..].join(" | ")
     }
 
+    /// Where a server started in `dir` logs (its stdout and stderr), known before it starts.
+    pub fn log_file(dir: &Path, peer: Peer) -> PathBuf {
+        dir.join(format!("{}.log", peer.name()))
+    }
+
+    /// The server's log file (stdout and stderr).
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
     /// The whole log, for a failure report.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -348,9 +375,14 @@ fn bind_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
                     let _ = writeln!(conf, "\talso-notify {{ {} port {}; }};", target.ip(), target.port());
                 }
             }
-            PeerRole::Secondary { master, .. } => {
+            PeerRole::Secondary { master, options, .. } => {
                 conf.push_str("\ttype secondary;\n\tallow-transfer { 127.0.0.1; };\n");
                 let _ = writeln!(conf, "\tprimaries {{ {} port {}; }};", master.ip(), master.port());
+                if options.lower_clamps {
+                    // ARM: the defaults are 300 s and 500 s; BIND has no expire minimum (it only
+                    // keeps EXPIRE at least REFRESH + RETRY).
+                    conf.push_str("\tmin-refresh-time 1;\n\tmin-retry-time 1;\n");
+                }
             }
         }
         conf.push_str("};\n");
@@ -360,14 +392,16 @@ fn bind_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
 
 fn knot_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
     let d = dir.display();
+    let knot_debug = zones.iter().any(|z| matches!(z, PeerRole::Secondary { options, .. } if options.debug_log));
     let mut conf = format!(
         "server:\n    rundir: \"{d}\"\n    listen: {ip}@{port}\n\
-         log:\n  - target: stderr\n    any: info\n\
+         log:\n  - target: stderr\n    any: {level}\n\
          database:\n    storage: \"{d}/db\"\n\
          acl:\n  - id: local\n    address: 127.0.0.1\n    action: [transfer, notify, update]\n\
          \x20 - id: local-no-transfer\n    address: 127.0.0.1\n    action: [notify, update]\n",
         ip = addr.ip(),
         port = addr.port(),
+        level = if knot_debug { "debug" } else { "info" },
     );
     let remotes: Vec<SocketAddr> = zones
         .iter()
@@ -397,9 +431,16 @@ fn knot_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
                     remote += 1;
                 }
             }
-            PeerRole::Secondary { .. } => {
+            PeerRole::Secondary { options, .. } => {
                 let _ = writeln!(conf, "    acl: local\n    master: remote{remote}");
                 remote += 1;
+                if options.lower_clamps {
+                    // doc/reference.rst: the defaults are 2 s, 1 s and 3 s; knotd 3.2 takes
+                    // nothing below 2 for refresh nor below 3 for expire ("value is out of range").
+                    conf.push_str(
+                        "    refresh-min-interval: 2\n    retry-min-interval: 1\n    expire-min-interval: 3\n",
+                    );
+                }
             }
         }
     }

@@ -7,9 +7,19 @@ use xfrsim_zone::{Zone, ZoneFileError, parse_zone_text};
 /// The zone the checks transfer (`.test` is reserved for testing, RFC 2606 §2).
 pub const ORIGIN: &str = "interop.test.";
 
-/// SOA timers as an operator would set them: refresh 1 h, retry 10 min, expire 14 days.
-/// Nothing in the checks waits for them; NOTIFY and the initial load drive every transfer.
-const SOA_TIMERS: &str = "3600 600 1209600 300";
+/// SOA timers as an operator would set them: refresh 1 h, retry 10 min, expire 14 days,
+/// negative TTL 5 min. Only the event-sequence checks wait for timers, and they set their own
+/// ([`ZoneText::with_timers`]); elsewhere NOTIFY and the initial load drive every transfer.
+const SOA_TIMERS: SoaTimers = SoaTimers { refresh: 3600, retry: 600, expire: 1_209_600, minimum: 300 };
+
+/// The SOA's timer fields, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoaTimers {
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    pub minimum: u32,
+}
 
 /// Master-file text of a zone: the SOA (kept apart so the serial can change) and the other
 /// records, one per line, absolute names, explicit TTL and class.
@@ -17,6 +27,7 @@ const SOA_TIMERS: &str = "3600 600 1209600 300";
 pub struct ZoneText {
     pub origin: String,
     pub serial: u32,
+    pub timers: SoaTimers,
     pub records: Vec<String>,
 }
 
@@ -58,12 +69,22 @@ impl ZoneText {
                 records.push(format!("_svc{i}._tcp.{o} 300 IN SRV 0 5 443 host{i}.{o}"));
             }
         }
-        ZoneText { origin: origin.to_string(), serial, records }
+        ZoneText { origin: origin.to_string(), serial, timers: SOA_TIMERS, records }
+    }
+
+    /// The same zone with other SOA timers.
+    pub fn with_timers(mut self, timers: SoaTimers) -> ZoneText {
+        self.timers = timers;
+        self
     }
 
     pub fn soa_line(&self) -> String {
         let o = &self.origin;
-        format!("{o} 3600 IN SOA ns1.{o} hostmaster.{o} {} {SOA_TIMERS}", self.serial)
+        let t = self.timers;
+        format!(
+            "{o} 3600 IN SOA ns1.{o} hostmaster.{o} {} {} {} {} {}",
+            self.serial, t.refresh, t.retry, t.expire, t.minimum
+        )
     }
 
     pub fn render(&self) -> String {

@@ -13,7 +13,7 @@ use core::time::Duration;
 
 use xfrsim_zone::wire::{RCODE_FORMERR, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL};
 
-use xfrsim_zone::Serial;
+use xfrsim_zone::{RrsetTtl, Serial};
 
 use crate::config::Timeouts;
 
@@ -216,6 +216,8 @@ pub struct Behaviour {
     /// zone.c `dns__zone_xfrdone`); otherwise it is set from the transfer (Knot refresh.c uses
     /// the option as is).
     pub transfer_expire_only_later: bool,
+    /// Which TTL an RRset written with several TTLs gets when a master file loads.
+    pub rrset_ttl: RrsetTtl,
     /// A master with a lower serial is expected (several primaries): it is not reported as
     /// 6526 (BIND ARM `multi-master`: only that log line changes).
     pub multi_master: bool,
@@ -294,6 +296,7 @@ impl Behaviour {
                 // zone.c `dns_zone_notifyreceive`: "refused notify from non-primary", REFUSED.
                 notify_refused_rcode: RCODE_REFUSED,
                 // ARM `request-expire` yes; zone.c `get_edns_expire`.
+                rrset_ttl: RrsetTtl::Bind,
                 request_expire: true,
                 edns_expire_min_secs: 0,
                 transfer_expire_only_later: true,
@@ -361,6 +364,7 @@ impl Behaviour {
                 notify_refused_rcode: RCODE_NOTAUTH,
                 // refresh.c: EXPIRE asked in SOA, IXFR and AXFR queries; process_query.c
                 // `answer_edns_put` gives it.
+                rrset_ttl: RrsetTtl::LastRead,
                 request_expire: true,
                 edns_expire_min_secs: 2,
                 transfer_expire_only_later: false,
@@ -428,6 +432,7 @@ impl Behaviour {
                 // query.c `answer_notify`: REFUSED.
                 notify_refused_rcode: RCODE_REFUSED,
                 // No EDNS EXPIRE: its requests carry no OPT at all (nsd#274 is open).
+                rrset_ttl: RrsetTtl::EachOwn,
                 request_expire: false,
                 edns_expire_min_secs: 0,
                 transfer_expire_only_later: false,

@@ -564,13 +564,22 @@ fn not_serving(ours: &OurNode) -> Result<(), String> {
 /// bytes; case too against BIND. Knot and NSD lower-case names when they load a zone, so
 /// against them names are compared with their case folded (strings still exactly). Then our
 /// secondary transfers the peer's zone, and what it serves is the peer's AXFR byte for byte,
-/// case included, whoever the peer is.
+/// case included, whoever the peer is. Our primary reads the file with the peer's profile, so
+/// the RRset written with two TTLs (`ttl-mismatch`) must come out as that server settles it.
 fn content_fidelity(s: &mut Session, peer: Peer) -> Result<(), String> {
     let files = fixture::files_for(peer)?;
     let origin = Name::from_ascii(fixture::ORIGIN).expect("a valid origin");
     let ours_dir = s.dir.subdir("ours-fixture").map_err(|e| format!("cannot create a directory: {e}"))?;
     crate::workdir::write_files(&ours_dir, &files)?;
-    let options = xfrsim_zone::ReadOptions::new(xfrsim_zone::Confinement::Anywhere);
+    let profile = match peer {
+        Peer::Bind => xfrsim_engine::Profile::Bind,
+        Peer::Knot => xfrsim_engine::Profile::Knot,
+        Peer::Nsd => xfrsim_engine::Profile::Nsd,
+    };
+    let options = xfrsim_zone::ReadOptions {
+        rrset_ttl: xfrsim_engine::Behaviour::of(profile).rrset_ttl,
+        ..xfrsim_zone::ReadOptions::new(xfrsim_zone::Confinement::Anywhere)
+    };
     let data = xfrsim_zone::load_zone_file(&ours_dir.join(fixture::MAIN), &origin, &options)
         .map_err(|e| format!("our primary does not load the fixture: {e}"))?
         .zone;

@@ -18,16 +18,17 @@ pub fn dir() -> PathBuf {
 /// The fixture's zone files as `peer` is given them: (path relative to the fixture directory,
 /// contents). BIND gets them as they are. Knot and NSD lose the records they refuse (owners
 /// `noknot-*` / `nonsd-*`, and `nopeer-*` for both), get the two relative `$ORIGIN`s written out
-/// absolute (they take only absolute ones), and lose `ttl-mismatch`, whose RRset each of the
-/// three servers settles differently (BIND the first TTL, Knot the last, NSD keeps both).
+/// absolute (they take only absolute ones). `ttl-mismatch`, an RRset written with two TTLs,
+/// stays for all three: each settles it differently (BIND the first TTL, Knot the last, NSD
+/// keeps both), and our primary reads it with the peer's profile.
 pub fn files_for(peer: Peer) -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
     let mut files = Vec::new();
     collect(&dir(), Path::new(""), &mut files)?;
     files.sort();
     let drop: &[&str] = match peer {
         Peer::Bind => &[],
-        Peer::Knot => &["noknot-", "nopeer-", "ttl-mismatch"],
-        Peer::Nsd => &["nonsd-", "nopeer-", "ttl-mismatch"],
+        Peer::Knot => &["noknot-", "nopeer-"],
+        Peer::Nsd => &["nonsd-", "nopeer-"],
     };
     if peer == Peer::Bind {
         return Ok(files);

@@ -77,7 +77,15 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError>
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let (zones, zone_warnings) = zones::build_all(&scenario.zones, dir).map_err(|(index, e)| {
+    // A zone file is read as the server holding the zone as primary reads it.
+    let rrset_ttl = |origin: &str| {
+        let primary = scenario
+            .servers
+            .iter()
+            .find(|s| s.zones.iter().any(|z| matches!(z, model::ServerZone::Primary { zone, .. } if zone == origin)));
+        xfrsim_engine::Behaviour::of(primary.map_or(ServerProfile::Bind, |s| s.profile).engine()).rrset_ttl
+    };
+    let (zones, zone_warnings) = zones::build_all(&scenario.zones, dir, rrset_ttl).map_err(|(index, e)| {
         // Point at this zone's `file:` value (the same file may serve several zones).
         let spec = &scenario.zones[index];
         checker.anchor_nth(&format!("\"{}\"", spec.origin), 0, "zones");

@@ -132,7 +132,10 @@ pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let options = xfrsim_zone::ReadOptions::new(xfrsim_zone::Confinement::Anywhere);
+    // Read as the profile's server reads master files (which TTL a mixed RRset keeps).
+    let rrset_ttl = xfrsim_engine::Behaviour::of(node.profile.engine()).rrset_ttl;
+    let options =
+        xfrsim_zone::ReadOptions { rrset_ttl, ..xfrsim_zone::ReadOptions::new(xfrsim_zone::Confinement::Anywhere) };
     let mut zones = Vec::with_capacity(node.zones.len());
     let mut zone_warnings = Vec::new();
     for zone in &node.zones {

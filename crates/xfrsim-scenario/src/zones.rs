@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use xfrsim_zone::{
-    Confinement, Dname, LoadedZone, ReadOptions, Zone, ZoneBuilder, ZoneError, ZoneFileError, ZoneFileWarning,
-    ZoneRecord, soa_record,
+    Confinement, Dname, LoadedZone, ReadOptions, RrsetTtl, Zone, ZoneBuilder, ZoneError, ZoneFileError,
+    ZoneFileWarning, ZoneRecord, soa_record,
 };
 
 use crate::ZoneSpec;
@@ -27,16 +27,18 @@ pub enum ZoneLoadError {
 }
 
 /// Builds every zone of a scenario, in order, with the warnings their files gave; on failure,
-/// the index of the zone at fault.
+/// the index of the zone at fault. A zone file is read as its primary's server reads it
+/// (`rrset_ttl` gives that server's rule for each origin).
 pub(crate) fn build_all(
     specs: &[ZoneSpec],
     dir: &Path,
+    rrset_ttl: impl Fn(&str) -> RrsetTtl,
 ) -> Result<(Vec<Zone>, Vec<ZoneFileWarning>), (usize, ZoneLoadError)> {
     let mut zones = Vec::with_capacity(specs.len());
     let mut warnings = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
         let origin = Name::from_ascii(&spec.origin).map_err(|e| (index, ZoneLoadError::Origin(e.to_string())))?;
-        let loaded = build_zone(spec, &origin, dir).map_err(|e| (index, e))?;
+        let loaded = build_zone(spec, &origin, dir, rrset_ttl(&spec.origin)).map_err(|e| (index, e))?;
         warnings.extend(loaded.warnings);
         zones.push(loaded.zone);
     }
@@ -44,14 +46,20 @@ pub(crate) fn build_all(
 }
 
 /// Builds the zone `spec` describes; a `file` is resolved against `dir` and must stay inside
-/// it (as must everything it `$INCLUDE`s).
-pub fn build_zone(spec: &ZoneSpec, origin: &Name, dir: &Path) -> Result<LoadedZone, ZoneLoadError> {
+/// it (as must everything it `$INCLUDE`s); an RRset written with several TTLs is settled by
+/// `rrset_ttl`.
+pub fn build_zone(
+    spec: &ZoneSpec,
+    origin: &Name,
+    dir: &Path,
+    rrset_ttl: RrsetTtl,
+) -> Result<LoadedZone, ZoneLoadError> {
     match &spec.file {
         Some(file) => {
             if Path::new(file).is_absolute() {
                 return Err(ZoneLoadError::AbsolutePath(file.clone()));
             }
-            let options = ReadOptions::new(Confinement::Within(dir.to_path_buf()));
+            let options = ReadOptions { rrset_ttl, ..ReadOptions::new(Confinement::Within(dir.to_path_buf())) };
             Ok(xfrsim_zone::load_zone_file(&dir.join(file), origin, &options)?)
         }
         None => {

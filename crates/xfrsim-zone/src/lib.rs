@@ -29,7 +29,7 @@ pub use record::{CLASS_IN, CNAME, DNAME, NS, SOA, Soa, ZoneRecord, soa_record, w
 pub use serial::{MAX_SERIAL_INCREMENT, Serial};
 pub use zone::{Zone, ZoneBuilder, ZoneDigest, allowed_beside_cname, is_singleton};
 pub use zonefile::{
-    Confinement, LoadedZone, ReadOptions, ZoneFileError, ZoneFileErrorKind, ZoneFileWarning, load_zone_file,
+    Confinement, LoadedZone, ReadOptions, RrsetTtl, ZoneFileError, ZoneFileErrorKind, ZoneFileWarning, load_zone_file,
     parse_records, parse_zone_text,
 };
 

@@ -90,6 +90,10 @@ pub enum WarningKind {
     OutOfZone(String),
     #[error("TTL set to prior TTL ({0})")]
     TtlSetToPrior(u32),
+    #[error("TTL mismatch, TTL set to {0}")]
+    TtlSetToLast(u32),
+    #[error("TTL {0} does not match TTL {1} of the RRset; kept")]
+    TtlDiffers(u32, u32),
     #[error("no TTL specified; using SOA MINIMUM ({0}) instead")]
     TtlFromSoaMinimum(u32),
     #[error("no $TTL: records without a TTL take the last one given (RFC 1035 TTL semantics)")]

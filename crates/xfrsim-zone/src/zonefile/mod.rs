@@ -39,6 +39,7 @@ pub use lexer::LexError;
 use source::read_checked;
 pub use source::{
     Confinement, DEFAULT_MAX_INCLUDE_DEPTH, DEFAULT_MAX_INCLUDES, DEFAULT_MAX_ZONE_FILE_BYTES, FileKind, ReadOptions,
+    RrsetTtl,
 };
 
 /// Largest TTL kept as written (RFC 2181 §8); BIND loads a larger one as 0, with a warning.
@@ -376,8 +377,11 @@ impl<'o> Reader<'o> {
     /// - the owner keeps the spelling it was first written with, per RRset;
     /// - of identical records, the earliest batch's is kept, and within a batch the last line.
     ///
+    /// `ReadOptions::rrset_ttl` may choose Knot's or NSD's TTL rule instead.
+    ///
     /// Then checks the zone's integrity, naming the place of the first faulty record.
     fn finish(self) -> Result<LoadedZone, ZoneFileError> {
+        let rrset_ttl = self.options.rrset_ttl;
         let Reader { origin, apex, files, records, places, batches, mut warnings, .. } = self;
         let mut order: Vec<(ZoneRecord, u32)> = records.into_iter().zip(0u32..).collect();
         order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -394,22 +398,37 @@ impl<'o> Reader<'o> {
             let mut by_seq: Vec<usize> = (0..len).collect();
             by_seq.sort_unstable_by_key(|&i| rrset[i].1);
             let mut batch_first: Option<(u32, usize)> = None;
+            let mut warn = |seq: u32, kind| {
+                let p = place_of(seq);
+                warnings.push(ZoneFileWarning { path: files[p.file as usize].clone(), line: p.line, col: p.col, kind });
+            };
+            let first_read = rrset[by_seq[0]].0.ttl();
+            let last_read = rrset[*by_seq.last().expect("non-empty")].0.ttl();
             for &i in &by_seq {
                 let (record, seq) = &rrset[i];
-                match batch_first {
-                    Some((batch, first)) if batch == batch_of(*seq) => {
-                        let first_ttl = rrset[first].0.ttl();
-                        if record.ttl() != first_ttl {
-                            let p = place_of(*seq);
-                            let kind = WarningKind::TtlSetToPrior(first_ttl);
-                            let path = files[p.file as usize].clone();
-                            warnings.push(ZoneFileWarning { path, line: p.line, col: p.col, kind });
+                match rrset_ttl {
+                    RrsetTtl::Bind => match batch_first {
+                        Some((batch, first)) if batch == batch_of(*seq) => {
+                            let first_ttl = rrset[first].0.ttl();
+                            if record.ttl() != first_ttl {
+                                warn(*seq, WarningKind::TtlSetToPrior(first_ttl));
+                            }
                         }
+                        _ => batch_first = Some((batch_of(*seq), i)),
+                    },
+                    RrsetTtl::LastRead if record.ttl() != last_read => warn(*seq, WarningKind::TtlSetToLast(last_read)),
+                    RrsetTtl::EachOwn if record.ttl() != first_read => {
+                        warn(*seq, WarningKind::TtlDiffers(record.ttl(), first_read))
                     }
-                    _ => batch_first = Some((batch_of(*seq), i)),
+                    RrsetTtl::LastRead | RrsetTtl::EachOwn => {}
                 }
             }
-            let ttl = rrset[batch_first.expect("non-empty").1].0.ttl();
+            // `None`: every record keeps the TTL it was written with.
+            let ttl = match rrset_ttl {
+                RrsetTtl::Bind => Some(rrset[batch_first.expect("non-empty").1].0.ttl()),
+                RrsetTtl::LastRead => Some(last_read),
+                RrsetTtl::EachOwn => None,
+            };
             let spelling = rrset[by_seq[0]].0.owner().to_vec();
             // Runs of identical records (adjacent: sorted by identity, then reading order).
             let mut i = 0;
@@ -419,7 +438,10 @@ impl<'o> Reader<'o> {
                 let earliest = copies.iter().map(|(_, s)| batch_of(*s)).min().expect("non-empty");
                 let (survivor, seq) =
                     copies.iter().filter(|(_, s)| batch_of(*s) == earliest).max_by_key(|(_, s)| *s).expect("non-empty");
-                let mut survivor = if survivor.ttl() == ttl { survivor.clone() } else { survivor.with_ttl(ttl) };
+                let mut survivor = match ttl {
+                    Some(ttl) if survivor.ttl() != ttl => survivor.with_ttl(ttl),
+                    _ => survivor.clone(),
+                };
                 if survivor.owner() != spelling.as_slice() {
                     survivor = survivor.with_owner_case(&spelling);
                 }

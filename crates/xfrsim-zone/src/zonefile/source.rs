@@ -25,13 +25,29 @@ pub enum Confinement {
     Within(PathBuf),
 }
 
-/// Limits and confinement for reading zone files.
+/// Which TTL the records of one RRset get when a file writes them with different TTLs: the
+/// servers disagree (observed on BIND 9.18, Knot 3.2 and NSD 4.6 by the interop fixture's
+/// `ttl-mismatch` record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RrsetTtl {
+    /// BIND `master.c`: within a run of lines of one owner the first TTL wins ("TTL set to
+    /// prior TTL"); a later run of the same RRset replaces it.
+    #[default]
+    Bind,
+    /// Knot `zone/node.c` `node_add_rrset`: the last TTL read wins ("TTL mismatch").
+    LastRead,
+    /// NSD `zonec.c` `zonec_accept`: each record keeps its own TTL (with a warning).
+    EachOwn,
+}
+
+/// Limits, confinement and RRset rules for reading zone files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
     pub max_file_bytes: u64,
     pub max_includes: usize,
     pub max_include_depth: usize,
     pub confinement: Confinement,
+    pub rrset_ttl: RrsetTtl,
 }
 
 impl ReadOptions {
@@ -42,6 +58,7 @@ impl ReadOptions {
             max_includes: DEFAULT_MAX_INCLUDES,
             max_include_depth: DEFAULT_MAX_INCLUDE_DEPTH,
             confinement,
+            rrset_ttl: RrsetTtl::Bind,
         }
     }
 }

@@ -432,3 +432,34 @@ fn diffs_that_break_integrity_are_rolled_back() {
         assert_eq!(copy.digest(), zone.digest());
     }
 }
+
+/// The three servers settle an RRset written with several TTLs differently (each observed on
+/// loopback by the interop check `content-fidelity`): BIND the first of a run of lines, Knot
+/// the last read, NSD each record its own.
+#[test]
+fn rrset_ttl_rules_of_each_server() {
+    use xfrsim_zone::{Confinement, ReadOptions, RrsetTtl, load_zone_file};
+    let origin = Name::from_ascii("example.").unwrap();
+    let dir = std::env::temp_dir().join(format!("xfrsim-rrset-ttl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.zone");
+    let text = "$TTL 3600\n@ SOA ns1 host 1 3600 600 86400 300\n@ NS ns1\na 300 A 192.0.2.1\na 600 A 192.0.2.2\n";
+    std::fs::write(&path, text).unwrap();
+    let load = |rrset_ttl| {
+        let options = ReadOptions { rrset_ttl, ..ReadOptions::new(Confinement::Anywhere) };
+        let loaded = load_zone_file(&path, &origin, &options).unwrap();
+        let ttls: Vec<u32> =
+            loaded.zone.records().filter(|r| r.owner().starts_with(b"\x01a")).map(ZoneRecord::ttl).collect();
+        (ttls, loaded.warnings.into_iter().map(|w| w.kind).collect::<Vec<_>>())
+    };
+    let (bind, bind_warnings) = load(RrsetTtl::Bind);
+    let (knot, knot_warnings) = load(RrsetTtl::LastRead);
+    let (nsd, nsd_warnings) = load(RrsetTtl::EachOwn);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(bind, [300, 300]);
+    assert!(matches!(bind_warnings.as_slice(), [WarningKind::TtlSetToPrior(300)]), "{bind_warnings:?}");
+    assert_eq!(knot, [600, 600]);
+    assert!(matches!(knot_warnings.as_slice(), [WarningKind::TtlSetToLast(600)]), "{knot_warnings:?}");
+    assert_eq!(nsd, [300, 600]);
+    assert!(matches!(nsd_warnings.as_slice(), [WarningKind::TtlDiffers(600, 300)]), "{nsd_warnings:?}");
+}

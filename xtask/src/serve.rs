@@ -20,7 +20,7 @@ fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
         .zip(&loaded.zones)
         .map(|(zone, data)| {
             Ok(match zone {
-                NodeZone::Primary { zone, notify, allow_transfer, allow_update, journal, .. } => {
+                NodeZone::Primary { zone, notify, allow_transfer, allow_update, journal, options, .. } => {
                     let origin = Name::from_ascii(zone).map_err(|e| anyhow!("zone `{zone}`: {e}"))?;
                     let data = data.clone().expect("primary zones are loaded with the configuration");
                     ZoneConfig {
@@ -33,9 +33,10 @@ fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
                         // A node file has one listen address: it is every source.
                         notify_source: None,
                         transfer_source: None,
+                        overrides: options.overrides(),
                     }
                 }
-                NodeZone::Secondary { zone, masters, notify, allow_transfer, journal } => ZoneConfig {
+                NodeZone::Secondary { zone, masters, notify, allow_transfer, journal, options } => ZoneConfig {
                     origin: Name::from_ascii(zone).map_err(|e| anyhow!("zone `{zone}`: {e}"))?,
                     role: Role::Secondary { masters: peers(masters), restored: None },
                     notify: peers(notify),
@@ -44,6 +45,7 @@ fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
                     journal_max_diffs: *journal,
                     notify_source: None,
                     transfer_source: None,
+                    overrides: options.overrides(),
                 },
             })
         })

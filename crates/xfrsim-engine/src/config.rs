@@ -7,7 +7,7 @@ use hickory_proto::rr::Name;
 use xfrsim_zone::Zone;
 
 use crate::Time;
-use crate::profile::Behaviour;
+use crate::profile::{Behaviour, Overrides, ProfileError};
 
 /// Who may do something (transfer, update): nobody, anybody, or listed addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -58,6 +58,9 @@ pub struct ZoneConfig {
     /// The address SOA queries and transfers to the masters leave from (BIND
     /// `transfer-source`); `None`: the node's first.
     pub transfer_source: Option<IpAddr>,
+    /// This zone's settings over the node's behaviour (BIND's zone statement options, Knot's
+    /// zone or template, NSD's pattern). Server-wide limits (`transfers_*`) are ignored here.
+    pub overrides: Overrides,
 }
 
 impl ZoneConfig {
@@ -71,6 +74,7 @@ impl ZoneConfig {
             journal_max_diffs: 100,
             notify_source: None,
             transfer_source: None,
+            overrides: Overrides::default(),
         }
     }
 
@@ -84,6 +88,7 @@ impl ZoneConfig {
             journal_max_diffs: 100,
             notify_source: None,
             transfer_source: None,
+            overrides: Overrides::default(),
         }
     }
 }
@@ -124,6 +129,8 @@ pub enum ConfigError {
     OriginMismatch { configured: String, loaded: String },
     #[error("timeout {0} must be greater than zero")]
     ZeroTimeout(&'static str),
+    #[error("zone {zone}: {error}")]
+    ZoneOption { zone: String, error: ProfileError },
     #[error("zone {zone}: {option} {address} is not one of the node's addresses")]
     ForeignSource { zone: String, option: &'static str, address: IpAddr },
 }

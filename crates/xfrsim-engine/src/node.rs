@@ -214,6 +214,9 @@ pub(crate) struct HeldZone {
     pub allow_transfer: Acl,
     pub allow_update: Acl,
     pub journal_max_diffs: usize,
+    /// The node's behaviour with this zone's own settings over it; server-wide rows (quotas,
+    /// network timers, jitter, rcodes) are read from the node's.
+    pub behaviour: Behaviour,
     pub notifies: BTreeMap<SocketAddr, crate::notify::PendingNotify>,
     /// `notify-delay`: until then, a new version's NOTIFY waits (`notify_pending`).
     pub notify_held_until: Option<Time>,
@@ -320,6 +323,12 @@ impl Node {
                     return Err(ConfigError::ForeignSource { zone: origin.to_string(), option, address });
                 }
             }
+            let behaviour = node
+                .ctx
+                .behaviour
+                .clone()
+                .with(&zone_config.overrides)
+                .map_err(|error| ConfigError::ZoneOption { zone: origin.to_string(), error })?;
             let (data, secondary) = match zone_config.role {
                 Role::Primary { zone } => {
                     if *zone.origin() != origin {
@@ -334,8 +343,7 @@ impl Node {
                     let data = restored
                         .as_ref()
                         .map(|(zone, _)| Arc::new(ZoneHistory::new(zone.clone(), zone_config.journal_max_diffs)));
-                    let state =
-                        SecondaryState::new(masters, restored.as_ref().map(|(z, at)| (z, *at)), &node.ctx.behaviour);
+                    let state = SecondaryState::new(masters, restored.as_ref().map(|(z, at)| (z, *at)), &behaviour);
                     (data, Some(state))
                 }
             };
@@ -349,6 +357,7 @@ impl Node {
                 allow_transfer: zone_config.allow_transfer,
                 allow_update: zone_config.allow_update,
                 journal_max_diffs: zone_config.journal_max_diffs,
+                behaviour,
                 notifies: BTreeMap::new(),
                 notify_held_until: None,
                 notify_pending: false,

@@ -42,7 +42,7 @@ impl HeldZone {
         let Some(history) = self.data.as_ref() else { return };
         let soa = history.zone().soa_record().clone();
         let serial = history.zone().serial();
-        let delay = ctx.behaviour.notify_delay;
+        let delay = self.behaviour.notify_delay;
         self.notify_held_until = (!delay.is_zero()).then(|| now + delay);
         for target in self.notify_targets.clone() {
             if ctx.is_own_address(target) {
@@ -53,7 +53,7 @@ impl HeldZone {
             }
             let id = ctx.rng.next_id();
             ctx.emit(now, Some(&self.origin), EventKind::NotifySent { target, serial });
-            let pending = match ctx.behaviour.notify_transport {
+            let pending = match self.behaviour.notify_transport {
                 NotifyTransport::Udp { interval, .. } => {
                     ctx.send_udp(self.notify_source, target, wire::notify(id, &self.origin, &soa));
                     PendingNotify { id, serial, sends: 1, tcp: None, next_at: now + interval }
@@ -69,7 +69,7 @@ impl HeldZone {
 
     /// Opens a TCP connection for a NOTIFY; returns it and the deadline of the try.
     fn notify_connect(&self, ctx: &mut Ctx, now: Time, target: SocketAddr) -> (ConnId, Time) {
-        let deadline = now + ctx.behaviour.notify_tcp_timeout;
+        let deadline = now + self.behaviour.notify_tcp_timeout;
         let conn = ctx.connect(self.notify_source, target, Conn::Notify { zone: self.origin.clone() });
         (conn, deadline)
     }
@@ -83,7 +83,7 @@ impl HeldZone {
         for target in due {
             let pending = self.notifies.get_mut(&target).expect("listed just above");
             let current = soa.as_ref().filter(|s| s.soa_serial() == Some(pending.serial));
-            let (udp_tcp_free, transport) = (pending.tcp.is_none(), ctx.behaviour.notify_transport);
+            let (udp_tcp_free, transport) = (pending.tcp.is_none(), self.behaviour.notify_transport);
             match (current, transport) {
                 (Some(soa), NotifyTransport::Udp { sends, interval, .. }) if udp_tcp_free && pending.sends < sends => {
                     pending.sends += 1;
@@ -117,10 +117,10 @@ impl HeldZone {
     /// zone's RETRY (clamped as for refresh), with no limit.
     fn notify_failed(&mut self, ctx: &mut Ctx, now: Time, target: SocketAddr) {
         ctx.emit(now, Some(&self.origin), EventKind::NotifyUnanswered { target });
-        let retry = match (ctx.behaviour.notify_transport, self.data.as_ref()) {
+        let retry = match (self.behaviour.notify_transport, self.data.as_ref()) {
             (NotifyTransport::TcpRetryEveryRetry, Some(history)) => {
                 let soa = history.zone().soa();
-                Some(ctx.behaviour.clamp_timers(soa.refresh, soa.retry, soa.expire).1)
+                Some(self.behaviour.clamp_timers(soa.refresh, soa.retry, soa.expire).1)
             }
             _ => None,
         };

@@ -93,7 +93,7 @@ impl Node {
                 answer(rcode, &mut std::iter::once(data.soa_record()), true)
             }
         };
-        if qtype == SOA && request.asks_expire && self.ctx.behaviour.request_expire {
+        if qtype == SOA && request.asks_expire && zone.behaviour.request_expire {
             // RFC 7314 §3: the SOA answer carries what is left of a secondary copy's expire
             // time, or a primary's SOA EXPIRE (BIND lib/ns/query.c `query_getexpire`).
             let left = zone.expire_left_secs(now).unwrap_or(data.soa().expire);
@@ -231,8 +231,7 @@ impl Node {
         }
         // RFC 7314 §3 in a transfer: only a secondary zone gives what its copy has left (BIND
         // lib/ns/xfrout.c; a primary's transfers carry no EXPIRE).
-        let expire_left =
-            zone.expire_left_secs(now).filter(|_| request.asks_expire && self.ctx.behaviour.request_expire);
+        let expire_left = zone.expire_left_secs(now).filter(|_| request.asks_expire && zone.behaviour.request_expire);
         let origin = zone.origin.clone();
         let serial = history.zone().serial();
         let stream = if q.qtype == TYPE_IXFR {
@@ -256,7 +255,7 @@ impl Node {
             }
             // Incremental when the journal reaches the client's serial and the profile
             // provides IXFR, else AXFR-style (§4; NSD without `store-ixfr`).
-            match history.diff_chain_start(client_serial).filter(|_| self.ctx.behaviour.provide_ixfr) {
+            match history.diff_chain_start(client_serial).filter(|_| zone.behaviour.provide_ixfr) {
                 Some(start) => TransferStream::incremental(request, history, start, expire_left),
                 None => TransferStream::full(request, history, expire_left),
             }

@@ -234,8 +234,17 @@ impl Checker<'_> {
                     format!("server name `{}` must not be an address or contain spaces", server.name),
                 ));
             }
-            if let Err(e) = server.options.behaviour(server.profile) {
-                return Err(self.error_at(&server.name, format!("server `{}` options: {e}", server.name)));
+            let behaviour = match server.options.behaviour(server.profile) {
+                Ok(behaviour) => behaviour,
+                Err(e) => return Err(self.error_at(&server.name, format!("server `{}` options: {e}", server.name))),
+            };
+            for zone in &server.zones {
+                if let Err(e) = zone.options().check(server.profile, &behaviour) {
+                    return Err(self.error_at(
+                        &server.name,
+                        format!("server `{}`, zone `{}` options: {e}", server.name, zone.zone()),
+                    ));
+                }
             }
             for ip in server.addresses() {
                 if !addresses.insert(ip) {

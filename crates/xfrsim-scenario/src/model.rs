@@ -176,6 +176,71 @@ pub struct ServerOptions {
     pub request_expire: Option<bool>,
 }
 
+/// Per-zone settings over the server's: the options BIND allows in a zone statement (Knot in
+/// a zone or template, NSD in a pattern). The transfer quotas are server-wide everywhere.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneOptions {
+    #[serde(default, with = "humantime_serde")]
+    pub notify_delay: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub min_refresh: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_refresh: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub min_retry: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_retry: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub min_expire: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_expire: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_transfer_time_in: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_transfer_idle_in: Option<Duration>,
+    #[serde(default)]
+    pub request_ixfr: Option<bool>,
+    /// Per zone in Knot and NSD; BIND sets it per server (ARM: options, view, server).
+    #[serde(default)]
+    pub provide_ixfr: Option<bool>,
+    #[serde(default)]
+    pub multi_master: Option<bool>,
+    #[serde(default)]
+    pub request_expire: Option<bool>,
+}
+
+impl ZoneOptions {
+    pub fn overrides(&self) -> xfrsim_engine::Overrides {
+        xfrsim_engine::Overrides {
+            notify_delay: self.notify_delay,
+            min_refresh: self.min_refresh,
+            max_refresh: self.max_refresh,
+            min_retry: self.min_retry,
+            max_retry: self.max_retry,
+            min_expire: self.min_expire,
+            max_expire: self.max_expire,
+            max_transfer_time_in: self.max_transfer_time_in,
+            max_transfer_idle_in: self.max_transfer_idle_in,
+            request_ixfr: self.request_ixfr,
+            provide_ixfr: self.provide_ixfr,
+            multi_master: self.multi_master,
+            request_expire: self.request_expire,
+            ..xfrsim_engine::Overrides::default()
+        }
+    }
+
+    /// What is wrong with these settings on a zone of a `profile` server whose own behaviour
+    /// is `server`: an option that server does not take per zone, or a value that does not go
+    /// with the server's (a minimum above a maximum).
+    pub fn check(&self, profile: ServerProfile, server: &xfrsim_engine::Behaviour) -> Result<(), String> {
+        if profile == ServerProfile::Bind && self.provide_ixfr.is_some() {
+            return Err("provide_ixfr is a server option in BIND (options, view, server), not a zone's".into());
+        }
+        server.clone().with(&self.overrides()).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
 impl ServerOptions {
     /// The profile with these settings applied (checked: the error names the option).
     pub fn behaviour(&self, profile: ServerProfile) -> Result<xfrsim_engine::Behaviour, xfrsim_engine::ProfileError> {
@@ -228,6 +293,9 @@ pub enum ServerZone {
         /// The server's address SOA queries and transfers leave from (BIND `transfer-source`).
         #[serde(default)]
         transfer_source: Option<IpAddr>,
+        /// Settings for this zone over the server's (where the real server allows them per zone).
+        #[serde(default)]
+        options: ZoneOptions,
     },
     Secondary {
         zone: String,
@@ -242,6 +310,8 @@ pub enum ServerZone {
         notify_source: Option<IpAddr>,
         #[serde(default)]
         transfer_source: Option<IpAddr>,
+        #[serde(default)]
+        options: ZoneOptions,
     },
 }
 
@@ -254,6 +324,12 @@ impl ServerZone {
     pub fn zone(&self) -> &str {
         match self {
             ServerZone::Primary { zone, .. } | ServerZone::Secondary { zone, .. } => zone,
+        }
+    }
+
+    pub fn options(&self) -> &ZoneOptions {
+        match self {
+            ServerZone::Primary { options, .. } | ServerZone::Secondary { options, .. } => options,
         }
     }
 

@@ -47,6 +47,9 @@ pub enum NodeZone {
         allow_update: Vec<IpAddr>,
         #[serde(default = "default_journal")]
         journal: usize,
+        /// Settings for this zone over the node's.
+        #[serde(default)]
+        options: crate::model::ZoneOptions,
     },
     Secondary {
         zone: String,
@@ -57,7 +60,17 @@ pub enum NodeZone {
         allow_transfer: Option<Vec<IpAddr>>,
         #[serde(default = "default_journal")]
         journal: usize,
+        #[serde(default)]
+        options: crate::model::ZoneOptions,
     },
+}
+
+impl NodeZone {
+    pub fn options(&self) -> &crate::model::ZoneOptions {
+        match self {
+            NodeZone::Primary { options, .. } | NodeZone::Secondary { options, .. } => options,
+        }
+    }
 }
 
 /// A node configuration that parsed and passed its checks, its primary zones loaded.
@@ -99,8 +112,14 @@ pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError
         let (line, col) = crate::locate(source, needle, 0);
         ScenarioError { path: shown.clone(), line, col, message }
     };
-    if let Err(e) = node.options.behaviour(node.profile) {
-        return Err(error("options", e.to_string()));
+    let behaviour = node.options.behaviour(node.profile).map_err(|e| error("options", e.to_string()))?;
+    for zone in &node.zones {
+        let name = match zone {
+            NodeZone::Primary { zone, .. } | NodeZone::Secondary { zone, .. } => zone,
+        };
+        zone.options()
+            .check(node.profile, &behaviour)
+            .map_err(|e| error(name, format!("zone `{name}` options: {e}")))?;
     }
     let mut origins = std::collections::BTreeSet::new();
     for zone in &node.zones {

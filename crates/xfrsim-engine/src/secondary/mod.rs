@@ -196,7 +196,7 @@ impl HeldZone {
         let Some(history) = self.data.as_ref() else { return };
         let soa = history.zone().soa();
         let raw = (soa.refresh, soa.retry, soa.expire);
-        let (refresh, retry, expire) = ctx.behaviour.clamp_timers(soa.refresh, soa.retry, soa.expire);
+        let (refresh, retry, expire) = self.behaviour.clamp_timers(soa.refresh, soa.retry, soa.expire);
         let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
         let clamped = (secs(refresh), secs(retry), secs(expire));
         let origin = self.origin.clone();
@@ -268,7 +268,7 @@ impl HeldZone {
     fn expire(&mut self, ctx: &mut Ctx, now: Time) {
         let origin = self.origin.clone();
         self.data = None;
-        let forget_timers = ctx.behaviour.backoff_after_expiry;
+        let forget_timers = self.behaviour.backoff_after_expiry;
         let sec = self.sec();
         sec.expired = true;
         sec.expire_at = None;
@@ -284,12 +284,13 @@ impl HeldZone {
     }
 
     pub(crate) fn start_round(&mut self, ctx: &mut Ctx, now: Time, notifier: Option<SocketAddr>) {
+        let master_order = self.behaviour.master_order;
         let sec = self.sec();
         if sec.masters.is_empty() {
             return;
         }
         let notifier = notifier.and_then(|n| sec.masters.iter().position(|m| m.ip() == n.ip()));
-        let order: Vec<SocketAddr> = match (ctx.behaviour.master_order, notifier) {
+        let order: Vec<SocketAddr> = match (master_order, notifier) {
             (MasterOrder::Configured, _) | (_, None) => sec.masters.clone(),
             (MasterOrder::NotifierThenConfigured, Some(first)) => std::iter::once(sec.masters[first])
                 .chain(sec.masters.iter().enumerate().filter(|(i, _)| *i != first).map(|(_, m)| *m))
@@ -324,10 +325,10 @@ impl HeldZone {
                 self.sec().round_mut().index += 1;
                 continue;
             }
-            match ctx.behaviour.soa_query {
+            match self.behaviour.soa_query {
                 SoaQuery::UdpThenTcp => {
                     let id = ctx.rng.next_id();
-                    let query = wire::query_asking_expire(id, &origin, SOA, ctx.behaviour.request_expire);
+                    let query = wire::query_asking_expire(id, &origin, SOA, self.behaviour.request_expire);
                     ctx.send_query(self.transfer_source, master, id, query);
                     let deadline = now + ctx.behaviour.timeouts.udp_query;
                     self.sec().round_mut().step = Step::SoaUdp { id, sends: 1, deadline };
@@ -342,7 +343,7 @@ impl HeldZone {
     fn on_step_deadline(&mut self, ctx: &mut Ctx, now: Time) {
         let origin = self.origin.clone();
         let master = self.sec().current_master().expect("a step runs against a master");
-        let ask_expire = ctx.behaviour.request_expire;
+        let ask_expire = self.behaviour.request_expire;
         let round = self.sec().round_mut();
         match &mut round.step {
             Step::Idle | Step::Deferred { .. } => {}
@@ -382,7 +383,7 @@ impl HeldZone {
             return self.on_notify_connected(ctx, conn);
         }
         let origin = self.origin.clone();
-        let ask_expire = ctx.behaviour.request_expire;
+        let ask_expire = self.behaviour.request_expire;
         let Some(round) = self.sec().round.as_mut() else { return };
         match &mut round.step {
             Step::SoaTcp { conn: c, id, deadline } if *c == conn => {
@@ -551,7 +552,7 @@ impl HeldZone {
                 ctx.emit(now, Some(&origin), EventKind::ZoneTransferInProgress { serial: theirs, master });
                 self.start_transfer(ctx, now, master);
             }
-            Some(ours) if ctx.behaviour.is_newer(theirs, ours) => {
+            Some(ours) if self.behaviour.is_newer(theirs, ours) => {
                 ctx.emit(now, Some(&origin), EventKind::ZoneTransferInProgress { serial: theirs, master });
                 self.start_transfer(ctx, now, master);
             }
@@ -560,7 +561,7 @@ impl HeldZone {
                 self.master_equal(ctx, now, master, message.edns_expire);
             }
             Some(ours) => {
-                if !ctx.behaviour.multi_master {
+                if !self.behaviour.multi_master {
                     ctx.emit(now, Some(&origin), EventKind::ZoneNewerThanServerVersion { ours, theirs, master });
                 }
                 self.master_older(ctx, now);
@@ -571,8 +572,8 @@ impl HeldZone {
     /// The master holds our serial: REFRESH restarts and expire moves forward now (BIND
     /// `refresh_callback`: `DNS_REMOTE_MARKOK`, refreshtime and expiretime set at once).
     fn master_equal(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, edns_expire: Option<u32>) {
-        self.extend_expire(ctx, now, edns_expire, true);
-        let equal_serial = ctx.behaviour.equal_serial;
+        self.extend_expire(now, edns_expire, true);
+        let equal_serial = self.behaviour.equal_serial;
         let round = self.sec().round_mut();
         round.in_sync_at = Some(now);
         round.last = LastAnswer::Equal;
@@ -589,7 +590,7 @@ impl HeldZone {
     /// The master is behind us: no transfer, on to the next (BIND "< ours"; Knot "remote is
     /// outdated", which ends the round when the notifier says it; NSD "ignoring old serial").
     fn master_older(&mut self, ctx: &mut Ctx, now: Time) {
-        let equal_serial = ctx.behaviour.equal_serial;
+        let equal_serial = self.behaviour.equal_serial;
         let round = self.sec().round_mut();
         round.last = LastAnswer::Older;
         let master = round.order.get(round.index).copied();
@@ -615,16 +616,17 @@ impl HeldZone {
     /// time (BIND `refresh_callback`; Knot takes the larger of the option and the time left);
     /// after a transfer too where the profile says so, unless the SOA's EXPIRE changed (BIND
     /// `dns__zone_xfrdone`: `oldexpire != zone->expire` or later).
-    fn extend_expire(&mut self, ctx: &mut Ctx, now: Time, edns_expire: Option<u32>, in_sync: bool) {
-        let (honour, floor) = (ctx.behaviour.request_expire, ctx.behaviour.edns_expire_min_secs);
-        let timers = self.data.as_ref().map(|h| SoaTimers::of(h.zone(), &ctx.behaviour));
+    fn extend_expire(&mut self, now: Time, edns_expire: Option<u32>, in_sync: bool) {
+        let (honour, floor) = (self.behaviour.request_expire, self.behaviour.edns_expire_min_secs);
+        let transfer_only_later = self.behaviour.transfer_expire_only_later;
+        let timers = self.data.as_ref().map(|h| SoaTimers::of(h.zone(), &self.behaviour));
         let sec = self.sec();
         let old_expire = sec.timers.map(|t| t.expire);
         if let Some(t) = timers {
             sec.timers = Some(t);
         }
         let Some(t) = sec.timers else { return };
-        let only_later = in_sync || (ctx.behaviour.transfer_expire_only_later && old_expire == Some(t.expire));
+        let only_later = in_sync || (transfer_only_later && old_expire == Some(t.expire));
         let option = edns_expire.filter(|_| honour).filter(|&v| v >= floor).map(|v| Duration::from_secs(u64::from(v)));
         let expire = option.map_or(t.expire, |o| o.min(t.expire));
         let at = now + expire;
@@ -648,8 +650,8 @@ impl HeldZone {
     /// REFRESH; a round that ran out of masters is judged by the profile's `RoundVerdict`;
     /// failure waits RETRY, or the backoff while no SOA timers are known.
     fn end_round(&mut self, ctx: &mut Ctx, now: Time, success: bool) {
-        let timers = self.data.as_ref().map(|h| SoaTimers::of(h.zone(), &ctx.behaviour));
-        let behaviour = ctx.behaviour.clone();
+        let timers = self.data.as_ref().map(|h| SoaTimers::of(h.zone(), &self.behaviour));
+        let behaviour = self.behaviour.clone();
         let sec = self.sec();
         let round = sec.round.take().expect("in a round");
         if let Some(t) = timers {
@@ -705,7 +707,7 @@ impl HeldZone {
     /// (RFC 1996 §3.11, §4.4).
     pub(crate) fn on_master_notify(&mut self, ctx: &mut Ctx, now: Time, from: SocketAddr, hinted: Option<Serial>) {
         if let (Some(ours), Some(hint)) = (self.serial(), hinted)
-            && ctx.behaviour.ignores_notify(hint, ours)
+            && self.behaviour.ignores_notify(hint, ours)
         {
             return;
         }

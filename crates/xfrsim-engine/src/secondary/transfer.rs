@@ -30,7 +30,7 @@ impl HeldZone {
     /// IXFR when we hold a copy and the profile asks for it, AXFR otherwise (BIND xfrin: no
     /// database, or `request-ixfr no` → AXFR).
     pub(super) fn start_transfer(&mut self, ctx: &mut Ctx, now: crate::Time, master: SocketAddr) {
-        let qtype = if self.data.is_some() && ctx.behaviour.request_ixfr { TYPE_IXFR } else { TYPE_AXFR };
+        let qtype = if self.data.is_some() && self.behaviour.request_ixfr { TYPE_IXFR } else { TYPE_AXFR };
         self.open_transfer(ctx, now, master, qtype);
     }
 
@@ -95,9 +95,9 @@ impl HeldZone {
     pub(super) fn on_transfer_connected(&mut self, ctx: &mut Ctx, now: Time) {
         let origin = self.origin.clone();
         let our_soa = self.data.as_ref().map(|h| h.zone().soa_record().clone());
-        let ask_expire = ctx.behaviour.request_expire;
-        let idle = ctx.behaviour.max_transfer_idle_in;
-        let total = ctx.behaviour.max_transfer_time_in;
+        let ask_expire = self.behaviour.request_expire;
+        let idle = self.behaviour.max_transfer_idle_in;
+        let total = self.behaviour.max_transfer_time_in;
         let t = self.transfer();
         t.deadline = (now + idle).min(t.started + total);
         t.sent = true;
@@ -114,7 +114,7 @@ impl HeldZone {
     }
 
     pub(super) fn on_transfer_deadline(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr) {
-        let total = ctx.behaviour.max_transfer_time_in;
+        let total = self.behaviour.max_transfer_time_in;
         let t = self.transfer();
         let (qtype, sent, over_time) = (t.qtype, t.sent, t.started + total <= now);
         if !sent {
@@ -139,8 +139,8 @@ impl HeldZone {
         master: SocketAddr,
         message: Result<Message, xfrsim_zone::wire::WireError>,
     ) {
-        let idle = ctx.behaviour.max_transfer_idle_in;
-        let total = ctx.behaviour.max_transfer_time_in;
+        let idle = self.behaviour.max_transfer_idle_in;
+        let total = self.behaviour.max_transfer_time_in;
         let t = self.transfer();
         t.deadline = (now + idle).min(t.started + total);
         let qtype = t.qtype;
@@ -176,13 +176,13 @@ impl HeldZone {
                 if serial == ours {
                     ctx.emit(now, Some(&origin), EventKind::ZoneInSync { serial, master });
                     self.master_equal(ctx, now, master, edns_expire);
-                } else if ctx.behaviour.is_newer(serial, ours) {
+                } else if self.behaviour.is_newer(serial, ours) {
                     // A newer serial with nothing after it (NSD xfrd.c: fewer than two
                     // records): ask for the whole zone.
                     ctx.emit(now, Some(&origin), EventKind::ZoneTransferInProgress { serial, master });
                     self.open_transfer(ctx, now, master, TYPE_AXFR);
                 } else {
-                    if !ctx.behaviour.multi_master {
+                    if !self.behaviour.multi_master {
                         ctx.emit(
                             now,
                             Some(&origin),
@@ -200,8 +200,8 @@ impl HeldZone {
                         ctx.emit(now, Some(&origin), EventKind::ZoneInSync { serial, master });
                         return self.master_equal(ctx, now, master, edns_expire);
                     }
-                    Some(ours) if !ctx.behaviour.is_newer(serial, ours) => {
-                        if !ctx.behaviour.multi_master {
+                    Some(ours) if !self.behaviour.is_newer(serial, ours) => {
+                        if !self.behaviour.multi_master {
                             ctx.emit(
                                 now,
                                 Some(&origin),
@@ -253,7 +253,7 @@ impl HeldZone {
         ctx.emit(now, Some(&origin), EventKind::ZoneUpdate { serial, master, incremental });
         self.report_clamp(ctx, now);
         // RFC 7314 §4: after a transfer the option seeds the expire timer.
-        self.extend_expire(ctx, now, edns_expire, false);
+        self.extend_expire(now, edns_expire, false);
         self.sec().round_mut().last = LastAnswer::Equal;
         self.finish_step(ctx, now, StepEnd::Success);
         // RFC 1996 §4.1: a secondary that is a master for others notifies after it updated.
@@ -270,7 +270,7 @@ impl HeldZone {
             let (reason, falls_back) = match failure {
                 Failure::Rcode(code) => (BadResponse::Rcode(code), true),
                 Failure::Bad(reason) => (reason, true),
-                Failure::Cut(reason) => (reason, ctx.behaviour.ixfr_cut_falls_back),
+                Failure::Cut(reason) => (reason, self.behaviour.ixfr_cut_falls_back),
             };
             if falls_back {
                 ctx.emit(now, Some(&origin), EventKind::IxfrBadResponse { master, reason });

@@ -187,6 +187,7 @@ impl Harness {
                 journal_max_diffs: journal,
                 notify_source,
                 transfer_source,
+                overrides: zone_spec.options().overrides(),
             });
         }
         Ok(NodeConfig {

@@ -190,6 +190,12 @@ impl Ctx {
     }
 }
 
+/// What a connection a zone opened is for.
+enum Opened {
+    Refresh,
+    Notify,
+}
+
 /// Who a TCP connection belongs to.
 pub(crate) enum Conn {
     /// Opened by a secondary zone's refresh round; the round's step holds the details.
@@ -417,28 +423,30 @@ impl Node {
     }
 
     pub fn handle_tcp_connected(&mut self, now: Time, conn: ConnId) {
-        if let Some((zone, ctx)) = self.client_zone(conn) {
-            zone.on_connected(ctx, now, conn);
+        match self.client_zone(conn) {
+            Some((zone, ctx, Opened::Refresh)) => zone.on_connected(ctx, now, conn),
+            Some((zone, ctx, Opened::Notify)) => zone.on_notify_connected(ctx, conn),
+            None => {}
         }
         self.resume_deferred(now);
     }
 
     pub fn handle_tcp_connect_failed(&mut self, now: Time, conn: ConnId, failure: ConnectFailure) {
-        if let Some((zone, ctx)) = self.client_zone(conn) {
-            zone.on_connect_failed(ctx, now, conn, failure);
+        match self.client_zone(conn) {
+            Some((zone, ctx, Opened::Refresh)) => zone.on_connect_failed(ctx, now, conn, failure),
+            Some((zone, ctx, Opened::Notify)) => zone.on_notify_conn_lost(ctx, now, conn),
+            None => {}
         }
         self.resume_deferred(now);
     }
 
     /// One complete DNS message (length prefix removed) arrived on a connection.
     pub fn handle_tcp_message(&mut self, now: Time, conn: ConnId, payload: &[u8]) {
-        match self.ctx.conns.get(&conn) {
-            Some(Conn::Client { .. } | Conn::Notify { .. }) => {
-                if let Some((zone, ctx)) = self.client_zone(conn) {
-                    zone.on_tcp_message(ctx, now, conn, payload);
-                }
-            }
-            Some(Conn::Server { .. }) => self.on_server_message(now, conn, payload.to_vec()),
+        let served = matches!(self.ctx.conns.get(&conn), Some(Conn::Server { .. }));
+        match self.client_zone(conn) {
+            Some((zone, ctx, Opened::Refresh)) => zone.on_tcp_message(ctx, now, conn, payload),
+            Some((zone, ctx, Opened::Notify)) => zone.on_notify_tcp_message(ctx, conn, payload),
+            None if served => self.on_server_message(now, conn, payload.to_vec()),
             None => {}
         }
         self.resume_deferred(now);
@@ -451,13 +459,11 @@ impl Node {
 
     /// The peer closed the connection (or it broke).
     pub fn handle_tcp_closed(&mut self, now: Time, conn: ConnId) {
-        match self.ctx.conns.get(&conn) {
-            Some(Conn::Client { .. } | Conn::Notify { .. }) => {
-                if let Some((zone, ctx)) = self.client_zone(conn) {
-                    zone.on_closed(ctx, now, conn);
-                }
-            }
-            Some(Conn::Server { .. }) => self.on_server_closed(now, conn),
+        let served = matches!(self.ctx.conns.get(&conn), Some(Conn::Server { .. }));
+        match self.client_zone(conn) {
+            Some((zone, ctx, Opened::Refresh)) => zone.on_closed(ctx, now, conn),
+            Some((zone, ctx, Opened::Notify)) => zone.on_notify_conn_lost(ctx, now, conn),
+            None if served => self.on_server_closed(now, conn),
             None => {}
         }
         self.resume_deferred(now);
@@ -593,12 +599,15 @@ impl Node {
             .collect()
     }
 
-    /// Splits the node into the zone owning client connection `conn` and the shared context.
-    fn client_zone(&mut self, conn: ConnId) -> Option<(&mut HeldZone, &mut Ctx)> {
-        match self.ctx.conns.get(&conn)? {
-            Conn::Client { zone } | Conn::Notify { zone, .. } => Some((self.zones.get_mut(zone)?, &mut self.ctx)),
-            Conn::Server { .. } => None,
-        }
+    /// Splits the node into the zone owning client connection `conn`, the shared context, and
+    /// what the connection was opened for.
+    fn client_zone(&mut self, conn: ConnId) -> Option<(&mut HeldZone, &mut Ctx, Opened)> {
+        let (zone, opened) = match self.ctx.conns.get(&conn)? {
+            Conn::Client { zone } => (zone, Opened::Refresh),
+            Conn::Notify { zone } => (zone, Opened::Notify),
+            Conn::Server { .. } => return None,
+        };
+        Some((self.zones.get_mut(zone)?, &mut self.ctx, opened))
     }
 
     fn on_udp_response(&mut self, now: Time, from: SocketAddr, message: &Message) {

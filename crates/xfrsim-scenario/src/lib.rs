@@ -239,7 +239,7 @@ impl Checker<'_> {
                 Err(e) => return Err(self.error_at(&server.name, format!("server `{}` options: {e}", server.name))),
             };
             for zone in &server.zones {
-                if let Err(e) = zone.options().check(server.profile, &behaviour) {
+                if let Err(e) = zone.options().check_zone(server.profile, &behaviour) {
                     return Err(self.error_at(
                         &server.name,
                         format!("server `{}`, zone `{}` options: {e}", server.name, zone.zone()),

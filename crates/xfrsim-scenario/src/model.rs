@@ -113,7 +113,7 @@ pub struct ServerSpec {
     pub profile: ServerProfile,
     /// Settings over the profile's defaults, named as the real servers name them.
     #[serde(default)]
-    pub options: ServerOptions,
+    pub options: Options,
     pub zones: Vec<ServerZone>,
 }
 
@@ -137,52 +137,20 @@ impl ServerProfile {
     }
 }
 
-/// Per-server settings over a profile's defaults; each absent one keeps the profile's value.
-/// Durations are written as `"5s"`, `"2h"`, ...
+/// Settings over a profile's defaults, for a server or (`options` on a zone) for one zone;
+/// each absent one keeps the value beneath it. Durations are written as `"5s"`, `"2h"`, ...
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerOptions {
+pub struct Options {
     #[serde(default, with = "humantime_serde")]
     pub notify_delay: Option<Duration>,
+    /// Server-wide only, as in every real server.
     #[serde(default)]
     pub transfers_in: Option<u32>,
     #[serde(default)]
     pub transfers_per_ns: Option<u32>,
     #[serde(default)]
     pub transfers_out: Option<u32>,
-    #[serde(default, with = "humantime_serde")]
-    pub min_refresh: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    pub max_refresh: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    pub min_retry: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    pub max_retry: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    pub min_expire: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    pub max_expire: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    pub max_transfer_time_in: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    pub max_transfer_idle_in: Option<Duration>,
-    #[serde(default)]
-    pub request_ixfr: Option<bool>,
-    #[serde(default)]
-    pub provide_ixfr: Option<bool>,
-    #[serde(default)]
-    pub multi_master: Option<bool>,
-    #[serde(default)]
-    pub request_expire: Option<bool>,
-}
-
-/// Per-zone settings over the server's: the options BIND allows in a zone statement (Knot in
-/// a zone or template, NSD in a pattern). The transfer quotas are server-wide everywhere.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ZoneOptions {
-    #[serde(default, with = "humantime_serde")]
-    pub notify_delay: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub min_refresh: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
@@ -210,41 +178,9 @@ pub struct ZoneOptions {
     pub request_expire: Option<bool>,
 }
 
-impl ZoneOptions {
+impl Options {
     pub fn overrides(&self) -> xfrsim_engine::Overrides {
         xfrsim_engine::Overrides {
-            notify_delay: self.notify_delay,
-            min_refresh: self.min_refresh,
-            max_refresh: self.max_refresh,
-            min_retry: self.min_retry,
-            max_retry: self.max_retry,
-            min_expire: self.min_expire,
-            max_expire: self.max_expire,
-            max_transfer_time_in: self.max_transfer_time_in,
-            max_transfer_idle_in: self.max_transfer_idle_in,
-            request_ixfr: self.request_ixfr,
-            provide_ixfr: self.provide_ixfr,
-            multi_master: self.multi_master,
-            request_expire: self.request_expire,
-            ..xfrsim_engine::Overrides::default()
-        }
-    }
-
-    /// What is wrong with these settings on a zone of a `profile` server whose own behaviour
-    /// is `server`: an option that server does not take per zone, or a value that does not go
-    /// with the server's (a minimum above a maximum).
-    pub fn check(&self, profile: ServerProfile, server: &xfrsim_engine::Behaviour) -> Result<(), String> {
-        if profile == ServerProfile::Bind && self.provide_ixfr.is_some() {
-            return Err("provide_ixfr is a server option in BIND (options, view, server), not a zone's".into());
-        }
-        server.clone().with(&self.overrides()).map(|_| ()).map_err(|e| e.to_string())
-    }
-}
-
-impl ServerOptions {
-    /// The profile with these settings applied (checked: the error names the option).
-    pub fn behaviour(&self, profile: ServerProfile) -> Result<xfrsim_engine::Behaviour, xfrsim_engine::ProfileError> {
-        let overrides = xfrsim_engine::Overrides {
             notify_delay: self.notify_delay,
             transfers_in: self.transfers_in,
             transfers_per_ns: self.transfers_per_ns,
@@ -261,8 +197,32 @@ impl ServerOptions {
             provide_ixfr: self.provide_ixfr,
             multi_master: self.multi_master,
             request_expire: self.request_expire,
-        };
-        xfrsim_engine::Behaviour::of(profile.engine()).with(&overrides)
+        }
+    }
+
+    /// A server's behaviour: the profile with these settings applied (checked: the error
+    /// names the option).
+    pub fn behaviour(&self, profile: ServerProfile) -> Result<xfrsim_engine::Behaviour, xfrsim_engine::ProfileError> {
+        xfrsim_engine::Behaviour::of(profile.engine()).with(&self.overrides())
+    }
+
+    /// What is wrong with these settings on a zone of a `profile` server whose own behaviour
+    /// is `server`: an option no real server takes per zone, one this server does not, or a
+    /// value that does not go with the server's (a minimum above a maximum).
+    pub fn check_zone(&self, profile: ServerProfile, server: &xfrsim_engine::Behaviour) -> Result<(), String> {
+        for (name, set) in [
+            ("transfers_in", self.transfers_in.is_some()),
+            ("transfers_per_ns", self.transfers_per_ns.is_some()),
+            ("transfers_out", self.transfers_out.is_some()),
+        ] {
+            if set {
+                return Err(format!("{name} is server-wide: set it in the server's options"));
+            }
+        }
+        if profile == ServerProfile::Bind && self.provide_ixfr.is_some() {
+            return Err("provide_ixfr is a server option in BIND (options, view, server), not a zone's".into());
+        }
+        server.clone().with(&self.overrides()).map(|_| ()).map_err(|e| e.to_string())
     }
 }
 
@@ -295,7 +255,7 @@ pub enum ServerZone {
         transfer_source: Option<IpAddr>,
         /// Settings for this zone over the server's (where the real server allows them per zone).
         #[serde(default)]
-        options: ZoneOptions,
+        options: Options,
     },
     Secondary {
         zone: String,
@@ -311,7 +271,7 @@ pub enum ServerZone {
         #[serde(default)]
         transfer_source: Option<IpAddr>,
         #[serde(default)]
-        options: ZoneOptions,
+        options: Options,
     },
 }
 
@@ -327,7 +287,7 @@ impl ServerZone {
         }
     }
 
-    pub fn options(&self) -> &ZoneOptions {
+    pub fn options(&self) -> &Options {
         match self {
             ServerZone::Primary { options, .. } | ServerZone::Secondary { options, .. } => options,
         }

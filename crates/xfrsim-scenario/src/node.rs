@@ -21,7 +21,7 @@ pub struct NodeFile {
     #[serde(default)]
     pub profile: crate::model::ServerProfile,
     #[serde(default)]
-    pub options: crate::model::ServerOptions,
+    pub options: crate::model::Options,
     pub zones: Vec<NodeZone>,
 }
 
@@ -49,7 +49,7 @@ pub enum NodeZone {
         journal: usize,
         /// Settings for this zone over the node's.
         #[serde(default)]
-        options: crate::model::ZoneOptions,
+        options: crate::model::Options,
     },
     Secondary {
         zone: String,
@@ -61,12 +61,12 @@ pub enum NodeZone {
         #[serde(default = "default_journal")]
         journal: usize,
         #[serde(default)]
-        options: crate::model::ZoneOptions,
+        options: crate::model::Options,
     },
 }
 
 impl NodeZone {
-    pub fn options(&self) -> &crate::model::ZoneOptions {
+    pub fn options(&self) -> &crate::model::Options {
         match self {
             NodeZone::Primary { options, .. } | NodeZone::Secondary { options, .. } => options,
         }
@@ -118,7 +118,7 @@ pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError
             NodeZone::Primary { zone, .. } | NodeZone::Secondary { zone, .. } => zone,
         };
         zone.options()
-            .check(node.profile, &behaviour)
+            .check_zone(node.profile, &behaviour)
             .map_err(|e| error(name, format!("zone `{name}` options: {e}")))?;
     }
     let mut origins = std::collections::BTreeSet::new();

@@ -379,9 +379,6 @@ impl HeldZone {
     }
 
     pub(crate) fn on_connected(&mut self, ctx: &mut Ctx, now: Time, conn: ConnId) {
-        if matches!(ctx.conns.get(&conn), Some(Conn::Notify { .. })) {
-            return self.on_notify_connected(ctx, conn);
-        }
         let origin = self.origin.clone();
         let ask_expire = self.behaviour.request_expire;
         let Some(round) = self.sec().round.as_mut() else { return };
@@ -396,9 +393,6 @@ impl HeldZone {
     }
 
     pub(crate) fn on_connect_failed(&mut self, ctx: &mut Ctx, now: Time, conn: ConnId, failure: ConnectFailure) {
-        if matches!(ctx.conns.get(&conn), Some(Conn::Notify { .. })) {
-            return self.on_notify_conn_lost(ctx, now, conn);
-        }
         if self.sec().step_conn() != Some(conn) {
             return;
         }
@@ -413,9 +407,6 @@ impl HeldZone {
     }
 
     pub(crate) fn on_closed(&mut self, ctx: &mut Ctx, now: Time, conn: ConnId) {
-        if matches!(ctx.conns.get(&conn), Some(Conn::Notify { .. })) {
-            return self.on_notify_conn_lost(ctx, now, conn);
-        }
         if self.sec().step_conn() != Some(conn) {
             return;
         }
@@ -483,9 +474,6 @@ impl HeldZone {
     }
 
     pub(crate) fn on_tcp_message(&mut self, ctx: &mut Ctx, now: Time, conn: ConnId, payload: &[u8]) {
-        if matches!(ctx.conns.get(&conn), Some(Conn::Notify { .. })) {
-            return self.on_notify_tcp_message(ctx, conn, payload);
-        }
         if self.sec().step_conn() != Some(conn) {
             return;
         }

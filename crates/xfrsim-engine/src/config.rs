@@ -1,6 +1,5 @@
 //! What a node is told at start: its addresses, its zones and their roles, and protocol timers.
 
-use core::time::Duration;
 use std::net::{IpAddr, SocketAddr};
 
 use hickory_proto::rr::Name;
@@ -91,21 +90,6 @@ impl ZoneConfig {
             overrides: Overrides::default(),
         }
     }
-}
-
-/// Network timers of a secondary and a server, set by the profile (see `profile.rs`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Timeouts {
-    /// Wait for a UDP SOA answer, per send.
-    pub udp_query: Duration,
-    /// UDP SOA sends before falling back to TCP.
-    pub udp_sends: u32,
-    /// TCP connect deadline toward a master.
-    pub tcp_connect: Duration,
-    /// Wait for the answer to an SOA query over TCP once connected.
-    pub tcp_idle: Duration,
-    /// Close a served TCP connection idle this long.
-    pub tcp_server_idle: Duration,
 }
 
 /// A node: a name for logs, the addresses it answers on, its zones.

@@ -16,12 +16,12 @@ mod serve;
 mod time;
 pub mod wire;
 
-pub use config::{Acl, ConfigError, NodeConfig, Role, Timeouts, ZoneConfig};
+pub use config::{Acl, ConfigError, NodeConfig, Role, ZoneConfig};
 pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
 pub use profile::{
     Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, Overrides, Profile,
-    ProfileError, RoundVerdict, SoaQuery,
+    ProfileError, RoundVerdict, SoaQuery, Timeouts,
 };
 pub use rng::SeededRng;
 pub use time::Time;

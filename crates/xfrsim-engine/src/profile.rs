@@ -15,7 +15,20 @@ use xfrsim_zone::wire::{RCODE_FORMERR, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_REFUSE
 
 use xfrsim_zone::{RrsetTtl, Serial};
 
-use crate::config::Timeouts;
+/// Network timers of a secondary and a server, set by the profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Wait for a UDP SOA answer, per send.
+    pub udp_query: Duration,
+    /// UDP SOA sends before falling back to TCP.
+    pub udp_sends: u32,
+    /// TCP connect deadline toward a master.
+    pub tcp_connect: Duration,
+    /// Wait for the answer to an SOA query over TCP once connected.
+    pub tcp_idle: Duration,
+    /// Close a served TCP connection idle this long.
+    pub tcp_server_idle: Duration,
+}
 
 /// Which real server a node behaves as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

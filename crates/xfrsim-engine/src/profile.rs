@@ -173,6 +173,10 @@ pub struct Behaviour {
     pub round_verdict: RoundVerdict,
     pub half_way_serial: HalfWaySerial,
     pub soa_query: SoaQuery,
+    /// After the UDP SOA tries with EDNS time out, or draw SERVFAIL, NOTIMP or FORMERR, the
+    /// same master is asked once more over UDP without EDNS before TCP (BIND zone.c
+    /// `refresh_callback`: DNS_ZONEFLG_NOEDNS, cleared for each master).
+    pub soa_retry_without_edns: bool,
     /// A cut IXFR (closed, timed out) is retried as AXFR from the same master (BIND xfrin.c:
     /// every IXFR failure becomes `DNS_R_BADIXFR`); otherwise the round moves on (Knot
     /// refresh.c falls back only on an error answer, not on a network error).
@@ -265,6 +269,7 @@ impl Behaviour {
                 round_verdict: RoundVerdict::AnyEqual,
                 half_way_serial: HalfWaySerial::NotNewer,
                 soa_query: SoaQuery::UdpThenTcp,
+                soa_retry_without_edns: true,
                 ixfr_cut_falls_back: true,
                 // zone.c `DNS_ZONE_JITTER_ADD`: [0.75·base, base].
                 jitter_percent: 25,
@@ -334,6 +339,7 @@ impl Behaviour {
                 // "zone is outdated": it transfers.
                 half_way_serial: HalfWaySerial::Newer,
                 soa_query: SoaQuery::Tcp,
+                soa_retry_without_edns: false,
                 ixfr_cut_falls_back: false,
                 // `refresh-jitter` is not in any release up to 3.5.
                 jitter_percent: 0,
@@ -400,6 +406,7 @@ impl Behaviour {
                 round_verdict: RoundVerdict::AnyEqual,
                 half_way_serial: HalfWaySerial::Newer,
                 soa_query: SoaQuery::IxfrDirect,
+                soa_retry_without_edns: false,
                 // xfrd-tcp.c: a broken connection moves on to the next master.
                 ixfr_cut_falls_back: false,
                 // xfrd.c `xfrd_set_timer`: timers over 10 s fire in [0.9·t, t].

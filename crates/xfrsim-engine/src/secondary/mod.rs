@@ -86,6 +86,8 @@ enum Step {
         id: u16,
         sends: u32,
         deadline: Time,
+        /// The query carries EDNS (the first try; BIND then tries once more without it).
+        edns: bool,
     },
     SoaTcp {
         conn: ConnId,
@@ -327,13 +329,7 @@ impl HeldZone {
                 continue;
             }
             match self.behaviour.soa_query {
-                SoaQuery::UdpThenTcp => {
-                    let id = ctx.rng.next_id();
-                    let query = wire::query_asking_expire(id, &origin, SOA, self.behaviour.request_expire);
-                    ctx.send_query(self.transfer_source, master, id, query);
-                    let deadline = now + ctx.behaviour.timeouts.udp_query;
-                    self.sec().round_mut().step = Step::SoaUdp { id, sends: 1, deadline };
-                }
+                SoaQuery::UdpThenTcp => self.soa_over_udp(ctx, now, master, self.behaviour.request_expire),
                 SoaQuery::Tcp => self.soa_over_tcp(ctx, now, master),
                 SoaQuery::IxfrDirect => self.start_transfer(ctx, now, master),
             }
@@ -348,19 +344,20 @@ impl HeldZone {
         let round = self.sec().round_mut();
         match &mut round.step {
             Step::Idle | Step::Deferred { .. } => {}
-            Step::SoaUdp { id, sends, deadline } => {
+            Step::SoaUdp { id, sends, deadline, edns } => {
+                let edns = *edns;
                 if *sends < ctx.behaviour.timeouts.udp_sends {
                     *sends += 1;
                     *deadline = now + ctx.behaviour.timeouts.udp_query;
                     let id = *id;
-                    ctx.send_query(
-                        self.transfer_source,
-                        master,
-                        id,
-                        wire::query_asking_expire(id, &origin, SOA, ask_expire),
-                    );
+                    let query = wire::query_asking_expire(id, &origin, SOA, ask_expire && edns);
+                    ctx.send_query(self.transfer_source, master, id, query);
+                } else if edns && self.behaviour.soa_retry_without_edns {
+                    // BIND zone.c `refresh_callback`: "refresh: timeout retrying without EDNS".
+                    self.soa_over_udp(ctx, now, master, false);
                 } else {
-                    // BIND `try-tcp-refresh`: after the UDP retries, ask again over TCP.
+                    // BIND `try-tcp-refresh`: "refresh: retry limit for primary ... exceeded",
+                    // then the SOA over TCP before the transfer.
                     self.soa_over_tcp(ctx, now, master);
                 }
             }

@@ -4,7 +4,9 @@
 use core::time::Duration;
 use std::net::SocketAddr;
 
-use xfrsim_zone::wire::{Message, OPCODE_NOTIFY, OPCODE_QUERY, RCODE_NOERROR, RCODE_REFUSED};
+use xfrsim_zone::wire::{
+    Message, OPCODE_NOTIFY, OPCODE_QUERY, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL,
+};
 use xfrsim_zone::{SOA, Serial};
 
 use super::{LastAnswer, SoaTimers, Step, StepEnd};
@@ -14,6 +16,15 @@ use crate::node::{Conn, Ctx, HeldZone};
 use crate::profile::EqualSerial;
 
 impl HeldZone {
+    /// Asks `master` for the SOA over UDP, with EDNS (and its EXPIRE option) or without.
+    pub(super) fn soa_over_udp(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, edns: bool) {
+        let id = ctx.rng.next_id();
+        let query = crate::wire::query_asking_expire(id, &self.origin, SOA, edns);
+        ctx.send_query(self.transfer_source, master, id, query);
+        let deadline = now + ctx.behaviour.timeouts.udp_query;
+        self.sec().round_mut().step = Step::SoaUdp { id, sends: 1, deadline, edns };
+    }
+
     pub(super) fn soa_over_tcp(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr) {
         let conn = ctx.connect(self.transfer_source, master, Conn::Client { zone: self.origin.clone() });
         let id = ctx.rng.next_id();
@@ -71,6 +82,14 @@ impl HeldZone {
     pub(super) fn on_soa_answer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, message: &Message) {
         let origin = self.origin.clone();
         let rcode = message.rcode();
+        let with_edns = matches!(self.sec().round_mut().step, Step::SoaUdp { edns: true, .. });
+        let edns_suspect = rcode == u16::from(RCODE_SERVFAIL)
+            || rcode == u16::from(RCODE_NOTIMP)
+            || (rcode == u16::from(RCODE_FORMERR) && message.edns_payload.is_none());
+        if with_edns && edns_suspect && self.behaviour.soa_retry_without_edns {
+            // BIND zone.c `refresh_callback`: "refresh: rcode (...) retrying without EDNS".
+            return self.soa_over_udp(ctx, now, master, false);
+        }
         if rcode == u16::from(RCODE_REFUSED) {
             // BIND: "perhaps AXFR/IXFR is allowed even if SOA queries aren't" — try a transfer.
             self.start_transfer(ctx, now, master);

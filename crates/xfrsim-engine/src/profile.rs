@@ -220,6 +220,10 @@ pub struct Behaviour {
     pub provide_ixfr: bool,
     /// The RCODE for AXFR asked over UDP, and for a transfer the ACL denies.
     pub axfr_udp_rcode: u8,
+    /// AXFR over UDP is refused before the transfer ACL is looked at; otherwise a client the
+    /// ACL denies gets the denial's RCODE first (BIND lib/ns/xfrout.c checks the ACL, then
+    /// "attempted AXFR over UDP"; checked by the interop check `server-answers`).
+    pub axfr_udp_before_acl: bool,
     pub transfer_denied_rcode: u8,
     /// The RCODE for a NOTIFY from a host that is not a master (RFC 1996 §3.10).
     pub notify_refused_rcode: u8,
@@ -310,6 +314,7 @@ impl Behaviour {
                 provide_ixfr: true,
                 // lib/ns/xfrout.c: AXFR over UDP FORMERR; a transfer the ACL denies REFUSED.
                 axfr_udp_rcode: RCODE_FORMERR,
+                axfr_udp_before_acl: false,
                 transfer_denied_rcode: RCODE_REFUSED,
                 // zone.c `dns_zone_notifyreceive`: "refused notify from non-primary", REFUSED.
                 notify_refused_rcode: RCODE_REFUSED,
@@ -377,6 +382,7 @@ impl Behaviour {
                 // axfr.c: AXFR over UDP NOTIMP; process_query.c `process_query_acl_check`:
                 // a denied transfer NOTAUTH.
                 axfr_udp_rcode: RCODE_NOTIMP,
+                axfr_udp_before_acl: true,
                 transfer_denied_rcode: RCODE_NOTAUTH,
                 // The ACL check answers NOTAUTH for NOTIFY too ("ACL, denied, action notify";
                 // seen on knotd 3.2.6 by the interop check `events-notify-non-master`).
@@ -448,6 +454,7 @@ impl Behaviour {
                 provide_ixfr: false,
                 // query.c: AXFR over UDP NOTIMP; a denied transfer REFUSED.
                 axfr_udp_rcode: RCODE_NOTIMP,
+                axfr_udp_before_acl: true,
                 transfer_denied_rcode: RCODE_REFUSED,
                 // query.c `answer_notify`: REFUSED.
                 notify_refused_rcode: RCODE_REFUSED,

@@ -53,9 +53,22 @@ impl Node {
         let qname = q.name.to_hickory();
         let qtype = q.qtype;
         if qtype == TYPE_AXFR && !over_tcp {
-            // RFC 5936 §4.2: AXFR is TCP only; the RCODE is the profile's.
-            self.ctx.emit(now, self.zone_for(&qname).cloned().as_ref(), EventKind::UdpZoneTransfer { client: from });
-            return wire::error_response(request, self.ctx.behaviour.axfr_udp_rcode);
+            // RFC 5936 §4.2: AXFR is TCP only; the RCODE is the profile's. BIND looks the zone
+            // and the transfer ACL up first: a zone it lacks is NOTAUTH (below), a client the
+            // ACL denies gets the denial.
+            let held = self.zones.get(&qname);
+            let checks_first = !self.ctx.behaviour.axfr_udp_before_acl;
+            if checks_first && held.is_some_and(|zone| !zone.allow_transfer.allows(from.ip())) {
+                return wire::error_response(request, self.ctx.behaviour.transfer_denied_rcode);
+            }
+            if !checks_first || held.is_some() {
+                self.ctx.emit(
+                    now,
+                    self.zone_for(&qname).cloned().as_ref(),
+                    EventKind::UdpZoneTransfer { client: from },
+                );
+                return wire::error_response(request, self.ctx.behaviour.axfr_udp_rcode);
+            }
         }
         let Some(origin) = self.zone_for(&qname).cloned() else {
             if matches!(qtype, TYPE_AXFR | TYPE_IXFR) {

@@ -20,6 +20,7 @@ use crate::peer::{Peer, PeerRole, PeerServer, Program, missing_packages};
 use crate::workdir::{WorkDir, free_port};
 use crate::zonetext::{ORIGIN, ZoneChange, ZoneText};
 
+mod answers;
 mod events;
 
 /// Serial of the generated zone (date-style, as operators number them).
@@ -133,6 +134,7 @@ pub fn all_checks() -> Vec<Check> {
             add(if client == Client::Dig { "dig-ixfr" } else { "kdig-ixfr" }, client_ixfr);
         }
         add("acl-refused", acl_refused);
+        add("server-answers", answers::server_answers);
         add("not-authoritative", not_authoritative);
         add("content-fidelity", content_fidelity);
         // Event sequences: the real secondary and ours side by side (BIND and Knot only: our

@@ -6,7 +6,8 @@
 //! `CZ-NIC/knot`, NSD 4.x `NLnetLabs/nsd`). docs/scenarios.md has the same table for users.
 //!
 //! A row is a default: every option a real server lets an operator set can be overridden
-//! per server ([`Overrides`], with the real option's name), and is checked when applied.
+//! per server, and per zone where the real server allows it ([`Overrides`], with the real
+//! option's name), and is checked when applied ([`Behaviour::with`]).
 
 use core::fmt;
 use core::time::Duration;

@@ -195,6 +195,15 @@ pub struct Behaviour {
     pub expire_covers_refresh_retry: bool,
     pub backoff: Backoff,
     pub backoff_after_expiry: bool,
+    /// After expiry the secondary keeps its copy (answering SERVFAIL) and asks IXFR with its
+    /// SOA (NSD xfrd.c: `soa_disk` survives expiry). A one-SOA answer with that same serial
+    /// makes the copy current again, served with no transfer (`xfrd_parse_received_xfr_packet`:
+    /// "got update indicating current serial", `xfrd_zone_ok`); any other one-SOA answer is
+    /// taken as a NOTIFY ("if expired - accept anything") and the connection waits for the rest
+    /// of a transfer that never comes, until the idle limit — so a primary rolled back to a
+    /// lower serial is never transferred from (seen on nsd 4.6.1 by the interop check
+    /// `events-lower-serial`; nsd#213).
+    pub expired_keeps_copy: bool,
     /// A failed round's RETRY counts from when the round started (BIND zone.c `zone_refresh`
     /// sets refreshtime "as if refresh check has failed" before asking anyone); otherwise
     /// from when it ended (Knot, NSD).
@@ -293,6 +302,7 @@ impl Behaviour {
                 backoff: Backoff::Doubling { first: secs(60), max: secs(6 * 3600) },
                 backoff_after_expiry: true,
                 retry_from_round_start: true,
+                expired_keeps_copy: false,
                 retry_backoff: false,
                 // ARM `notify-delay` 5 s.
                 notify_delay: secs(5),
@@ -363,6 +373,7 @@ impl Behaviour {
                 backoff: Backoff::Squares { unit: secs(5), max: secs(7200), random: secs(30) },
                 backoff_after_expiry: true,
                 retry_from_round_start: false,
+                expired_keeps_copy: false,
                 retry_backoff: false,
                 // `notify-delay` 0 (3.5).
                 notify_delay: secs(0),
@@ -430,11 +441,14 @@ impl Behaviour {
                 expire_covers_refresh_retry: false,
                 // xfrd.c `xfrd_set_timer_retry`: `fresh_xfr_timeout` starts at
                 // XFRD_TRANSFER_TIMEOUT_START 10 s and doubles per failed round (so the first
-                // wait is 20 s) up to 86400 s; with data, RETRY × that / 10. The timers of the
-                // last SOA stay in use after expiry.
+                // wait without data is 20 s) up to 86400 s; with data, RETRY × that / 10, the
+                // timeout having been reset when the zone was loaded
+                // (`xfrd_handle_incoming_soa`), so RETRY × 1, 2, 4, ... The timers of the last
+                // SOA stay in use after expiry.
                 backoff: Backoff::Doubling { first: secs(20), max: secs(86_400) },
                 backoff_after_expiry: false,
                 retry_from_round_start: false,
+                expired_keeps_copy: true,
                 retry_backoff: true,
                 notify_delay: secs(0),
                 // xfrd-notify.c: UDP only, `XFRD_NOTIFY_RETRY_TIMOUT` 3 s, `notify-retry` 5.

@@ -137,14 +137,11 @@ pub fn all_checks() -> Vec<Check> {
         add("server-answers", answers::server_answers);
         add("not-authoritative", not_authoritative);
         add("content-fidelity", content_fidelity);
-        // Event sequences: the real secondary and ours side by side (BIND and Knot only: our
-        // NSD profile is not compared here).
-        if peer != Peer::Nsd {
-            add("events-master-down", events::master_down);
-            add("events-lower-serial", events::lower_serial);
-            add("events-ixfr-fallback", events::ixfr_fallback);
-            add("events-notify-non-master", events::notify_non_master);
-        }
+        // Event sequences: the real secondary and ours side by side.
+        add("events-master-down", events::master_down);
+        add("events-lower-serial", events::lower_serial);
+        add("events-ixfr-fallback", events::ixfr_fallback);
+        add("events-notify-non-master", events::notify_non_master);
     }
     checks.push(Check { name: "closed-port", target: Target::Alone(closed_port) });
     checks

@@ -106,10 +106,12 @@ pub struct SecondaryOptions {
     /// Lower the server's minimum SOA timers to 1 s: BIND `min-refresh-time 1; min-retry-time
     /// 1;` (it has no expire minimum), Knot `refresh-min-interval`, `retry-min-interval` and
     /// `expire-min-interval` at their lowest: knotd 3.2 refuses a `refresh-min-interval` below 2
-    /// and an `expire-min-interval` below 3 (its defaults, so only RETRY is lowered).
+    /// and an `expire-min-interval` below 3 (its defaults, so only RETRY is lowered); NSD
+    /// `min-refresh-time: 1`, `min-retry-time: 1`, `min-expire-time: 1`.
     pub lower_clamps: bool,
     /// Log at debug level: Knot `any: debug` (its `ACL, denied, action notify` line is debug),
-    /// BIND `-d 3` (xfrin's "got <rcode>, retrying with AXFR" is debug 3).
+    /// BIND `-d 3` (xfrin's "got <rcode>, retrying with AXFR" is debug 3), NSD `verbosity: 3`
+    /// (xfrd's "received error code NOTIMPL" for an IXFR is logged from 3; otherwise 2).
     pub debug_log: bool,
 }
 
@@ -449,6 +451,11 @@ fn knot_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
 
 fn nsd_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
     let d = dir.display();
+    // nsd.conf(5): 1 logs NOTIFYs taken, committed transfers and "ignoring old serial"; 2 adds
+    // refused NOTIFYs; 3 adds the error RCODE of an IXFR answered NOTIMP or FORMERR (xfrd.c
+    // logs it below 3 only once IXFR is known to be off). Connect failures and the expiry are
+    // errors, logged at any verbosity.
+    let nsd_debug = zones.iter().any(|z| matches!(z, PeerRole::Secondary { options, .. } if options.debug_log));
     let mut conf = format!(
         "server:\n\
          \tip-address: {ip}@{port}\n\
@@ -464,12 +471,13 @@ fn nsd_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
          \txfrdir: \"{d}\"\n\
          \tzonelistfile: \"{d}/zone.list\"\n\
          \tserver-count: 1\n\
-         \tverbosity: 2\n\
+         \tverbosity: {verbosity}\n\
          remote-control:\n\
          \tcontrol-enable: yes\n\
          \tcontrol-interface: \"{d}/nsd.ctl\"\n",
         ip = addr.ip(),
         port = addr.port(),
+        verbosity = if nsd_debug { 3 } else { 2 },
     );
     for zone in zones {
         let origin = zone.origin();
@@ -484,9 +492,14 @@ fn nsd_config(dir: &Path, addr: SocketAddr, zones: &[PeerRole]) -> String {
                     let _ = writeln!(conf, "\tnotify: {}@{} NOKEY", target.ip(), target.port());
                 }
             }
-            PeerRole::Secondary { master, .. } => {
+            PeerRole::Secondary { master, options, .. } => {
                 let _ = writeln!(conf, "\trequest-xfr: {}@{} NOKEY", master.ip(), master.port());
                 conf.push_str("\tallow-notify: 127.0.0.1 NOKEY\n\tprovide-xfr: 127.0.0.1 NOKEY\n");
+                if options.lower_clamps {
+                    // nsd.conf(5): the defaults are min-refresh-time 0, min-retry-time 0 and
+                    // no expire minimum, but xfrd.h's `within_*_bounds` keep each at 1 s or more.
+                    conf.push_str("\tmin-refresh-time: 1\n\tmin-retry-time: 1\n\tmin-expire-time: 1\n");
+                }
             }
         }
     }

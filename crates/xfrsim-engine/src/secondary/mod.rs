@@ -15,8 +15,10 @@ mod transfer;
 use core::time::Duration;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
 use xfrsim_zone::wire::Message;
-use xfrsim_zone::{SOA, Serial, Zone};
+
+use xfrsim_zone::{SOA, Serial, Zone, ZoneHistory};
 
 use crate::Time;
 use crate::event::{BadResponse, EventKind, Unreachable};
@@ -54,6 +56,8 @@ pub(crate) struct SecondaryState {
     queued_notify: Option<SocketAddr>,
     /// Failed rounds in a row, for the backoffs.
     failed_rounds: u32,
+    /// The expired copy, kept (not served) where the profile does (NSD).
+    stale: Option<Arc<ZoneHistory>>,
     /// The SOA timers (seconds) last reported as clamped, so the report comes once per zone.
     clamp_reported: Option<(u32, u32, u32)>,
 }
@@ -113,6 +117,7 @@ impl SecondaryState {
             round: None,
             queued_notify: None,
             failed_rounds: 0,
+            stale: None,
             clamp_reported: None,
         }
     }
@@ -270,10 +275,11 @@ impl HeldZone {
     /// `zone_maintenance` sets refreshtime = now; Knot `zone_perform_expire`).
     fn expire(&mut self, ctx: &mut Ctx, now: Time) {
         let origin = self.origin.clone();
-        self.data = None;
+        let stale = self.data.take().filter(|_| self.behaviour.expired_keeps_copy);
         let forget_timers = self.behaviour.backoff_after_expiry;
         let sec = self.sec();
         sec.expired = true;
+        sec.stale = stale;
         sec.expire_at = None;
         if forget_timers {
             // BIND `zone_expire` clears HAVETIMERS: retries back off again from the start.
@@ -501,8 +507,8 @@ impl HeldZone {
                 sec.failed_rounds = failed.saturating_add(1);
                 let wait = match sec.timers {
                     Some(t) if behaviour.retry_backoff => {
-                        // NSD: RETRY × 2, 4, 8, ... (capped with the wait at a day).
-                        let factor = 1u32 << (failed + 1).min(16);
+                        // NSD: RETRY × 1, 2, 4, ... (capped with the wait at a day).
+                        let factor = 1u32 << failed.min(16);
                         (t.retry * factor).min(Duration::from_secs(86_400))
                     }
                     Some(t) => t.retry,

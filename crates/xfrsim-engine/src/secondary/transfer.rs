@@ -30,7 +30,8 @@ impl HeldZone {
     /// IXFR when we hold a copy and the profile asks for it, AXFR otherwise (BIND xfrin: no
     /// database, or `request-ixfr no` → AXFR).
     pub(super) fn start_transfer(&mut self, ctx: &mut Ctx, now: crate::Time, master: SocketAddr) {
-        let qtype = if self.data.is_some() && self.behaviour.request_ixfr { TYPE_IXFR } else { TYPE_AXFR };
+        let has_soa = self.data.is_some() || self.sec().stale.is_some();
+        let qtype = if has_soa && self.behaviour.request_ixfr { TYPE_IXFR } else { TYPE_AXFR };
         self.open_transfer(ctx, now, master, qtype);
     }
 
@@ -51,7 +52,7 @@ impl HeldZone {
     fn connect_transfer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: u16) {
         let conn = ctx.connect(self.transfer_source, master, Conn::Client { zone: self.origin.clone() });
         let id = ctx.rng.next_id();
-        let our_serial = if qtype == TYPE_IXFR { self.serial() } else { None };
+        let our_serial = if qtype == TYPE_IXFR { self.request_soa().and_then(|soa| soa.soa_serial()) } else { None };
         let receiver = receiver(&self.origin, id, qtype, our_serial);
         let deadline = now + ctx.behaviour.timeouts.tcp_connect;
         let transfer = Transfer { conn, id, qtype, deadline, started: now, receiver, sent: false, edns_expire: None };
@@ -92,9 +93,17 @@ impl HeldZone {
         }
     }
 
+    /// The SOA an IXFR request carries: our copy's, or the expired copy's where kept.
+    fn request_soa(&mut self) -> Option<xfrsim_zone::ZoneRecord> {
+        match self.data.as_ref() {
+            Some(history) => Some(history.zone().soa_record().clone()),
+            None => self.sec().stale.as_ref().map(|h| h.zone().soa_record().clone()),
+        }
+    }
+
     pub(super) fn on_transfer_connected(&mut self, ctx: &mut Ctx, now: Time) {
         let origin = self.origin.clone();
-        let our_soa = self.data.as_ref().map(|h| h.zone().soa_record().clone());
+        let our_soa = self.request_soa();
         let ask_expire = self.behaviour.request_expire;
         let idle = self.behaviour.max_transfer_idle_in;
         let total = self.behaviour.max_transfer_time_in;
@@ -165,6 +174,25 @@ impl HeldZone {
         let origin = self.origin.clone();
         let ours = self.serial();
         let edns_expire = self.transfer().edns_expire;
+        let stale_serial = self.sec().stale.as_ref().map(|h| h.zone().serial());
+        if let (None, Some(kept)) = (ours, stale_serial) {
+            match &outcome {
+                // NSD, expired, asked with its kept copy's SOA (see `expired_keeps_copy`): the
+                // same serial makes that copy current again, with no transfer.
+                TransferOutcome::UpToDate { serial } if *serial == kept => {
+                    self.data = self.sec().stale.take();
+                    self.sec().expired = false;
+                    ctx.emit(now, Some(&origin), EventKind::ZoneInSync { serial: kept, master });
+                    return self.master_equal(ctx, now, master, edns_expire);
+                }
+                // Another serial alone is taken as a NOTIFY: the connection waits for the rest.
+                TransferOutcome::UpToDate { .. } => return,
+                // Diffs from the kept copy apply to it.
+                TransferOutcome::Incremental { .. } => self.data = self.sec().stale.take(),
+                TransferOutcome::Full { .. } => {}
+            }
+        }
+        let ours = self.serial();
         if ours.is_none() && !matches!(outcome, TransferOutcome::Full { .. }) {
             // The copy this IXFR was relative to expired while the answer was in flight:
             // the answer no longer applies; take the whole zone instead.
@@ -250,6 +278,7 @@ impl HeldZone {
     ) {
         let origin = self.origin.clone();
         self.sec().expired = false;
+        self.sec().stale = None;
         ctx.emit(now, Some(&origin), EventKind::ZoneUpdate { serial, master, incremental });
         self.report_clamp(ctx, now);
         // RFC 7314 §4: after a transfer the option seeds the expire timer.

@@ -182,6 +182,14 @@ pub struct Behaviour {
     /// every IXFR failure becomes `DNS_R_BADIXFR`); otherwise the round moves on (Knot
     /// refresh.c falls back only on an error answer, not on a network error).
     pub ixfr_cut_falls_back: bool,
+    /// Which error RCODEs to an IXFR are retried as AXFR from the same master: any (BIND
+    /// xfrin.c "got <rcode>, retrying with AXFR"; Knot refresh.c "fallback to AXFR"), or only
+    /// NOTIMP and FORMERR (NSD xfrd.c: they turn IXFR off for that master; any other RCODE is a
+    /// bad reply and the round moves on).
+    pub ixfr_fallback_any_rcode: bool,
+    /// An SOA query answered REFUSED still tries the transfer (BIND zone.c `refresh_callback`:
+    /// "perhaps AXFR/IXFR is allowed even if SOA queries aren't"); otherwise the master failed.
+    pub refused_soa_tries_transfer: bool,
     /// Refresh and retry waits are drawn from [base·(1 − jitter_percent/100), base].
     pub jitter_percent: u8,
     /// SOA timer clamps: refresh to [min, max], retry to [min, max], expire to [min, max]
@@ -285,6 +293,8 @@ impl Behaviour {
                 soa_query: SoaQuery::UdpThenTcp,
                 soa_retry_without_edns: true,
                 ixfr_cut_falls_back: true,
+                ixfr_fallback_any_rcode: true,
+                refused_soa_tries_transfer: true,
                 // zone.c `DNS_ZONE_JITTER_ADD`: [0.75·base, base].
                 jitter_percent: 25,
                 // ARM `min-refresh-time` 300, `max-refresh-time` 2419200, `min-retry-time` 500,
@@ -357,6 +367,8 @@ impl Behaviour {
                 soa_query: SoaQuery::Tcp,
                 soa_retry_without_edns: false,
                 ixfr_cut_falls_back: false,
+                ixfr_fallback_any_rcode: true,
+                refused_soa_tries_transfer: false,
                 // `refresh-jitter` is not in any release up to 3.5.
                 jitter_percent: 0,
                 // doc/reference.rst: `refresh-min-interval` 2, `retry-min-interval` 1,
@@ -427,6 +439,9 @@ impl Behaviour {
                 soa_retry_without_edns: false,
                 // xfrd-tcp.c: a broken connection moves on to the next master.
                 ixfr_cut_falls_back: false,
+                ixfr_fallback_any_rcode: false,
+                // It asks no SOA (IXFR straight away): never used.
+                refused_soa_tries_transfer: false,
                 // xfrd.c `xfrd_set_timer`: timers over 10 s fire in [0.9·t, t].
                 jitter_percent: 10,
                 // nsd.conf(5): `min-refresh-time` 0, `max-refresh-time` 4 weeks,
@@ -486,6 +501,11 @@ impl Behaviour {
     /// Whether `theirs` is a newer version than `ours`, as this server decides it.
     pub fn is_newer(&self, theirs: Serial, ours: Serial) -> bool {
         theirs.is_newer_than(ours) || (self.half_way_serial == HalfWaySerial::Newer && theirs.0 == ours.0 ^ 0x8000_0000)
+    }
+
+    /// Whether an IXFR answered with `rcode` is retried as AXFR.
+    pub fn ixfr_rcode_falls_back(&self, rcode: u16) -> bool {
+        self.ixfr_fallback_any_rcode || rcode == u16::from(RCODE_NOTIMP) || rcode == u16::from(RCODE_FORMERR)
     }
 
     /// Whether a NOTIFY hinting `hint` is ignored by a secondary holding `ours`.

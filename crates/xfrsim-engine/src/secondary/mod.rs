@@ -296,6 +296,9 @@ impl HeldZone {
         let master_order = self.behaviour.master_order;
         let sec = self.sec();
         if sec.masters.is_empty() {
+            // Nothing to ask (503 was reported); no refresh stays due, or the node would be
+            // woken for it at once, forever.
+            sec.next_refresh = None;
             return;
         }
         let notifier = notifier.and_then(|n| sec.masters.iter().position(|m| m.ip() == n.ip()));

@@ -90,7 +90,7 @@ impl HeldZone {
             // BIND zone.c `refresh_callback`: "refresh: rcode (...) retrying without EDNS".
             return self.soa_over_udp(ctx, now, master, false);
         }
-        if rcode == u16::from(RCODE_REFUSED) {
+        if rcode == u16::from(RCODE_REFUSED) && self.behaviour.refused_soa_tries_transfer {
             // BIND: "perhaps AXFR/IXFR is allowed even if SOA queries aren't" — try a transfer.
             self.start_transfer(ctx, now, master);
             return;

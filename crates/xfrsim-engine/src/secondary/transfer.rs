@@ -187,8 +187,9 @@ impl HeldZone {
                 }
                 // Another serial alone is taken as a NOTIFY: the connection waits for the rest.
                 TransferOutcome::UpToDate { .. } => return,
-                // Diffs from the kept copy apply to it.
-                TransferOutcome::Incremental { .. } => self.data = self.sec().stale.take(),
+                // Diffs from the kept copy apply to it — to a copy of it (copy on write), so a
+                // diff that does not apply leaves the kept copy as it was, and unserved.
+                TransferOutcome::Incremental { .. } => self.data = self.sec().stale.clone(),
                 TransferOutcome::Full { .. } => {}
             }
         }
@@ -254,6 +255,10 @@ impl HeldZone {
                         self.installed(ctx, now, master, serial, true, edns_expire);
                     }
                     Err(error) => {
+                        if self.sec().expired {
+                            // The diffs were tried on the expired copy, which stays unserved.
+                            self.data = None;
+                        }
                         // A diff that breaks the zone's integrity is named as such; anything
                         // else means it does not fit our copy.
                         let reason = match BadResponse::from_zone_error(error) {
@@ -277,8 +282,12 @@ impl HeldZone {
         edns_expire: Option<u32>,
     ) {
         let origin = self.origin.clone();
-        self.sec().expired = false;
-        self.sec().stale = None;
+        let sec = self.sec();
+        sec.expired = false;
+        sec.stale = None;
+        // REFRESH counts from the install, whatever master said "equal" earlier in the round
+        // (BIND zone.c `dns__zone_xfrdone`).
+        sec.round_mut().in_sync_at = Some(now);
         ctx.emit(now, Some(&origin), EventKind::ZoneUpdate { serial, master, incremental });
         self.report_clamp(ctx, now);
         // RFC 7314 §4: after a transfer the option seeds the expire timer.
@@ -289,26 +298,29 @@ impl HeldZone {
         self.notify_all(ctx, now);
     }
 
-    /// A transfer failed. An IXFR answered with an error RCODE, or unusable, is retried as
-    /// AXFR from the same master (RFC 1995 §2; BIND xfrin.c "got <rcode>, retrying with AXFR";
-    /// Knot "fallback to AXFR"); a cut IXFR too where the profile says so. AXFR failures move
-    /// on to the next master (BIND `next_primary`).
+    /// A transfer failed. An unusable IXFR, or one answered with an error RCODE the profile
+    /// falls back on (any for BIND and Knot, NOTIMP and FORMERR for NSD), is retried as AXFR
+    /// from the same master (RFC 1995 §2; BIND xfrin.c "got <rcode>, retrying with AXFR"; Knot
+    /// "fallback to AXFR"); a cut IXFR too where the profile says so. Anything else moves on
+    /// to the next master (BIND `next_primary`).
     fn transfer_failed(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, qtype: u16, failure: Failure) {
         let origin = self.origin.clone();
         if qtype == TYPE_IXFR {
-            let (reason, falls_back) = match failure {
-                Failure::Rcode(code) => (BadResponse::Rcode(code), true),
-                Failure::Bad(reason) => (reason, true),
-                Failure::Cut(reason) => (reason, self.behaviour.ixfr_cut_falls_back),
+            let falls_back = match &failure {
+                Failure::Rcode(code) => self.behaviour.ixfr_rcode_falls_back(*code),
+                Failure::Bad(_) => true,
+                Failure::Cut(_) => self.behaviour.ixfr_cut_falls_back,
             };
             if falls_back {
+                let reason = match failure {
+                    Failure::Rcode(code) => BadResponse::Rcode(code),
+                    Failure::Bad(reason) | Failure::Cut(reason) => reason,
+                };
                 ctx.emit(now, Some(&origin), EventKind::IxfrBadResponse { master, reason });
                 self.open_transfer(ctx, now, master, TYPE_AXFR);
-            } else {
-                ctx.emit(now, Some(&origin), EventKind::XfrAbortedByMaster { master, reason });
-                self.master_failed(ctx, now);
+                return;
             }
-            return;
+            // No fallback: reported as a failed transfer, like an AXFR's, and on to the next master.
         }
         let kind = match failure {
             Failure::Rcode(code) if code == u16::from(xfrsim_zone::wire::RCODE_REFUSED) => {

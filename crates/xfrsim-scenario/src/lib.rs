@@ -20,6 +20,23 @@ pub use zones::{ZoneLoadError, build_zone, generated_zone};
 /// The seed used when neither the command line nor the file gives one.
 pub const DEFAULT_SEED: u64 = 6523;
 
+// Limits on what one scenario file may ask for, checked when it loads, before anything is
+// built: what a run costs grows with each of them (docs/scenarios.md, "Limits").
+
+/// The largest scenario file read.
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+/// The longest simulated duration: a year. Every time in the file is bounded by it, so no
+/// time arithmetic can overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+/// Timeline steps once `Updates` are expanded into single updates.
+pub const MAX_TIMELINE_STEPS: u64 = 1_000_000;
+/// Servers in one scenario.
+pub const MAX_SERVERS: usize = 1_000;
+/// Generated hosts in one zone (each is two records).
+pub const MAX_GENERATED_HOSTS: u32 = 1_000_000;
+/// One-way latency or jitter of a link (a geostationary satellite hop is 0.6 s).
+pub const MAX_LATENCY: Duration = Duration::from_secs(60);
+
 /// A scenario that loaded and passed every check, with what it was loaded from.
 #[derive(Debug, Clone)]
 pub struct LoadedScenario {
@@ -44,18 +61,26 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path, self.line, self.col, self.message)
+        match self.line {
+            // Not a position in the text (the file could not be read at all).
+            0 => write!(f, "{}: {}", self.path, self.message),
+            line => write!(f, "{}:{line}:{}: {}", self.path, self.col, self.message),
+        }
     }
 }
 
 /// Reads, parses and validates a scenario file.
 pub fn load(path: &Path) -> Result<LoadedScenario, ScenarioError> {
-    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        path: path.display().to_string(),
-        line: 0,
-        col: 0,
-        message: format!("cannot read scenario: {e}"),
-    })?;
+    let error = |message: String| ScenarioError { path: path.display().to_string(), line: 0, col: 0, message };
+    // A FIFO or a device named `x.ron` would block the read, or never end: regular files only.
+    let meta = std::fs::metadata(path).map_err(|e| error(format!("cannot read scenario: {e}")))?;
+    if !meta.is_file() {
+        return Err(error("cannot read scenario: not a regular file".into()));
+    }
+    if meta.len() > MAX_SCENARIO_BYTES {
+        return Err(error(format!("scenario is {} bytes; the limit is {MAX_SCENARIO_BYTES}", meta.len())));
+    }
+    let source = std::fs::read_to_string(path).map_err(|e| error(format!("cannot read scenario: {e}")))?;
     parse(&source, path)
 }
 
@@ -200,6 +225,19 @@ impl Checker<'_> {
         if end.is_zero() {
             return Err(self.error_at("duration", "duration must be greater than zero".into()));
         }
+        if end > MAX_DURATION {
+            let days = MAX_DURATION.as_secs() / 86_400;
+            return Err(self.error_at(
+                "duration:",
+                format!("duration {} is longer than the limit of {days} days", fmt_duration(end)),
+            ));
+        }
+        for (field, value) in [("min_latency", s.network.min_latency), ("max_latency", s.network.max_latency)] {
+            self.check_latency(field, value)?;
+        }
+        if s.servers.len() > MAX_SERVERS {
+            return Err(self.error_at("servers", format!("{} servers; the limit is {MAX_SERVERS}", s.servers.len())));
+        }
         self.check_ms("duration", end)?;
         if s.network.min_latency > s.network.max_latency {
             return Err(self.error_at("min_latency", "min_latency is greater than max_latency".into()));
@@ -213,6 +251,17 @@ impl Checker<'_> {
             }
             if !origins.insert(zone.origin.as_str()) {
                 return Err(self.error_at(&zone.origin, format!("zone `{}` is defined twice", zone.origin)));
+            }
+            if let Err(e) = hickory_proto::rr::Name::from_ascii(&zone.origin) {
+                return Err(
+                    self.error_at(&zone.origin, format!("zone origin `{}` is not a domain name: {e}", zone.origin))
+                );
+            }
+            if zone.hosts > MAX_GENERATED_HOSTS {
+                return Err(self.error_at(
+                    "hosts",
+                    format!("zone `{}`: {} hosts; the limit is {MAX_GENERATED_HOSTS}", zone.origin, zone.hosts),
+                ));
             }
             for (what, value) in [("refresh", zone.refresh), ("retry", zone.retry), ("expire", zone.expire)] {
                 if value.as_secs() == 0 || value.subsec_nanos() != 0 || value.as_secs() > u64::from(i32::MAX as u32) {
@@ -333,11 +382,16 @@ impl Checker<'_> {
                 }
             }
         }
-        // Timeline.
+        // Timeline. Each step's errors point at its own `action:` (found by moving on from the
+        // last one, so loading stays linear in the number of steps).
         self.anchor_at("timeline", 0);
         self.check_holds()?;
+        let positions = self.action_positions();
+        let mut expanded: u64 = 0;
         for (i, step) in s.timeline.iter().enumerate() {
-            self.anchor_nth("action:", i, "timeline");
+            if let Some(&at) = positions.get(i) {
+                self.anchor.set(at);
+            }
             self.check_ms("at", step.at)?;
             if step.at > end {
                 return Err(self.error_at(
@@ -350,6 +404,20 @@ impl Checker<'_> {
                 ));
             }
             self.check_action(&step.action)?;
+            expanded = expanded.saturating_add(match &step.action {
+                Action::Updates { every, until, .. } if *until >= step.at => {
+                    let span = until.saturating_sub(step.at).as_millis();
+                    u64::try_from(span / every.as_millis().max(1)).unwrap_or(u64::MAX).saturating_add(1)
+                }
+                Action::Updates { .. } => 0,
+                _ => 1,
+            });
+            if expanded > MAX_TIMELINE_STEPS {
+                return Err(self.error_at(
+                    "action:",
+                    format!("the timeline expands to more than {MAX_TIMELINE_STEPS} steps (Updates count one each)"),
+                ));
+            }
         }
         // Expectations.
         self.anchor_at("expect", 0);
@@ -357,6 +425,13 @@ impl Checker<'_> {
             self.check_expectation(expectation)?;
         }
         Ok(())
+    }
+
+    /// Where each timeline step's `action:` is in the source, in order (one pass: errors about
+    /// step `i` point at `positions[i]`, and loading stays linear in the number of steps).
+    fn action_positions(&self) -> Vec<usize> {
+        let start = self.source.find("timeline").unwrap_or(0);
+        self.source[start..].match_indices("action:").map(|(offset, _)| start + offset).collect()
     }
 
     /// Moves the anchor to the first occurrence of `token` at or after `from`.
@@ -381,6 +456,7 @@ impl Checker<'_> {
         let s = self.scenario;
         let ip = |reference: &str| s.resolve(reference).map(|a| a.ip());
         let silent = |reference: &str| ip(reference).is_some_and(|a| s.silent_hosts.contains(&a));
+        let positions = self.action_positions();
         let mut steps: Vec<(usize, &Step)> = s.timeline.iter().enumerate().collect();
         steps.sort_by_key(|(_, step)| step.at);
         let mut held: BTreeSet<(String, String)> = BTreeSet::new();
@@ -391,7 +467,9 @@ impl Checker<'_> {
             if a <= b { (a, b) } else { (b, a) }
         };
         for (i, step) in steps {
-            self.anchor_nth("action:", i, "timeline");
+            if let Some(&at) = positions.get(i) {
+                self.anchor.set(at);
+            }
             let ends: Vec<(&str, Option<&str>)> = match &step.action {
                 Action::Partition(a, b)
                 | Action::PartitionOneway(a, b)
@@ -451,6 +529,16 @@ impl Checker<'_> {
             return Err(self.error_at(a, format!("a link needs two different ends, got `{a}` twice")));
         }
         Ok(())
+    }
+
+    fn check_latency(&self, field: &str, value: Duration) -> Result<(), ScenarioError> {
+        if value > MAX_LATENCY {
+            return Err(self.error_at(
+                field,
+                format!("{field} {} is longer than the limit, {}", fmt_duration(value), fmt_duration(MAX_LATENCY)),
+            ));
+        }
+        self.check_ms(field, value)
     }
 
     fn check_ms(&self, field: &str, value: Duration) -> Result<(), ScenarioError> {
@@ -532,13 +620,16 @@ impl Checker<'_> {
             | Action::Block { from: a, to: b, .. }
             | Action::Unblock { from: a, to: b, .. }
             | Action::Hold(a, b)
-            | Action::Release(a, b)
-            | Action::Latency(a, b, _) => self.link_ends(a, b)?,
+            | Action::Release(a, b) => self.link_ends(a, b)?,
+            Action::Latency(a, b, latency) => {
+                self.link_ends(a, b)?;
+                self.check_latency("Latency", *latency)?;
+            }
             Action::Link { a, b, latency, jitter, loss, bandwidth } => {
                 self.link_ends(a, b)?;
                 for (field, value) in [("latency", latency), ("jitter", jitter)] {
                     if let Some(value) = value {
-                        self.check_ms(field, *value)?;
+                        self.check_latency(field, *value)?;
                     }
                 }
                 if let Some(rate) = loss.filter(|r| !(0.0..=1.0).contains(r)) {

@@ -98,8 +98,20 @@ fn shown(path: &Path) -> String {
     path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
 }
 
-fn main() -> Result<ExitCode> {
-    match Cli::parse().command {
+/// A user error is one line on stderr and exit status 1 — never a backtrace, whatever
+/// `RUST_BACKTRACE` says (anyhow prints one when `main` returns its error).
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
         Command::Run { paths, seed } => {
             let files = scenario_files(&paths)?;
             if files.is_empty() {

@@ -91,6 +91,8 @@ pub enum BadResponse {
     IdleTimeout,
     /// The transfer ran longer than the profile's `max_transfer_time_in`.
     TransferTimeLimit,
+    /// The transfer carried more records or bytes than `max_records_in` / `max_bytes_in`.
+    TransferTooLarge,
 }
 
 impl BadResponse {
@@ -129,6 +131,7 @@ impl fmt::Display for BadResponse {
             BadResponse::ClosedMidStream => f.write_str("connection closed mid-stream"),
             BadResponse::IdleTimeout => f.write_str("no message within the idle deadline"),
             BadResponse::TransferTimeLimit => f.write_str("maximum transfer time exceeded"),
+            BadResponse::TransferTooLarge => f.write_str("too many records"),
         }
     }
 }

@@ -234,6 +234,11 @@ pub struct Behaviour {
     /// An incoming transfer is abandoned after this long in all, or this long without a message.
     pub max_transfer_time_in: Duration,
     pub max_transfer_idle_in: Duration,
+    /// An incoming transfer is abandoned past this many records, or this many message bytes.
+    /// BIND's `max-records` and Knot's `zone-max-size` are off by default; xfrsim bounds both
+    /// at sizes far above any real zone (10 million records, 2 GiB) so memory stays bounded.
+    pub max_records_in: u64,
+    pub max_bytes_in: u64,
     pub request_ixfr: bool,
     pub provide_ixfr: bool,
     /// The RCODE for AXFR asked over UDP, and for a transfer the ACL denies.
@@ -331,6 +336,8 @@ impl Behaviour {
                 // ARM `max-transfer-time-in` 120 min, `max-transfer-idle-in` 60 min.
                 max_transfer_time_in: secs(120 * 60),
                 max_transfer_idle_in: secs(60 * 60),
+                max_records_in: 10_000_000,
+                max_bytes_in: 2 << 30,
                 request_ixfr: true,
                 provide_ixfr: true,
                 // lib/ns/xfrout.c: AXFR over UDP FORMERR; a transfer the ACL denies REFUSED.
@@ -401,6 +408,8 @@ impl Behaviour {
                 // Only the per-message budget: no total limit.
                 max_transfer_time_in: forever,
                 max_transfer_idle_in: secs(5),
+                max_records_in: 10_000_000,
+                max_bytes_in: 2 << 30,
                 request_ixfr: true,
                 provide_ixfr: true,
                 // axfr.c: AXFR over UDP NOTIMP; process_query.c `process_query_acl_check`:
@@ -479,6 +488,8 @@ impl Behaviour {
                 transfers_out_rcode: RCODE_SERVFAIL,
                 max_transfer_time_in: forever,
                 max_transfer_idle_in: secs(120),
+                max_records_in: 10_000_000,
+                max_bytes_in: 2 << 30,
                 request_ixfr: true,
                 // `store-ixfr` no by default: IXFR is answered AXFR-style.
                 provide_ixfr: false,
@@ -533,6 +544,17 @@ impl Behaviour {
         set(&mut self.max_expire, o.max_expire);
         set(&mut self.max_transfer_time_in, o.max_transfer_time_in);
         set(&mut self.max_transfer_idle_in, o.max_transfer_idle_in);
+        for (slot, value, name) in [
+            (&mut self.max_records_in, o.max_records_in, "max_records_in"),
+            (&mut self.max_bytes_in, o.max_bytes_in, "max_bytes_in"),
+        ] {
+            if let Some(v) = value {
+                if v == 0 {
+                    return Err(ProfileError::ZeroLimit(name));
+                }
+                *slot = v;
+            }
+        }
         for (slot, value, name) in [
             (&mut self.transfers_in, o.transfers_in, "transfers_in"),
             (&mut self.transfers_per_ns, o.transfers_per_ns, "transfers_per_ns"),
@@ -606,6 +628,8 @@ pub struct Overrides {
     pub max_expire: Option<Duration>,
     pub max_transfer_time_in: Option<Duration>,
     pub max_transfer_idle_in: Option<Duration>,
+    pub max_records_in: Option<u64>,
+    pub max_bytes_in: Option<u64>,
     pub request_ixfr: Option<bool>,
     pub provide_ixfr: Option<bool>,
     pub multi_master: Option<bool>,

@@ -167,6 +167,11 @@ pub struct Options {
     pub max_transfer_time_in: Option<Duration>,
     #[serde(default, with = "humantime_serde")]
     pub max_transfer_idle_in: Option<Duration>,
+    /// Records and message bytes an incoming transfer may carry (BIND `max-records`).
+    #[serde(default)]
+    pub max_records_in: Option<u64>,
+    #[serde(default)]
+    pub max_bytes_in: Option<u64>,
     #[serde(default)]
     pub request_ixfr: Option<bool>,
     /// Per zone in Knot and NSD; BIND sets it per server (ARM: options, view, server).
@@ -193,6 +198,8 @@ impl Options {
             max_expire: self.max_expire,
             max_transfer_time_in: self.max_transfer_time_in,
             max_transfer_idle_in: self.max_transfer_idle_in,
+            max_records_in: self.max_records_in,
+            max_bytes_in: self.max_bytes_in,
             request_ixfr: self.request_ixfr,
             provide_ixfr: self.provide_ixfr,
             multi_master: self.multi_master,

@@ -449,7 +449,7 @@ impl HeldZone {
                     }
                 }
             }
-            Step::Transfer(_) => self.on_transfer_message(ctx, now, master, message),
+            Step::Transfer(_) => self.on_transfer_message(ctx, now, master, message, payload.len()),
             _ => {}
         }
     }

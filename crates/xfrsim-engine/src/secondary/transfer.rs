@@ -24,6 +24,9 @@ pub(super) struct Transfer {
     sent: bool,
     /// EDNS EXPIRE from the master's first message (RFC 7314 §4).
     edns_expire: Option<u32>,
+    /// Records and message bytes received so far, for `max_records_in` and `max_bytes_in`.
+    records: u64,
+    bytes: u64,
 }
 
 impl HeldZone {
@@ -55,7 +58,18 @@ impl HeldZone {
         let our_serial = if qtype == TYPE_IXFR { self.request_soa().and_then(|soa| soa.soa_serial()) } else { None };
         let receiver = receiver(&self.origin, id, qtype, our_serial);
         let deadline = now + ctx.behaviour.timeouts.tcp_connect;
-        let transfer = Transfer { conn, id, qtype, deadline, started: now, receiver, sent: false, edns_expire: None };
+        let transfer = Transfer {
+            conn,
+            id,
+            qtype,
+            deadline,
+            started: now,
+            receiver,
+            sent: false,
+            edns_expire: None,
+            records: 0,
+            bytes: 0,
+        };
         self.sec().round_mut().step = Step::Transfer(Box::new(transfer));
     }
 
@@ -147,9 +161,11 @@ impl HeldZone {
         now: Time,
         master: SocketAddr,
         message: Result<Message, xfrsim_zone::wire::WireError>,
+        message_len: usize,
     ) {
         let idle = self.behaviour.max_transfer_idle_in;
         let total = self.behaviour.max_transfer_time_in;
+        let (max_records, max_bytes) = (self.behaviour.max_records_in, self.behaviour.max_bytes_in);
         let t = self.transfer();
         t.deadline = (now + idle).min(t.started + total);
         let qtype = t.qtype;
@@ -158,7 +174,16 @@ impl HeldZone {
                 if t.edns_expire.is_none() {
                     t.edns_expire = m.edns_expire;
                 }
-                t.receiver.on_message(&m)
+                // Counted before the records are kept: a master that streams without end is
+                // cut off at the limit, not when memory runs out (BIND `max-records`: "too many
+                // records").
+                t.records += m.answers.len() as u64;
+                t.bytes += message_len as u64;
+                if t.records > max_records || t.bytes > max_bytes {
+                    Err(BadResponse::TransferTooLarge)
+                } else {
+                    t.receiver.on_message(&m)
+                }
             }
             Err(_) => Err(BadResponse::Malformed),
         };

@@ -12,7 +12,9 @@ use xfrsim_scenario::{LoadedNode, NodeZone, parse_peer};
 
 fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
     let peers = |list: &[String]| list.iter().filter_map(|p| parse_peer(p)).collect::<Vec<_>>();
-    let acl = |list: &Option<Vec<std::net::IpAddr>>| list.clone().map_or(Acl::Any, Acl::Only);
+    // Checked when the file was loaded: every entry parses.
+    let prefixes = |list: &[String]| list.iter().map(|p| p.parse().expect("checked at load")).collect();
+    let acl = |list: &Option<Vec<String>>| list.as_deref().map_or(Acl::Any, |l| Acl::Only(prefixes(l)));
     loaded
         .node
         .zones
@@ -28,7 +30,7 @@ fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
                         role: Role::Primary { zone: data },
                         notify: peers(notify),
                         allow_transfer: acl(allow_transfer),
-                        allow_update: Acl::Only(allow_update.clone()),
+                        allow_update: Acl::Only(prefixes(allow_update)),
                         journal_max_diffs: *journal,
                         // A node file has one listen address: it is every source.
                         notify_source: None,

@@ -8,22 +8,87 @@ use xfrsim_zone::Zone;
 use crate::Time;
 use crate::profile::{Behaviour, Overrides, ProfileError};
 
-/// Who may do something (transfer, update): nobody, anybody, or listed addresses.
+/// Who may do something (transfer, update): nobody, anybody, or listed address prefixes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Acl {
     #[default]
     None,
     Any,
-    Only(Vec<IpAddr>),
+    Only(Vec<Prefix>),
 }
 
 impl Acl {
+    /// Exactly these addresses.
+    pub fn hosts(ips: impl IntoIterator<Item = IpAddr>) -> Acl {
+        Acl::Only(ips.into_iter().map(Prefix::host).collect())
+    }
+
     pub fn allows(&self, ip: IpAddr) -> bool {
         match self {
             Acl::None => false,
             Acl::Any => true,
-            Acl::Only(ips) => ips.contains(&ip),
+            Acl::Only(prefixes) => prefixes.iter().any(|p| p.contains(ip)),
         }
+    }
+}
+
+/// An address prefix, as BIND's `address_match_list` elements are written: `192.0.2.0/24`,
+/// `2001:db8::/32`, or a lone address (all its bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Prefix {
+    network: IpAddr,
+    len: u8,
+}
+
+impl Prefix {
+    pub fn host(ip: IpAddr) -> Prefix {
+        Prefix { network: ip, len: if ip.is_ipv4() { 32 } else { 128 } }
+    }
+
+    /// `network/len`; the address's bits past `len` must be zero, as BIND requires.
+    pub fn new(network: IpAddr, len: u8) -> Option<Prefix> {
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = Prefix { network, len };
+        (len <= width && prefix.masked(network) == network).then_some(prefix)
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        ip.is_ipv4() == self.network.is_ipv4() && self.masked(ip) == self.network
+    }
+
+    /// `ip` with the bits past this prefix's length cleared.
+    fn masked(&self, ip: IpAddr) -> IpAddr {
+        let len = u32::from(self.len);
+        match ip {
+            IpAddr::V4(v4) => {
+                let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+                IpAddr::V4((u32::from(v4) & mask).into())
+            }
+            IpAddr::V6(v6) => {
+                let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+                IpAddr::V6((u128::from(v6) & mask).into())
+            }
+        }
+    }
+}
+
+impl core::str::FromStr for Prefix {
+    type Err = ();
+
+    fn from_str(text: &str) -> Result<Prefix, ()> {
+        match text.split_once('/') {
+            None => text.parse().map(Prefix::host).map_err(|_| ()),
+            Some((network, len)) => {
+                let network: IpAddr = network.parse().map_err(|_| ())?;
+                Prefix::new(network, len.parse().map_err(|_| ())?).ok_or(())
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for Prefix {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}/{}", self.network, self.len)
     }
 }
 

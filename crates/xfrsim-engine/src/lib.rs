@@ -16,7 +16,7 @@ mod serve;
 mod time;
 pub mod wire;
 
-pub use config::{Acl, ConfigError, NodeConfig, Role, ZoneConfig};
+pub use config::{Acl, ConfigError, NodeConfig, Prefix, Role, ZoneConfig};
 pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
 pub use profile::{

@@ -272,14 +272,14 @@ fn primary_config(zone: &ZoneText, notify: Vec<SocketAddr>) -> Result<ZoneConfig
     let data = zone.to_zone().map_err(|e| format!("the generated zone does not load: {e}"))?;
     Ok(ZoneConfig {
         notify,
-        allow_transfer: Acl::Only(vec![LOCALHOST]),
-        allow_update: Acl::Only(vec![LOCALHOST]),
+        allow_transfer: Acl::hosts([LOCALHOST]),
+        allow_update: Acl::hosts([LOCALHOST]),
         ..ZoneConfig::primary(origin(), data)
     })
 }
 
 fn secondary_config(masters: Vec<SocketAddr>) -> ZoneConfig {
-    ZoneConfig { allow_transfer: Acl::Only(vec![LOCALHOST]), ..ZoneConfig::secondary(origin(), masters) }
+    ZoneConfig { allow_transfer: Acl::hosts([LOCALHOST]), ..ZoneConfig::secondary(origin(), masters) }
 }
 
 /// Waits until our secondary installs `serial` from `master`; returns whether by IXFR.

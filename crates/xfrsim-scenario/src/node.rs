@@ -30,7 +30,8 @@ fn default_name() -> String {
 }
 
 /// A zone on the node. Peers (`masters`, `notify`) are `IP` or `IP:port` (53 by default);
-/// ACLs (`allow_transfer`, `allow_update`) are IP addresses.
+/// ACLs (`allow_transfer`, `allow_update`) are addresses or prefixes (`127.0.0.0/8`,
+/// `2001:db8::/32`), as in a BIND `address_match_list`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum NodeZone {
@@ -42,9 +43,9 @@ pub enum NodeZone {
         notify: Vec<String>,
         /// `None`: anyone may transfer.
         #[serde(default)]
-        allow_transfer: Option<Vec<IpAddr>>,
+        allow_transfer: Option<Vec<String>>,
         #[serde(default)]
-        allow_update: Vec<IpAddr>,
+        allow_update: Vec<String>,
         #[serde(default = "default_journal")]
         journal: usize,
         /// Settings for this zone over the node's.
@@ -57,7 +58,7 @@ pub enum NodeZone {
         #[serde(default)]
         notify: Vec<String>,
         #[serde(default)]
-        allow_transfer: Option<Vec<IpAddr>>,
+        allow_transfer: Option<Vec<String>>,
         #[serde(default = "default_journal")]
         journal: usize,
         #[serde(default)]
@@ -141,6 +142,20 @@ pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError
         for peer in peers {
             if parse_peer(peer).is_none() {
                 return Err(error(peer, format!("`{peer}` is not an address (IP or IP:port)")));
+            }
+        }
+        let acls: Vec<&String> = match zone {
+            NodeZone::Primary { allow_transfer, allow_update, .. } => {
+                allow_transfer.iter().flatten().chain(allow_update).collect()
+            }
+            NodeZone::Secondary { allow_transfer, .. } => allow_transfer.iter().flatten().collect(),
+        };
+        for entry in acls {
+            if entry.parse::<xfrsim_engine::Prefix>().is_err() {
+                return Err(error(
+                    entry,
+                    format!("`{entry}` is not an address or prefix (192.0.2.1, 127.0.0.0/8, 2001:db8::/32)"),
+                ));
             }
         }
     }

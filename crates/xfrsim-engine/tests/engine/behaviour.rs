@@ -298,7 +298,7 @@ fn first_master_behind_second_ahead() {
 fn transfer_refused_by_acl() {
     let mut net = Net::new();
     let mut p = primary(zone(100, 5), vec![]);
-    p.allow_transfer = Acl::Only(vec![ip(7)]);
+    p.allow_transfer = Acl::hosts([ip(7)]);
     net.add(node("p", P, vec![p]), 1);
     net.add(node("s", S, vec![secondary(vec![addr(P)])]), 2);
     net.run_for(secs(30));
@@ -391,7 +391,7 @@ fn serial_wraps_past_2_pow_32() {
 fn dynamic_update_over_the_wire_then_notify_then_ixfr() {
     let mut net = Net::new();
     let mut p = primary(zone(100, 5), vec![addr(S)]);
-    p.allow_update = Acl::Only(vec![ip(crate::net::CLIENT)]);
+    p.allow_update = Acl::hosts([ip(crate::net::CLIENT)]);
     net.add(node("p", P, vec![p]), 1);
     net.add(node("s", S, vec![secondary(vec![addr(P)])]), 2);
     net.run_for(secs(60));

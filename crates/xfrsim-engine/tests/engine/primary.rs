@@ -211,7 +211,7 @@ fn ixfr_over_udp_is_a_single_soa() {
 
 #[test]
 fn transfer_requests_refused_or_notauth() {
-    let mut p = primary_node(zone(10, 5), Acl::Only(vec![ip(3)]));
+    let mut p = primary_node(zone(10, 5), Acl::hosts([ip(3)]));
     let (messages, events) = tcp_exchange(&mut p, &query(1, &origin(), RecordType::AXFR));
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].metadata.response_code, ResponseCode::Refused);
@@ -251,4 +251,30 @@ fn udp_answers_respect_the_512_byte_limit() {
     // Over TCP the full answer comes back.
     let (messages, _) = tcp_exchange(&mut p, &query);
     assert_eq!(messages[0].answers.len(), 40);
+}
+
+/// ACL entries are prefixes, as BIND's address match lists: a lone address is all its bits,
+/// a network must have its host bits clear, and families never match each other.
+#[test]
+fn acl_prefixes_match_as_address_match_lists_do() {
+    use std::net::IpAddr;
+    use xfrsim_engine::Prefix;
+    let addr = |text: &str| text.parse::<IpAddr>().unwrap();
+    let acl = Acl::Only(["127.0.0.0/8", "2001:db8::/32", "192.0.2.7"].map(|p| p.parse::<Prefix>().unwrap()).to_vec());
+    for (ip, allowed) in [
+        ("127.0.0.1", true),
+        ("127.255.255.255", true),
+        ("128.0.0.1", false),
+        ("192.0.2.7", true),
+        ("192.0.2.8", false),
+        ("2001:db8:1::53", true),
+        ("2001:db9::1", false),
+        ("::ffff:127.0.0.1", false),
+    ] {
+        assert_eq!(acl.allows(addr(ip)), allowed, "{ip}");
+    }
+    for bad in ["10.0.0.1/8", "10.0.0.0/33", "2001:db8::/129", "example", "10.0.0.0/"] {
+        assert!(bad.parse::<Prefix>().is_err(), "{bad}");
+    }
+    assert!("0.0.0.0/0".parse::<Prefix>().unwrap().contains(addr("203.0.113.9")));
 }

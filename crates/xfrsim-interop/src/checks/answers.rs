@@ -74,7 +74,7 @@ pub fn server_answers(s: &mut Session, peer: Peer) -> Result<(), String> {
             PeerRole::Primary { zone: allowed.clone(), notify: None, allow_transfer: true },
         ],
     )?;
-    let nobody = Acl::Only(vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))]);
+    let nobody = Acl::hosts([IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))]);
     let closed = ZoneConfig { allow_transfer: nobody, ..primary_config(&denied, vec![])? };
     let data = allowed.to_zone().map_err(|e| format!("the second zone does not load: {e}"))?;
     let open = ZoneConfig { allow_transfer: Acl::Any, ..ZoneConfig::primary(other.clone(), data) };

@@ -204,7 +204,7 @@ impl Harness {
                 }
                 entry.1 = Some(list.clone());
                 let applied =
-                    self.command(server, now, Command::SetAllowTransfer { zone: origin, acl: Acl::Only(list) })?;
+                    self.command(server, now, Command::SetAllowTransfer { zone: origin, acl: Acl::hosts(list) })?;
                 let verb = if deny { "DenyTransfer" } else { "AllowTransfer" };
                 (server.clone(), format!("{verb} {zone} {peer}{}", down_note(applied)))
             }

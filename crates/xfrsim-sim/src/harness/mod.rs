@@ -162,7 +162,7 @@ impl Harness {
         for zone_spec in &spec.zones {
             let origin = Name::from_ascii(zone_spec.zone()).expect("validated zone name");
             let acl = match server.acls.iter().find(|(o, _)| *o == origin).and_then(|(_, acl)| acl.clone()) {
-                Some(ips) => Acl::Only(ips),
+                Some(ips) => Acl::hosts(ips),
                 None => Acl::Any,
             };
             let (role, notify, journal) = match zone_spec {

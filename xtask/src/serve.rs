@@ -32,7 +32,7 @@ fn zone_configs(loaded: &LoadedNode) -> Result<Vec<ZoneConfig>> {
                         allow_transfer: acl(allow_transfer),
                         allow_update: Acl::Only(prefixes(allow_update)),
                         journal_max_diffs: *journal,
-                        // A node file has one listen address: it is every source.
+                        // Sources are the node's first address, `listen`.
                         notify_source: None,
                         transfer_source: None,
                         overrides: options.overrides(),
@@ -82,10 +82,13 @@ pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
         eprintln!("{warning}");
     }
     let listen = loaded.node.listen;
+    let addresses: Vec<std::net::SocketAddr> =
+        std::iter::once(listen).chain(loaded.node.also_listen.iter().copied()).collect();
+    let shown = addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
     let name = loaded.node.name.clone();
     let config = NodeConfig {
         name: name.clone(),
-        addresses: vec![listen],
+        addresses: addresses.clone(),
         zones: zone_configs(&loaded)?,
         behaviour: loaded.node.options.behaviour(loaded.node.profile).map_err(|e| anyhow!("{e}"))?,
     };
@@ -97,7 +100,7 @@ pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
         let printer_name = name.clone();
         // Timeline lines as in `replay`, with time since the node started.
         let slot = NodeSlot::new(Some(node), Box::new(move |event| println!("{}", event.timeline_line(&printer_name))));
-        eprintln!("{name}: serving on {listen} (UDP and TCP); Ctrl-C stops");
+        eprintln!("{name}: serving on {shown} (UDP and TCP); Ctrl-C stops");
         tokio::select! {
             biased;
             stopped = tokio::signal::ctrl_c() => {
@@ -105,8 +108,8 @@ pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
                 eprintln!("{name}: stopped");
                 Ok(ExitCode::SUCCESS)
             }
-            ended = xfrsim_driver::run::<Tokio, WallClock>(slot, vec![listen], WallClock::start()) => {
-                ended.with_context(|| format!("serving on {listen}"))?;
+            ended = xfrsim_driver::run::<Tokio, WallClock>(slot, addresses, WallClock::start()) => {
+                ended.with_context(|| format!("serving on {shown}"))?;
                 Ok(ExitCode::SUCCESS)
             }
         }

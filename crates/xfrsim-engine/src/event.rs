@@ -236,6 +236,13 @@ pub enum EventKind {
     /// are already running (BIND lib/ns/xfrout.c: `AXFR request denied: quota reached`,
     /// answered SERVFAIL).
     TransferQuotaRefused { client: SocketAddr },
+    /// xfrsim: a transfer request from `client` was refused by the zone's transfer ACL.
+    /// BIND: `client @... (zone): zone transfer 'zone/AXFR/IN' denied`. Knot: `ACL, denied,
+    /// action transfer`. NSD: `axfr for zone ... from client refused, no acl matches`.
+    TransferDenied { client: SocketAddr },
+    /// xfrsim: a dynamic update from `client` was refused (not allowed, or a secondary's zone).
+    /// BIND: `client @... : update 'zone/IN' denied`. Knot: `ACL, denied, action update`.
+    UpdateDenied { client: SocketAddr },
     /// xfrsim: the zone's SOA timers are outside what this server accepts and are used
     /// clamped, as these values (seconds). BIND applies `min-refresh-time` and friends
     /// (zone.c RANGE); Knot `refresh-min-interval` and friends (refresh.c `limit_timer`).
@@ -279,7 +286,9 @@ impl EventKind {
             | NotifySent { .. }
             | TransferDeferred { .. }
             | TransferQuotaRefused { .. }
-            | TimersClamped { .. } => {
+            | TimersClamped { .. }
+            | TransferDenied { .. }
+            | UpdateDenied { .. } => {
                 return None;
             }
         })
@@ -316,6 +325,8 @@ impl EventKind {
             TransferDeferred { .. } => "XFRSIM_TRANSFER_DEFERRED",
             TransferQuotaRefused { .. } => "XFRSIM_TRANSFER_QUOTA_REFUSED",
             TimersClamped { .. } => "XFRSIM_SOA_TIMERS_CLAMPED",
+            TransferDenied { .. } => "XFRSIM_TRANSFER_DENIED",
+            UpdateDenied { .. } => "XFRSIM_UPDATE_DENIED",
         }
     }
 
@@ -341,7 +352,9 @@ impl EventKind {
             | NotifyRefused { .. }
             | NotifyUnanswered { .. }
             | TransferQuotaRefused { .. }
-            | TimersClamped { .. } => Severity::Warning,
+            | TimersClamped { .. }
+            | TransferDenied { .. }
+            | UpdateDenied { .. } => Severity::Warning,
             SecondaryRequiresMasters
             | AxfrBadResponse { .. }
             | AxfrRefused { .. }
@@ -396,7 +409,9 @@ impl EventKind {
             DynamicUpdate { serial } | ZoneReloaded { serial } => vec![("serial", s(serial))],
             NotifySent { target, serial } => vec![("target", s(target)), ("serial", s(serial))],
             TransferDeferred { master, quota } => vec![("master", s(master)), ("quota", s(quota))],
-            TransferQuotaRefused { client } => vec![("client", s(client))],
+            TransferQuotaRefused { client } | TransferDenied { client } | UpdateDenied { client } => {
+                vec![("client", s(client))]
+            }
             TimersClamped { refresh_secs, retry_secs, expire_secs } => {
                 vec![("refresh", s(refresh_secs)), ("retry", s(retry_secs)), ("expire", s(expire_secs))]
             }
@@ -434,6 +449,8 @@ pub const CATALOG: &[(Option<u16>, &str, Severity)] = &[
     (None, "XFRSIM_TRANSFER_DEFERRED", Severity::Info),
     (None, "XFRSIM_TRANSFER_QUOTA_REFUSED", Severity::Warning),
     (None, "XFRSIM_SOA_TIMERS_CLAMPED", Severity::Warning),
+    (None, "XFRSIM_TRANSFER_DENIED", Severity::Warning),
+    (None, "XFRSIM_UPDATE_DENIED", Severity::Warning),
 ];
 
 impl Event {

@@ -59,6 +59,7 @@ impl Node {
             let held = self.zones.get(&qname);
             let checks_first = !self.ctx.behaviour.axfr_udp_before_acl;
             if checks_first && held.is_some_and(|zone| !zone.allow_transfer.allows(from.ip())) {
+                self.ctx.emit(now, Some(&qname), EventKind::TransferDenied { client: from });
                 return wire::error_response(request, self.ctx.behaviour.transfer_denied_rcode);
             }
             if !checks_first || held.is_some() {
@@ -168,6 +169,8 @@ impl Node {
             return wire::error_response(request, RCODE_NOTAUTH);
         };
         if zone.secondary.is_some() || !zone.allow_update.allows(from.ip()) {
+            // BIND: "update 'zone/IN' denied" (a secondary forwards nothing here: refused too).
+            self.ctx.emit(now, Some(&origin), EventKind::UpdateDenied { client: from });
             return wire::error_response(request, RCODE_REFUSED);
         }
         if !request.answers.is_empty() {
@@ -231,6 +234,7 @@ impl Node {
         };
         if !zone.allow_transfer.allows(peer.ip()) {
             // REFUSED (BIND, NSD) or NOTAUTH (Knot): the profile's.
+            self.ctx.emit(now, Some(&qname), EventKind::TransferDenied { client: peer });
             return reply_error(self, self.ctx.behaviour.transfer_denied_rcode);
         }
         let Some(history) = zone.data.clone() else {

@@ -15,8 +15,13 @@ pub struct NodeFile {
     /// The name printed on every timeline line.
     #[serde(default = "default_name")]
     pub name: String,
-    /// Address and port for both UDP and TCP, e.g. `"127.0.0.1:5300"`.
+    /// Address and port for both UDP and TCP, e.g. `"127.0.0.1:5300"`: the node's first
+    /// address, which NOTIFY and transfers leave from.
     pub listen: SocketAddr,
+    /// More addresses to answer on, each bound separately so answers leave from the address
+    /// asked, e.g. `["[::1]:5300"]` for IPv6 beside IPv4.
+    #[serde(default)]
+    pub also_listen: Vec<SocketAddr>,
     /// Which real server the node behaves as (default `Bind`), and settings over its defaults.
     #[serde(default)]
     pub profile: crate::model::ServerProfile,
@@ -113,6 +118,15 @@ pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError
         let (line, col) = crate::locate(source, needle, 0);
         ScenarioError { path: shown.clone(), line, col, message }
     };
+    let mut listening = std::collections::BTreeSet::from([node.listen]);
+    for address in &node.also_listen {
+        if !listening.insert(*address) {
+            // Point at the repeat, in `also_listen`.
+            let from = source.find("also_listen").unwrap_or(0);
+            let (line, col) = crate::locate(source, &address.to_string(), from);
+            return Err(ScenarioError { path: shown, line, col, message: format!("{address} is listed twice") });
+        }
+    }
     let behaviour = node.options.behaviour(node.profile).map_err(|e| error("options", e.to_string()))?;
     for zone in &node.zones {
         let name = match zone {

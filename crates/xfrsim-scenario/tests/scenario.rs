@@ -107,7 +107,7 @@ fn node_configurations_load_or_point_at_the_mistake() {
     // The good configuration's zone file is the zone crate's test fixture.
     let beside_fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../xfrsim-zone/tests/data/node.ron");
     let path = Path::new("node.ron");
-    let good = r#"(name: "s", listen: "127.0.0.1:5301", zones: [
+    let good = r#"(name: "s", listen: "127.0.0.1:5301", also_listen: ["[::1]:5301"], zones: [
         Secondary(zone: "example.org.", masters: ["127.0.0.1:5300", "192.0.2.1"]),
         Primary(zone: "example.com.", file: "example.com.zone", allow_transfer: ["127.0.0.1", "10.0.0.0/8", "2001:db8::/32"]),
     ])"#;
@@ -127,6 +127,10 @@ fn node_configurations_load_or_point_at_the_mistake() {
             "node.ron:1:50: secondary zone `example.org.` has no masters",
         ),
         (r#"(listn: "127.0.0.1:53", zones: [])"#, "node.ron:1:2: unexpected field named `listn`"),
+        (
+            r#"(listen: "127.0.0.1:53", also_listen: ["127.0.0.1:53"], zones: [])"#,
+            "node.ron:1:40: 127.0.0.1:53 is listed twice",
+        ),
         (
             r#"(listen: "127.0.0.1:53", zones: [Secondary(zone: "e.", masters: ["192.0.2.1"], allow_transfer: ["10.0.0.1/8"])])"#,
             "node.ron:1:97: `10.0.0.1/8` is not an address or prefix",

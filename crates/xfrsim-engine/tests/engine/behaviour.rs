@@ -308,6 +308,10 @@ fn transfer_refused_by_acl() {
     assert!(matches!(refused[0].kind, EventKind::AxfrRefused { master } if master == addr(P)));
     assert_eq!(serial_of(&mut net, S), None);
     assert_eq!(net.count("p", "6000"), 0);
+    // The refusing primary logs the denial once, naming the client.
+    let denied = net.events("p", "XFRSIM_TRANSFER_DENIED");
+    assert_eq!(denied.len(), 1, "{}", net.dump());
+    assert!(matches!(denied[0].kind, EventKind::TransferDenied { client } if client.ip() == ip(S)));
     // Never having held the zone, S retries with a doubling back-off from 60 s (BIND).
     net.run_for(secs(15 * 60));
     let refused = net.events("s", "6525");
@@ -424,6 +428,7 @@ fn update_from_outside_the_acl_is_refused() {
     let reply = Message::from_vec(net.client_inbox.last().unwrap()).unwrap();
     assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
     assert_eq!(serial_of(&mut net, P), Some(Serial(100)));
+    assert_eq!(net.count("p", "XFRSIM_UPDATE_DENIED"), 1, "{}", net.dump());
 }
 
 #[test]

@@ -36,6 +36,8 @@ fn one_of_each() -> Vec<EventKind> {
         EventKind::TransferDeferred { master: m, quota: "transfers-in" },
         EventKind::TransferQuotaRefused { client: m },
         EventKind::TimersClamped { refresh_secs: 300, retry_secs: 500, expire_secs: 800 },
+        EventKind::TransferDenied { client: m },
+        EventKind::UpdateDenied { client: m },
     ]
 }
 

@@ -236,6 +236,10 @@ pub enum EventKind {
     /// are already running (BIND lib/ns/xfrout.c: `AXFR request denied: quota reached`,
     /// answered SERVFAIL).
     TransferQuotaRefused { client: SocketAddr },
+    /// xfrsim: `count` more malformed messages came from `source` since its last 5501, which
+    /// is reported at most once a minute per source. BIND: `... message parsing failed`
+    /// lines are rate-limited by its logging. Knot, NSD: not logged at the default level.
+    BadPacketsSuppressed { source: std::net::IpAddr, count: u64 },
     /// xfrsim: a transfer request from `client` was refused by the zone's transfer ACL.
     /// BIND: `client @... (zone): zone transfer 'zone/AXFR/IN' denied`. Knot: `ACL, denied,
     /// action transfer`. NSD: `axfr for zone ... from client refused, no acl matches`.
@@ -288,7 +292,8 @@ impl EventKind {
             | TransferQuotaRefused { .. }
             | TimersClamped { .. }
             | TransferDenied { .. }
-            | UpdateDenied { .. } => {
+            | UpdateDenied { .. }
+            | BadPacketsSuppressed { .. } => {
                 return None;
             }
         })
@@ -327,6 +332,7 @@ impl EventKind {
             TimersClamped { .. } => "XFRSIM_SOA_TIMERS_CLAMPED",
             TransferDenied { .. } => "XFRSIM_TRANSFER_DENIED",
             UpdateDenied { .. } => "XFRSIM_UPDATE_DENIED",
+            BadPacketsSuppressed { .. } => "XFRSIM_BAD_PACKETS_SUPPRESSED",
         }
     }
 
@@ -354,7 +360,8 @@ impl EventKind {
             | TransferQuotaRefused { .. }
             | TimersClamped { .. }
             | TransferDenied { .. }
-            | UpdateDenied { .. } => Severity::Warning,
+            | UpdateDenied { .. }
+            | BadPacketsSuppressed { .. } => Severity::Warning,
             SecondaryRequiresMasters
             | AxfrBadResponse { .. }
             | AxfrRefused { .. }
@@ -412,6 +419,7 @@ impl EventKind {
             TransferQuotaRefused { client } | TransferDenied { client } | UpdateDenied { client } => {
                 vec![("client", s(client))]
             }
+            BadPacketsSuppressed { source, count } => vec![("source", s(source)), ("count", s(count))],
             TimersClamped { refresh_secs, retry_secs, expire_secs } => {
                 vec![("refresh", s(refresh_secs)), ("retry", s(retry_secs)), ("expire", s(expire_secs))]
             }
@@ -451,6 +459,7 @@ pub const CATALOG: &[(Option<u16>, &str, Severity)] = &[
     (None, "XFRSIM_SOA_TIMERS_CLAMPED", Severity::Warning),
     (None, "XFRSIM_TRANSFER_DENIED", Severity::Warning),
     (None, "XFRSIM_UPDATE_DENIED", Severity::Warning),
+    (None, "XFRSIM_BAD_PACKETS_SUPPRESSED", Severity::Warning),
 ];
 
 impl Event {

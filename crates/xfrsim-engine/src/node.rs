@@ -17,6 +17,12 @@ use crate::rng::SeededRng;
 use crate::secondary::SecondaryState;
 use crate::serve::Outgoing;
 
+/// Malformed messages from one source are reported at most once in this interval.
+pub const BAD_PACKET_REPORT_INTERVAL: Duration = Duration::from_secs(60);
+/// Sources whose malformed messages are being counted at once (the memory the rate limit may
+/// take, whatever a flood of spoofed sources sends).
+pub const MAX_RATE_LIMITED_SOURCES: usize = 1024;
+
 /// Identifies one TCP connection for the life of a node. The engine allocates every id, for
 /// connections it opens and for ones the driver accepted, so ids never collide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -108,6 +114,9 @@ pub(crate) struct Ctx {
     /// `transfers-per-ns`), and the zones waiting for a slot, in the order they asked.
     pub transfers_in: BTreeMap<IpAddr, u32>,
     pub deferred: VecDeque<Name>,
+    /// Per source address: when its last reported malformed message was, and how many have
+    /// come since without a report (at most `MAX_RATE_LIMITED_SOURCES` sources).
+    bad_packets: BTreeMap<IpAddr, (Time, u64)>,
     next_conn: u64,
     pub conns: BTreeMap<ConnId, Conn>,
     pub transmits: VecDeque<Transmit>,
@@ -156,6 +165,34 @@ impl Ctx {
 
     pub fn is_own_address(&self, addr: SocketAddr) -> bool {
         self.addresses.contains(&addr)
+    }
+
+    /// A message from `peer` could not be decoded: reported (5501) at most once per source per
+    /// `BAD_PACKET_REPORT_INTERVAL`, the ones in between counted and reported with the next
+    /// report, so a flood from one source costs one line a minute, not one per packet.
+    pub fn report_bad_packet(&mut self, now: Time, peer: SocketAddr) {
+        let source = peer.ip();
+        if let Some((last, suppressed)) = self.bad_packets.get_mut(&source) {
+            if now < *last + BAD_PACKET_REPORT_INTERVAL {
+                *suppressed += 1;
+                return;
+            }
+            let count = std::mem::take(suppressed);
+            *last = now;
+            if count > 0 {
+                self.emit(now, None, EventKind::BadPacketsSuppressed { source, count });
+            }
+        } else {
+            if self.bad_packets.len() >= MAX_RATE_LIMITED_SOURCES {
+                // Forget the source reported longest ago (its pending count goes unreported).
+                let oldest = self.bad_packets.iter().min_by_key(|(_, (at, _))| *at).map(|(ip, _)| *ip);
+                if let Some(oldest) = oldest {
+                    self.bad_packets.remove(&oldest);
+                }
+            }
+            self.bad_packets.insert(source, (now, 0));
+        }
+        self.emit(now, None, EventKind::BadPacket { peer });
     }
 
     /// Takes an incoming-transfer slot toward `master` if the quotas allow (BIND zone.c
@@ -309,6 +346,7 @@ impl Node {
                 rng: SeededRng::new(seed),
                 transfers_in: BTreeMap::new(),
                 deferred: VecDeque::new(),
+                bad_packets: BTreeMap::new(),
                 next_conn: 0,
                 conns: BTreeMap::new(),
                 transmits: VecDeque::new(),
@@ -393,7 +431,7 @@ impl Node {
     /// address the request was sent to, as a client that connected its socket expects.
     pub fn handle_udp_on(&mut self, now: Time, local: Option<IpAddr>, from: SocketAddr, payload: &[u8]) {
         let Ok(message) = Message::parse(payload) else {
-            self.ctx.emit(now, None, EventKind::BadPacket { peer: from });
+            self.ctx.report_bad_packet(now, from);
             return;
         };
         if message.is_response() {

@@ -205,7 +205,7 @@ impl Node {
         let Some(Conn::Server { peer, .. }) = self.ctx.conns.get(&conn) else { return };
         let peer = *peer;
         let Ok(request) = Message::parse(payload) else {
-            self.ctx.emit(now, None, EventKind::BadPacket { peer });
+            self.ctx.report_bad_packet(now, peer);
             self.ctx.close(conn);
             return;
         };

@@ -38,6 +38,7 @@ fn one_of_each() -> Vec<EventKind> {
         EventKind::TimersClamped { refresh_secs: 300, retry_secs: 500, expire_secs: 800 },
         EventKind::TransferDenied { client: m },
         EventKind::UpdateDenied { client: m },
+        EventKind::BadPacketsSuppressed { source: m.ip(), count: 3 },
     ]
 }
 

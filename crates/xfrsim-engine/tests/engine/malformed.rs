@@ -305,3 +305,32 @@ fn cname_rr(label: &str, target: &str) -> hickory_proto::rr::Record {
         )),
     )
 }
+
+/// A flood of undecodable datagrams from one source is one 5501 a minute, the rest counted and
+/// reported with the next one; another source is reported on its own.
+#[test]
+fn malformed_packets_are_reported_once_a_minute_per_source() {
+    let mut p = Node::new(node("p", 1, vec![primary(zone(100, 10), vec![])]), 1, Time::ZERO).unwrap();
+    drain(&mut p);
+    let (flooder, other) = (addr(9), addr(8));
+    let garbage = [0xffu8; 5];
+    for ms in 0..1000 {
+        p.handle_udp(Time::from_millis(10 + ms * 10), flooder, &garbage);
+    }
+    p.handle_udp(Time::from_millis(5_000), other, &garbage);
+    let (_, events) = drain(&mut p);
+    assert_eq!(
+        events,
+        vec![EventKind::BadPacket { peer: flooder }, EventKind::BadPacket { peer: other }],
+        "one report per source in the first minute"
+    );
+    p.handle_udp(Time::from_secs(61), flooder, &garbage);
+    let (_, events) = drain(&mut p);
+    assert_eq!(
+        events,
+        vec![
+            EventKind::BadPacketsSuppressed { source: flooder.ip(), count: 999 },
+            EventKind::BadPacket { peer: flooder }
+        ]
+    );
+}

@@ -305,38 +305,8 @@ pub struct Node {
 
 impl Node {
     pub fn new(config: NodeConfig, seed: u64, now: Time) -> Result<Node, ConfigError> {
-        let t = &config.behaviour.timeouts;
-        let b = &config.behaviour;
-        for (name, value) in [
-            ("udp_query", t.udp_query),
-            ("tcp_connect", t.tcp_connect),
-            ("tcp_idle", t.tcp_idle),
-            ("tcp_server_idle", t.tcp_server_idle),
-            (
-                "backoff",
-                match b.backoff {
-                    crate::profile::Backoff::Doubling { first, .. } => first,
-                    crate::profile::Backoff::Squares { max, .. } => max,
-                },
-            ),
-            (
-                "notify_interval",
-                match b.notify_transport {
-                    crate::profile::NotifyTransport::Udp { interval, .. } => interval,
-                    crate::profile::NotifyTransport::TcpRetryEveryRetry => t.tcp_connect,
-                },
-            ),
-        ] {
-            if value.is_zero() {
-                return Err(ConfigError::ZeroTimeout(name));
-            }
-        }
-        let notify_sends = match b.notify_transport {
-            crate::profile::NotifyTransport::Udp { sends, .. } => sends,
-            crate::profile::NotifyTransport::TcpRetryEveryRetry => 1,
-        };
-        if t.udp_sends == 0 || notify_sends == 0 {
-            return Err(ConfigError::ZeroTimeout("udp_sends"));
+        if let Some(name) = config.behaviour.zero_setting() {
+            return Err(ConfigError::ZeroTimeout(name));
         }
         let mut node = Node {
             ctx: Ctx {

@@ -509,6 +509,34 @@ impl Behaviour {
         }
     }
 
+    /// The first timer or count that is zero where zero would make the engine wait for
+    /// nothing and spin (a behaviour built by hand, not by [`Behaviour::of`]), if any.
+    pub fn zero_setting(&self) -> Option<&'static str> {
+        let t = &self.timeouts;
+        let backoff_waits = match self.backoff {
+            Backoff::Doubling { first, .. } => !first.is_zero(),
+            Backoff::Squares { unit, random, .. } => !unit.is_zero() || !random.is_zero(),
+        };
+        let (notify_waits, notify_sends) = match self.notify_transport {
+            NotifyTransport::Udp { sends, interval, .. } => (!interval.is_zero(), sends),
+            NotifyTransport::TcpRetryEveryRetry => (true, 1),
+        };
+        [
+            ("udp_query", !t.udp_query.is_zero()),
+            ("udp_sends", t.udp_sends > 0),
+            ("tcp_connect", !t.tcp_connect.is_zero()),
+            ("tcp_idle", !t.tcp_idle.is_zero()),
+            ("tcp_server_idle", !t.tcp_server_idle.is_zero()),
+            ("backoff", backoff_waits),
+            ("notify_interval", notify_waits),
+            ("notify_sends", notify_sends > 0),
+            ("notify_tcp_timeout", !self.notify_tcp_timeout.is_zero()),
+        ]
+        .into_iter()
+        .find(|(_, ok)| !ok)
+        .map(|(name, _)| name)
+    }
+
     /// Whether `theirs` is a newer version than `ours`, as this server decides it.
     pub fn is_newer(&self, theirs: Serial, ours: Serial) -> bool {
         theirs.is_newer_than(ours) || (self.half_way_serial == HalfWaySerial::Newer && theirs.0 == ours.0 ^ 0x8000_0000)

@@ -70,3 +70,16 @@ fn overrides_apply_and_bad_ones_are_refused() {
     let idle = Overrides { max_transfer_idle_in: Some(Duration::ZERO), ..Overrides::default() };
     assert_eq!(Behaviour::of(Profile::Nsd).with(&idle), Err(ProfileError::ZeroDuration("max_transfer_idle_in")));
 }
+
+#[test]
+fn a_behaviour_with_a_zero_wait_is_refused() {
+    for profile in Profile::ALL {
+        assert_eq!(Behaviour::of(profile).zero_setting(), None, "{profile}");
+    }
+    let mut b = Behaviour::of(Profile::Bind);
+    b.notify_tcp_timeout = Duration::ZERO;
+    assert_eq!(b.zero_setting(), Some("notify_tcp_timeout"));
+    let mut b = Behaviour::of(Profile::Knot);
+    b.timeouts.udp_sends = 0;
+    assert_eq!(b.zero_setting(), Some("udp_sends"));
+}

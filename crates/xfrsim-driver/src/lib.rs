@@ -13,7 +13,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use xfrsim_engine::{ConnId, ConnectFailure, Event, Node, Transmit};
 
@@ -31,6 +31,31 @@ pub struct NodeSlot {
     /// Fault injection: when set, every accepted TCP connection is cut (closed) after this many
     /// messages have been written on it — a master whose transfers abort mid-stream.
     pub cut_transfers_after: Rc<Cell<Option<usize>>>,
+    /// What the driver holds for the node's inbound connections, for tests and diagnostics.
+    pub stats: Rc<DriverStats>,
+}
+
+/// High-water marks of the driver's queues for inbound TCP connections: what bounds memory
+/// when clients misbehave.
+#[derive(Debug, Default)]
+pub struct DriverStats {
+    /// Inbound TCP connections open now, and the most open at once.
+    pub tcp_clients: Cell<usize>,
+    pub max_tcp_clients: Cell<usize>,
+    /// The most requests of one connection in progress at once (read, being answered, or
+    /// answered and not yet written), and the most answer bytes waiting to be written on one.
+    pub max_in_progress: Cell<usize>,
+    pub max_unwritten_bytes: Cell<usize>,
+    /// DNS messages read from inbound connections.
+    pub messages_read: Cell<u64>,
+    /// Failed `accept` calls (EMFILE, ENFILE, ...), each followed by a pause.
+    pub accept_errors: Cell<u64>,
+}
+
+fn raise(mark: &Cell<usize>, value: usize) {
+    if value > mark.get() {
+        mark.set(value);
+    }
 }
 
 impl NodeSlot {
@@ -40,6 +65,7 @@ impl NodeSlot {
             wake: Notify::new(),
             on_event,
             cut_transfers_after: Rc::default(),
+            stats: Rc::default(),
         })
     }
 
@@ -73,8 +99,9 @@ enum ConnEvent<S> {
         from: SocketAddr,
         payload: Vec<u8>,
     },
-    /// A connection accepted on one of the listeners.
-    Accepted(S, SocketAddr),
+    /// A connection accepted on one of the listeners, holding one of the node's TCP client
+    /// slots while it is open.
+    Accepted(S, SocketAddr, OwnedSemaphorePermit),
     /// An answer on a query's own socket (which then closes, as BIND's dispatch entry does).
     Answer {
         to: SocketAddr,
@@ -103,6 +130,70 @@ impl Drop for Tasks {
 struct ConnHandle {
     writer: Option<mpsc::UnboundedSender<Vec<u8>>>,
     tasks: Tasks,
+    /// Inbound connections only: their backpressure, and their TCP client slot.
+    flow: Option<Rc<Flow>>,
+    _slot: Option<OwnedSemaphorePermit>,
+}
+
+/// Answer bytes waiting to be written on one connection past which it is read no more: BIND's
+/// lib/isc/netmgr/tcp.c stops reading at `ISC_NETMGR_TCP_SENDBUF_SIZE` (a length prefix and
+/// one largest message) in the write queue ("the other side is not reading the data").
+pub const MAX_UNWRITTEN_BYTES: usize = 2 + 65_535;
+
+/// After `accept` fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)
+/// the listeners rest this long (NSD server.c `SLOW_ACCEPT_TIMEOUT`), so the loop neither
+/// spins nor starves the node's timers; other failures (a client gone before `accept`) pause
+/// for [`ACCEPT_ERROR_PAUSE`].
+pub const ACCEPT_EXHAUSTED_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+pub const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// At most one warning about failing `accept` calls per this interval; the rest are counted.
+pub const ACCEPT_WARNING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Backpressure of one inbound connection: the reader takes the next message only while
+/// fewer than `limit` requests are in progress and fewer than [`MAX_UNWRITTEN_BYTES`] wait to
+/// be written. A client that pipelines without reading its answers stops being read; its
+/// idle timer then closes the connection (RFC 7766 §6.2.3).
+struct Flow {
+    /// Messages read and queued for the loop, not yet given to the node.
+    unhandled: Cell<usize>,
+    /// The node's [`Node::server_backlog`] for the connection, as last seen.
+    backlog: Cell<usize>,
+    /// Answers handed to the writer and not yet written, and their bytes.
+    unwritten: Cell<usize>,
+    unwritten_bytes: Cell<usize>,
+    /// The node's `tcp_pipelined`.
+    limit: usize,
+    /// Wakes the reader when something above went down.
+    resume: Notify,
+}
+
+impl Flow {
+    fn new(limit: usize) -> Rc<Flow> {
+        Rc::new(Flow {
+            unhandled: Cell::new(0),
+            backlog: Cell::new(0),
+            unwritten: Cell::new(0),
+            unwritten_bytes: Cell::new(0),
+            limit: limit.max(1),
+            resume: Notify::new(),
+        })
+    }
+
+    fn in_progress(&self) -> usize {
+        self.unhandled.get() + self.backlog.get() + self.unwritten.get()
+    }
+
+    fn paused(&self) -> bool {
+        self.in_progress() >= self.limit || self.unwritten_bytes.get() >= MAX_UNWRITTEN_BYTES
+    }
+
+    /// Lets the reader check again (a stored permit if it is not waiting yet).
+    fn wake(&self) {
+        if !self.paused() {
+            self.resume.notify_one();
+        }
+    }
 }
 
 /// Sockets of SOA queries kept open at once (each waits for its answer or ICMP error); the
@@ -128,6 +219,8 @@ struct Shell<T: Transport> {
     queries: BTreeMap<(SocketAddr, u16), (u64, QuerySocket)>,
     next_query: u64,
     events: mpsc::UnboundedSender<ConnEvent<T::Stream>>,
+    /// Inbound connections whose backlog may have changed since it was last read.
+    touched: Vec<ConnId>,
 }
 
 /// Runs a node on every `listen` address (UDP and TCP on each, bound separately so an answer
@@ -138,9 +231,20 @@ struct Shell<T: Transport> {
 /// `spawn_local` only, so they stay on the host whose kernel their sockets live in.
 pub async fn run<T: Transport, C: Clock>(slot: Rc<NodeSlot>, listen: Vec<SocketAddr>, clock: C) -> io::Result<()> {
     let (events, mut inbox) = mpsc::unbounded_channel::<ConnEvent<T::Stream>>();
-    let mut shell =
-        Shell::<T> { udp: Vec::new(), conns: BTreeMap::new(), queries: BTreeMap::new(), next_query: 0, events };
+    let mut shell = Shell::<T> {
+        udp: Vec::new(),
+        conns: BTreeMap::new(),
+        queries: BTreeMap::new(),
+        next_query: 0,
+        events,
+        touched: Vec::new(),
+    };
     let mut socket_tasks = Vec::new();
+    // One pool of TCP client slots for every listener: the limit is the node's.
+    // (A driver started for a node that is down serves nobody until it is restarted with it.)
+    let tcp_clients = slot.with(|n| n.behaviour().tcp_clients.resolve(T::fd_limit())).unwrap_or(1);
+    let client_slots = std::sync::Arc::new(Semaphore::new(tcp_clients as usize));
+    let accept_warnings = Rc::new(AcceptWarnings::default());
     for addr in &listen {
         let udp = Rc::new(T::bind_udp(*addr).await?);
         let listener = T::bind_tcp(*addr).await?;
@@ -158,13 +262,26 @@ pub async fn run<T: Transport, C: Clock>(slot: Rc<NodeSlot>, listen: Vec<SocketA
                 }
             }
         }));
-        let tx = shell.events.clone();
+        let (tx, slots, warnings, stats) =
+            (shell.events.clone(), client_slots.clone(), accept_warnings.clone(), slot.stats.clone());
         socket_tasks.push(tokio::task::spawn_local(async move {
             loop {
-                if let Ok((stream, peer)) = T::accept(&listener).await
-                    && tx.send(ConnEvent::Accepted(stream, peer)).is_err()
-                {
-                    return;
+                // Past the limit, connections wait in the kernel's listen queue (BIND's quota
+                // callback, NSD and Knot stop polling the listener).
+                let Ok(client_slot) = slots.clone().acquire_owned().await else { return };
+                match T::accept(&listener).await {
+                    Ok((stream, peer)) => {
+                        if tx.send(ConnEvent::Accepted(stream, peer, client_slot)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        drop(client_slot);
+                        stats.accept_errors.set(stats.accept_errors.get() + 1);
+                        let pause = if is_exhaustion(&error) { ACCEPT_EXHAUSTED_PAUSE } else { ACCEPT_ERROR_PAUSE };
+                        warnings.warn(local, &error, pause);
+                        tokio::time::sleep(pause).await;
+                    }
                 }
             }
         }));
@@ -173,16 +290,51 @@ pub async fn run<T: Transport, C: Clock>(slot: Rc<NodeSlot>, listen: Vec<SocketA
     let _socket_tasks = Tasks(socket_tasks);
     loop {
         shell.perform(&slot).await;
+        shell.update_flows(&slot);
         let deadline = if C::SLEEPS { slot.with(|n| n.poll_timeout()).flatten() } else { None };
+        // The node's deadline comes first: a flood of datagrams or connections must never
+        // keep its timers (refresh, expire, idle closes) from firing.
         tokio::select! {
             biased;
-            () = slot.wake.notified() => {}
-            Some(event) = inbox.recv() => shell.handle(&slot, clock.now(), event),
             () = clock.sleep_until(deadline) => {
                 let now = clock.now();
                 slot.with(|n| n.handle_timeout(now));
             }
+            () = slot.wake.notified() => {}
+            Some(event) = inbox.recv() => shell.handle(&slot, clock.now(), event),
         }
+    }
+}
+
+/// Whether an `accept` error means the process or system is out of descriptors or memory.
+fn is_exhaustion(error: &io::Error) -> bool {
+    // EMFILE 24, ENFILE 23, ENOBUFS 105, ENOMEM 12 on Linux; elsewhere the kinds that map.
+    matches!(error.raw_os_error(), Some(23 | 24 | 105 | 12)) || error.kind() == io::ErrorKind::OutOfMemory
+}
+
+/// Rate limit of the warnings about failing `accept` calls, shared by the listeners.
+#[derive(Default)]
+struct AcceptWarnings {
+    last: Cell<Option<tokio::time::Instant>>,
+    suppressed: Cell<u64>,
+}
+
+impl AcceptWarnings {
+    fn warn(&self, local: IpAddr, error: &io::Error, pause: std::time::Duration) {
+        let now = tokio::time::Instant::now();
+        if self.last.get().is_some_and(|at| now.duration_since(at) < ACCEPT_WARNING_INTERVAL) {
+            self.suppressed.set(self.suppressed.get() + 1);
+            return;
+        }
+        let suppressed = self.suppressed.replace(0);
+        self.last.set(Some(now));
+        tracing::warn!(
+            %local,
+            %error,
+            pause_ms = pause.as_millis() as u64,
+            suppressed,
+            "accepting TCP connections failed; pausing accepts"
+        );
     }
 }
 
@@ -191,7 +343,8 @@ impl<T: Transport> Shell<T> {
         match event {
             ConnEvent::Connected(conn, stream) => {
                 if let Some(handle) = self.conns.get_mut(&conn) {
-                    let (writer, tasks) = spawn_stream::<T>(conn, stream, self.events.clone(), None);
+                    let io = StreamIo { conn, events: self.events.clone(), cut: None, flow: None };
+                    let (writer, tasks) = spawn_stream::<T>(stream, io);
                     handle.writer = Some(writer);
                     handle.tasks.0.extend(tasks);
                     slot.with(|n| n.handle_tcp_connected(now, conn));
@@ -202,24 +355,56 @@ impl<T: Transport> Shell<T> {
                 slot.with(|n| n.handle_tcp_connect_failed(now, conn, failure));
             }
             ConnEvent::Message(conn, payload) => {
-                slot.with(|n| n.handle_tcp_message(now, conn, &payload));
+                let flow = self.conns.get(&conn).and_then(|h| h.flow.clone());
+                let backlog = slot.with(|n| {
+                    n.handle_tcp_message(now, conn, &payload);
+                    n.server_backlog(conn)
+                });
+                if let Some(flow) = flow {
+                    // Taken over by the node in one step, so the count never dips between.
+                    flow.unhandled.set(flow.unhandled.get().saturating_sub(1));
+                    flow.backlog.set(backlog.unwrap_or(0));
+                    self.touched.push(conn);
+                }
             }
             ConnEvent::Sent(conn) => {
                 slot.with(|n| n.handle_tcp_sent(now, conn));
+                if self.conns.get(&conn).is_some_and(|h| h.flow.is_some()) {
+                    self.touched.push(conn);
+                }
             }
             ConnEvent::Closed(conn) => {
-                if self.conns.remove(&conn).is_some() {
+                if let Some(handle) = self.conns.remove(&conn) {
+                    self.closed(slot, &handle);
                     slot.with(|n| n.handle_tcp_closed(now, conn));
                 }
             }
             ConnEvent::Datagram { local, from, payload } => {
                 slot.with(|n| n.handle_udp_on(now, Some(local), from, &payload));
             }
-            ConnEvent::Accepted(stream, peer) => {
-                if let Some(conn) = slot.with(|n| n.handle_tcp_accepted(now, peer)) {
-                    let cut = Some(slot.cut_transfers_after.clone());
-                    let (writer, tasks) = spawn_stream::<T>(conn, stream, self.events.clone(), cut);
-                    self.conns.insert(conn, ConnHandle { writer: Some(writer), tasks: Tasks(tasks) });
+            ConnEvent::Accepted(stream, peer, client_slot) => {
+                let accepted = slot.with(|n| (n.handle_tcp_accepted(now, peer), n.behaviour().tcp_pipelined));
+                if let Some((conn, pipelined)) = accepted {
+                    let flow = Flow::new(pipelined as usize);
+                    let io = StreamIo {
+                        conn,
+                        events: self.events.clone(),
+                        cut: Some(slot.cut_transfers_after.clone()),
+                        flow: Some((flow.clone(), slot.stats.clone())),
+                    };
+                    let (writer, tasks) = spawn_stream::<T>(stream, io);
+                    self.conns.insert(
+                        conn,
+                        ConnHandle {
+                            writer: Some(writer),
+                            tasks: Tasks(tasks),
+                            flow: Some(flow),
+                            _slot: Some(client_slot),
+                        },
+                    );
+                    let stats = &slot.stats;
+                    stats.tcp_clients.set(stats.tcp_clients.get() + 1);
+                    raise(&stats.max_tcp_clients, stats.tcp_clients.get());
                 }
             }
             ConnEvent::Answer { to, id, payload } => {
@@ -231,6 +416,31 @@ impl<T: Transport> Shell<T> {
                 slot.with(|n| n.handle_udp_unreachable(now, to, id));
             }
         }
+    }
+
+    /// A connection is gone: its client slot is freed with its handle.
+    fn closed(&self, slot: &NodeSlot, handle: &ConnHandle) {
+        if handle.flow.is_some() {
+            let stats = &slot.stats;
+            stats.tcp_clients.set(stats.tcp_clients.get().saturating_sub(1));
+        }
+    }
+
+    /// Reads again the node's backlog of every inbound connection touched since the last
+    /// call (its answers now handed to the writers), and lets readers go on where it fell.
+    fn update_flows(&mut self, slot: &NodeSlot) {
+        if self.touched.is_empty() {
+            return;
+        }
+        let touched = std::mem::take(&mut self.touched);
+        slot.with(|n| {
+            for conn in &touched {
+                if let Some(flow) = self.conns.get(conn).and_then(|h| h.flow.as_ref()) {
+                    flow.backlog.set(n.server_backlog(*conn));
+                    flow.wake();
+                }
+            }
+        });
     }
 
     /// Performs every pending transmit of the node.
@@ -260,15 +470,24 @@ impl<T: Transport> Shell<T> {
                         };
                         let _ = tx.send(event);
                     });
-                    self.conns.insert(conn, ConnHandle { writer: None, tasks: Tasks(vec![task]) });
+                    self.conns
+                        .insert(conn, ConnHandle { writer: None, tasks: Tasks(vec![task]), flow: None, _slot: None });
                 }
                 Transmit::Send { conn, payload } => {
-                    if let Some(writer) = self.conns.get(&conn).and_then(|h| h.writer.as_ref()) {
-                        let _ = writer.send(payload);
+                    let Some(handle) = self.conns.get(&conn) else { continue };
+                    let Some(writer) = handle.writer.as_ref() else { continue };
+                    if let Some(flow) = &handle.flow {
+                        flow.unwritten.set(flow.unwritten.get() + 1);
+                        flow.unwritten_bytes.set(flow.unwritten_bytes.get() + payload.len());
+                        raise(&slot.stats.max_unwritten_bytes, flow.unwritten_bytes.get());
+                        self.touched.push(conn);
                     }
+                    let _ = writer.send(payload);
                 }
                 Transmit::Close { conn } => {
-                    self.conns.remove(&conn);
+                    if let Some(handle) = self.conns.remove(&conn) {
+                        self.closed(slot, &handle);
+                    }
                 }
             }
         }
@@ -329,15 +548,26 @@ impl<T: Transport> Shell<T> {
 /// How much the reader of a TCP connection takes from the socket at once (a 64 KiB window).
 const RECV_BUFFER_BYTES: usize = 65_536;
 
-/// Spawns the reader (2-byte length-prefixed messages in, RFC 1035 §4.2.2) and writer of a
-/// connection; returns the writer's queue. `cut` is the fault-injection limit of
-/// [`NodeSlot::cut_transfers_after`] (accepted connections only).
-fn spawn_stream<T: Transport>(
+/// What the reader and writer of one connection share with the loop.
+struct StreamIo<S> {
     conn: ConnId,
-    stream: T::Stream,
-    tx: mpsc::UnboundedSender<ConnEvent<T::Stream>>,
+    events: mpsc::UnboundedSender<ConnEvent<S>>,
+    /// The fault-injection limit of [`NodeSlot::cut_transfers_after`] (accepted connections).
     cut: Option<Rc<Cell<Option<usize>>>>,
+    /// Backpressure of an accepted connection, and the node's stats it raises.
+    flow: Option<(Rc<Flow>, Rc<DriverStats>)>,
+}
+
+/// Spawns the reader (2-byte length-prefixed messages in, RFC 1035 §4.2.2) and writer of a
+/// connection; returns the writer's queue, which holds what [`Flow`] lets in: at most the
+/// node's `tcp_pipelined` answers on an accepted connection (one message of a transfer at a
+/// time, the node making the next when one is written).
+fn spawn_stream<T: Transport>(
+    stream: T::Stream,
+    io: StreamIo<T::Stream>,
 ) -> (mpsc::UnboundedSender<Vec<u8>>, Vec<JoinHandle<()>>) {
+    let StreamIo { conn, events: tx, cut, flow } = io;
+    let write_flow = flow.as_ref().map(|(flow, _)| flow.clone());
     let (reader, mut writer) = tokio::io::split(stream);
     // Read through a buffer as large as a TCP receive window: one read then drains whatever
     // arrived. Reading each 2-byte length alone would leave turmoil-net's window closed (it
@@ -346,10 +576,21 @@ fn spawn_stream<T: Transport>(
     let (write_tx, mut write_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let read_events = tx.clone();
     let read_task = tokio::task::spawn_local(async move {
-        while let Ok(len) = reader.read_u16().await {
+        loop {
+            if let Some((flow, _)) = &flow {
+                while flow.paused() {
+                    flow.resume.notified().await;
+                }
+            }
+            let Ok(len) = reader.read_u16().await else { break };
             let mut message = vec![0u8; usize::from(len)];
             if reader.read_exact(&mut message).await.is_err() {
                 break;
+            }
+            if let Some((flow, stats)) = &flow {
+                flow.unhandled.set(flow.unhandled.get() + 1);
+                stats.messages_read.set(stats.messages_read.get() + 1);
+                raise(&stats.max_in_progress, flow.in_progress());
             }
             if read_events.send(ConnEvent::Message(conn, message)).is_err() {
                 return;
@@ -376,6 +617,11 @@ fn spawn_stream<T: Transport>(
             if writer.write_all(&frame).await.is_err() {
                 let _ = tx.send(ConnEvent::Closed(conn));
                 return;
+            }
+            if let Some(flow) = &write_flow {
+                flow.unwritten.set(flow.unwritten.get().saturating_sub(1));
+                flow.unwritten_bytes.set(flow.unwritten_bytes.get().saturating_sub(message.len()));
+                flow.wake();
             }
             if tx.send(ConnEvent::Sent(conn)).is_err() {
                 return;

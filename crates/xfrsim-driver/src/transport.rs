@@ -28,6 +28,8 @@ pub trait Transport: 'static {
     fn connect_udp(socket: &Self::Udp, to: SocketAddr) -> impl Future<Output = io::Result<()>>;
     /// A TCP connection to `to`, from the local address `from` when given.
     fn connect(to: SocketAddr, from: Option<IpAddr>) -> impl Future<Output = io::Result<Self::Stream>>;
+    /// How many file descriptors the process may hold (`None`: no such limit, simulated).
+    fn fd_limit() -> Option<u64>;
 }
 
 /// The time the engine is given, and how the driver waits for the engine's next deadline.
@@ -129,6 +131,9 @@ impl Transport for TurmoilNet {
         count_call();
         NetStream::connect(to).await.map(Counted)
     }
+    fn fd_limit() -> Option<u64> {
+        None
+    }
 }
 
 /// Real sockets.
@@ -162,6 +167,14 @@ impl Transport for Tokio {
         let socket = if to.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
         socket.bind(SocketAddr::new(from, 0))?;
         socket.connect(to).await
+    }
+    /// The soft `RLIMIT_NOFILE`, read from /proc/self/limits ("Max open files  <soft> <hard>
+    /// files"): the workspace forbids `unsafe`, so no getrlimit(2). `None` where there is no
+    /// /proc or the limit is "unlimited".
+    fn fd_limit() -> Option<u64> {
+        let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+        let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+        line["Max open files".len()..].split_whitespace().next()?.parse().ok()
     }
 }
 

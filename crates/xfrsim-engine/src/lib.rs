@@ -21,7 +21,7 @@ pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
 pub use profile::{
     Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, Overrides, Profile,
-    ProfileError, RoundVerdict, SoaQuery, Timeouts,
+    ProfileError, RoundVerdict, SoaQuery, TcpClients, Timeouts,
 };
 pub use rng::SeededRng;
 pub use time::Time;

@@ -385,6 +385,22 @@ impl Node {
         Ok(node)
     }
 
+    /// The node's server-wide behaviour (zones may override some rows).
+    pub fn behaviour(&self) -> &Behaviour {
+        &self.ctx.behaviour
+    }
+
+    /// Requests of inbound connection `conn` taken but not yet answered in full: those queued
+    /// behind a transfer, the transfer being written, and answers waiting to be polled. The
+    /// driver reads no more from the connection while this (with the answers it has not
+    /// written yet) reaches [`Behaviour::tcp_pipelined`].
+    pub fn server_backlog(&self, conn: ConnId) -> usize {
+        let Some(Conn::Server { outgoing, queued, .. }) = self.ctx.conns.get(&conn) else { return 0 };
+        let unpolled =
+            self.ctx.transmits.iter().filter(|t| matches!(t, Transmit::Send { conn: c, .. } if *c == conn)).count();
+        queued.len() + usize::from(outgoing.is_some()) + unpolled
+    }
+
     pub fn name(&self) -> &str {
         &self.ctx.name
     }

@@ -27,8 +27,35 @@ pub struct Timeouts {
     pub tcp_connect: Duration,
     /// Wait for the answer to an SOA query over TCP once connected.
     pub tcp_idle: Duration,
-    /// Close a served TCP connection idle this long.
+    /// Close a served TCP connection idle this long: nothing read and nothing written (an
+    /// answer the client does not read counts as nothing written, RFC 7766 §6.2.3).
     pub tcp_server_idle: Duration,
+}
+
+/// How many inbound TCP connections a server holds at once. Past the limit every real server
+/// stops accepting: further connections wait in the kernel's listen queue until one closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpClients {
+    Fixed(u32),
+    /// Half the process's file-descriptor limit (Knot `tcp-max-clients` default); in
+    /// simulation, where there is no such limit, [`TcpClients::SIMULATED_FD_LIMIT`] stands in.
+    HalfFdLimit,
+}
+
+impl TcpClients {
+    /// The soft `RLIMIT_NOFILE` most Linux systems start a process with.
+    pub const SIMULATED_FD_LIMIT: u64 = 1024;
+
+    /// The limit for a process allowed `fd_limit` descriptors (`None`: unknown, simulated).
+    pub fn resolve(self, fd_limit: Option<u64>) -> u32 {
+        match self {
+            TcpClients::Fixed(n) => n,
+            TcpClients::HalfFdLimit => {
+                let half = fd_limit.unwrap_or(Self::SIMULATED_FD_LIMIT) / 2;
+                u32::try_from(half).unwrap_or(u32::MAX).max(1)
+            }
+        }
+    }
 }
 
 /// Which real server a node behaves as.
@@ -265,6 +292,13 @@ pub struct Behaviour {
     /// A master with a lower serial is expected (several primaries): it is not reported as
     /// 6526 (BIND ARM `multi-master`: only that log line changes).
     pub multi_master: bool,
+    /// Inbound TCP connections at once (BIND `tcp-clients`, Knot `tcp-max-clients`, NSD
+    /// `tcp-count`).
+    pub tcp_clients: TcpClients,
+    /// Requests of one TCP connection in progress at once, an answer not yet written counting
+    /// as in progress: past it the server reads nothing more from that connection until an
+    /// answer is written (backpressure, not buffering).
+    pub tcp_pipelined: u32,
 }
 
 const WEEK: u64 = 7 * 86_400;
@@ -343,6 +377,13 @@ impl Behaviour {
                 // lib/ns/xfrout.c: AXFR over UDP FORMERR; a transfer the ACL denies REFUSED.
                 axfr_udp_rcode: RCODE_FORMERR,
                 axfr_udp_before_acl: false,
+                // ARM `tcp-clients` 150; lib/isc/netmgr/tcp.c `isc__nm_tcp_..._accept`: past the
+                // quota a connection waits (`isc_quota_acquire_cb`) until a slot frees.
+                tcp_clients: TcpClients::Fixed(150),
+                // lib/isc/netmgr/netmgr-int.h `ISC_NETMGR_MAX_STREAM_CLIENTS_PER_CONN` 23:
+                // streamdns.c pauses reading at that many active requests; tcp.c also stops
+                // reading while 64 KiB of answers wait to be written.
+                tcp_pipelined: 23,
                 transfer_denied_rcode: RCODE_REFUSED,
                 // zone.c `dns_zone_notifyreceive`: "refused notify from non-primary", REFUSED.
                 notify_refused_rcode: RCODE_REFUSED,
@@ -417,6 +458,12 @@ impl Behaviour {
                 axfr_udp_rcode: RCODE_NOTIMP,
                 axfr_udp_before_acl: true,
                 transfer_denied_rcode: RCODE_NOTAUTH,
+                // knot.conf(5) `tcp-max-clients`: half the fd limit; tcp-handler.c
+                // `tcp_wait_for_events` ignores the listening sockets while throttled.
+                tcp_clients: TcpClients::HalfFdLimit,
+                // tcp-handler.c `tcp_handle`: one message received, answered in full, then back
+                // to polling.
+                tcp_pipelined: 1,
                 // The ACL check answers NOTAUTH for NOTIFY too ("ACL, denied, action notify";
                 // seen on knotd 3.2.6 by the interop check `events-notify-non-master`).
                 notify_refused_rcode: RCODE_NOTAUTH,
@@ -497,6 +544,12 @@ impl Behaviour {
                 axfr_udp_rcode: RCODE_NOTIMP,
                 axfr_udp_before_acl: true,
                 transfer_denied_rcode: RCODE_REFUSED,
+                // nsd.conf(5) `tcp-count` 100; server.c `handle_tcp_accept` stops accepting at
+                // the maximum (`tcp-reject-overflow` no).
+                tcp_clients: TcpClients::Fixed(100),
+                // server.c: `handle_tcp_reading` reads one query, `handle_tcp_writing` writes its
+                // answer, and only then is the connection read again.
+                tcp_pipelined: 1,
                 // query.c `answer_notify`: REFUSED.
                 notify_refused_rcode: RCODE_REFUSED,
                 // No EDNS EXPIRE: its requests carry no OPT at all (nsd#274 is open).
@@ -531,6 +584,8 @@ impl Behaviour {
             ("notify_interval", notify_waits),
             ("notify_sends", notify_sends > 0),
             ("notify_tcp_timeout", !self.notify_tcp_timeout.is_zero()),
+            ("tcp_clients", self.tcp_clients != TcpClients::Fixed(0)),
+            ("tcp_pipelined", self.tcp_pipelined > 0),
         ]
         .into_iter()
         .find(|(_, ok)| !ok)
@@ -594,6 +649,12 @@ impl Behaviour {
                 }
                 *slot = Some(v);
             }
+        }
+        if let Some(v) = o.tcp_clients {
+            if v == 0 {
+                return Err(ProfileError::ZeroLimit("tcp_clients"));
+            }
+            self.tcp_clients = TcpClients::Fixed(v);
         }
         if let Some(v) = o.request_ixfr {
             self.request_ixfr = v;
@@ -662,6 +723,7 @@ pub struct Overrides {
     pub provide_ixfr: Option<bool>,
     pub multi_master: Option<bool>,
     pub request_expire: Option<bool>,
+    pub tcp_clients: Option<u32>,
 }
 
 /// A profile setting that cannot be used.

@@ -191,10 +191,17 @@ impl Node {
 
     pub(crate) fn on_server_message(&mut self, now: Time, conn: ConnId, payload: Vec<u8>) {
         let tcp_idle = self.ctx.behaviour.timeouts.tcp_server_idle;
+        let tcp_pipelined = self.ctx.behaviour.tcp_pipelined as usize;
         let Some(Conn::Server { idle_deadline, outgoing, queued, .. }) = self.ctx.conns.get_mut(&conn) else { return };
         *idle_deadline = now + tcp_idle;
         if outgoing.is_some() {
-            // Pipelined behind a transfer in progress: answered in order once it is sent.
+            // Pipelined behind a transfer in progress: answered in order once it is sent. The
+            // driver stops reading at `tcp_pipelined` requests in progress, so this queue
+            // stays that short; longer means the driver broke its side.
+            assert!(
+                queued.len() < tcp_pipelined,
+                "connection {conn:?}: the driver read past {tcp_pipelined} pipelined requests"
+            );
             queued.push_back(payload);
             return;
         }

@@ -181,6 +181,9 @@ pub struct Options {
     pub multi_master: Option<bool>,
     #[serde(default)]
     pub request_expire: Option<bool>,
+    /// Inbound TCP connections at once (BIND `tcp-clients`); server-wide.
+    #[serde(default)]
+    pub tcp_clients: Option<u32>,
 }
 
 impl Options {
@@ -204,6 +207,7 @@ impl Options {
             provide_ixfr: self.provide_ixfr,
             multi_master: self.multi_master,
             request_expire: self.request_expire,
+            tcp_clients: self.tcp_clients,
         }
     }
 
@@ -221,6 +225,7 @@ impl Options {
             ("transfers_in", self.transfers_in.is_some()),
             ("transfers_per_ns", self.transfers_per_ns.is_some()),
             ("transfers_out", self.transfers_out.is_some()),
+            ("tcp_clients", self.tcp_clients.is_some()),
         ] {
             if set {
                 return Err(format!("{name} is server-wide: set it in the server's options"));

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use xfrsim_engine::{Behaviour, Overrides, Profile, ProfileError};
+use xfrsim_engine::{Behaviour, Overrides, Profile, ProfileError, TcpClients};
 use xfrsim_zone::Serial;
 
 const OURS: Serial = Serial(1_000);
@@ -67,6 +67,10 @@ fn overrides_apply_and_bad_ones_are_refused() {
     );
     let zero = Overrides { transfers_in: Some(0), ..Overrides::default() };
     assert_eq!(Behaviour::of(Profile::Knot).with(&zero), Err(ProfileError::ZeroLimit("transfers_in")));
+    let clients = Overrides { tcp_clients: Some(0), ..Overrides::default() };
+    assert_eq!(Behaviour::of(Profile::Bind).with(&clients), Err(ProfileError::ZeroLimit("tcp_clients")));
+    let clients = Overrides { tcp_clients: Some(40), ..Overrides::default() };
+    assert_eq!(Behaviour::of(Profile::Knot).with(&clients).unwrap().tcp_clients, TcpClients::Fixed(40));
     let idle = Overrides { max_transfer_idle_in: Some(Duration::ZERO), ..Overrides::default() };
     assert_eq!(Behaviour::of(Profile::Nsd).with(&idle), Err(ProfileError::ZeroDuration("max_transfer_idle_in")));
 }
@@ -82,4 +86,17 @@ fn a_behaviour_with_a_zero_wait_is_refused() {
     let mut b = Behaviour::of(Profile::Knot);
     b.timeouts.udp_sends = 0;
     assert_eq!(b.zero_setting(), Some("udp_sends"));
+}
+
+#[test]
+fn tcp_client_limits_follow_each_server() {
+    let limit = |profile, fd_limit| Behaviour::of(profile).tcp_clients.resolve(fd_limit);
+    assert_eq!(limit(Profile::Bind, Some(64)), 150, "BIND's tcp-clients ignores the fd limit");
+    assert_eq!(limit(Profile::Nsd, None), 100);
+    assert_eq!(limit(Profile::Knot, Some(65_536)), 32_768, "Knot: half the fd limit");
+    assert_eq!(limit(Profile::Knot, None), 512);
+    assert_eq!(limit(Profile::Knot, Some(1)), 1);
+    assert_eq!(Behaviour::of(Profile::Bind).tcp_pipelined, 23);
+    assert_eq!(Behaviour::of(Profile::Knot).tcp_pipelined, 1);
+    assert_eq!(Behaviour::of(Profile::Nsd).tcp_pipelined, 1);
 }

@@ -7,6 +7,8 @@
 //! scheduler stopped), `packets=<n>`, `egress_passes=<n>`. After the no-warp case: `speedup <x>` on its own line. After the
 //! fleet cases: `per_event_us n4=<x> n16=<y> n64=<z> n200=<w>`, wall microseconds per event
 //! for 4, 16, 64 and 200 secondaries (the cost of one more server should be flat).
+//! Then `bench scenario-load steps5k_ms=<x> steps40k_ms=<y> growth=<y/x>`: loading a scenario
+//! of 5,000 and of 40,000 timeline steps (linear loading gives a growth near 8).
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -46,6 +48,30 @@ const CASES: &[Case] = &[
 /// update every 6 h, NOTIFY to all) with 4, 16, 64 and 200 secondaries.
 const PER_EVENT: &[(&str, &str)] =
     &[("n4", "fleet-4-week"), ("n16", "fleet-16-1d"), ("n64", "fleet-64-1d"), ("n200", "fleet-week")];
+
+/// Milliseconds to load (parse and check) a scenario of `steps` timeline steps, each a
+/// partition or a heal between two servers, best of three.
+fn load_ms(steps: usize) -> Result<f64> {
+    let mut source = String::from(
+        "(duration: \"30d\", zones: [(origin: \"example.com.\")], servers: [\n\
+         (name: \"ns1\", address: \"192.0.2.1\", zones: [Primary(zone: \"example.com.\")]),\n\
+         (name: \"ns2\", address: \"192.0.2.2\", zones: [Secondary(zone: \"example.com.\", masters: [\"ns1\"])]),\n\
+         ], timeline: [\n",
+    );
+    for step in 0..steps {
+        let action = if step % 2 == 0 { "Partition" } else { "Heal" };
+        source.push_str(&format!("    (at: \"{}s\", action: {action}(\"ns1\", \"ns2\")),\n", step + 1));
+    }
+    source.push_str("])\n");
+    let path = PathBuf::from("generated-load.ron");
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let (loaded, wall) = timed(|| xfrsim_scenario::parse(&source, &path));
+        loaded.map_err(|e| anyhow::anyhow!("{e}"))?;
+        best = best.min(wall.as_secs_f64() * 1000.0);
+    }
+    Ok(best)
+}
 
 /// Peak resident set of this process, from Linux's `/proc/self/status` (VmHWM).
 fn peak_rss_mb() -> Option<u64> {
@@ -163,6 +189,8 @@ pub fn run_all() -> Result<ExitCode> {
         })
         .collect();
     println!("per_event_us {}", sizes.join(" "));
+    let (small, large) = (load_ms(5_000)?, load_ms(40_000)?);
+    println!("bench scenario-load steps5k_ms={small:.1} steps40k_ms={large:.1} growth={:.1}", large / small.max(1e-9));
     eprintln!("running bench case axfr-real-sockets ...");
     let output =
         Command::new(&exe).args(["bench", "--case", "axfr-real-sockets"]).output().context("running a bench case")?;

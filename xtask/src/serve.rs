@@ -98,7 +98,9 @@ fn zone_configs(loaded: &LoadedNode, behaviour: &Behaviour, epoch: Epoch) -> Res
                         let behaviour = zone_behaviour(behaviour, zone)?;
                         let (_, retry, expire) = behaviour.clamp_timers(soa.refresh, soa.retry, soa.expire);
                         let expire_at = match data.modified {
-                            Some(modified) => epoch.time_of(modified) + expire,
+                            // Added in wall time first: the engine's time starts now and
+                            // cannot go before it.
+                            Some(modified) => epoch.time_of(modified.checked_add(expire).unwrap_or(modified)),
                             None => epoch.time + retry,
                         };
                         Some((data.zone.clone(), expire_at))

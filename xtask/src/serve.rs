@@ -351,6 +351,8 @@ pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async move {
         let clock = WallClock::start();
+        // Files carry wall-clock times; this is the one place serve reads that clock.
+        #[expect(clippy::disallowed_methods, reason = "zone files' modification times are wall-clock times")]
         let epoch = Epoch { time: clock.now(), system: SystemTime::now() };
         let config = NodeConfig {
             name: name.clone(),

@@ -2,6 +2,8 @@
 //! in a temporary directory, restarts and SIGHUP. Wall-clock time: every wait is bounded, and
 //! nothing waits on an SOA timer (transfers here start at once, at start or on NOTIFY).
 
+#![expect(clippy::disallowed_methods, reason = "real processes on real sockets, in real time, and file times")]
+
 use std::io::{BufRead as _, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};

@@ -171,9 +171,9 @@ enum Save {
 
 /// The writer thread: saves run one at a time in the order asked, so an older copy never
 /// replaces a newer one, and the engine's loop never waits on the disk.
-fn spawn_writer() -> std::sync::mpsc::Sender<Save> {
+fn spawn_writer() -> (std::sync::mpsc::Sender<Save>, std::thread::JoinHandle<()>) {
     let (sender, receiver) = std::sync::mpsc::channel::<Save>();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         for save in receiver {
             match save {
                 Save::Write { origin, path, zone, modified } => {
@@ -191,7 +191,7 @@ fn spawn_writer() -> std::sync::mpsc::Sender<Save> {
             }
         }
     });
-    sender
+    (sender, thread)
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -382,7 +382,7 @@ pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
         let slot = NodeSlot::new(Some(node), Box::new(on_event));
         // A copy restored past its expire time expires now, before anything is answered.
         slot.with(|node| node.handle_timeout(clock.now()));
-        let writer = spawn_writer();
+        let (writer, writer_thread) = spawn_writer();
         let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("installing the SIGHUP handler")?;
         let mut driver =
@@ -393,6 +393,9 @@ pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
                 biased;
                 stopped = tokio::signal::ctrl_c() => {
                     stopped.context("waiting for Ctrl-C")?;
+                    // Saves already asked for are finished before the process ends.
+                    drop(writer);
+                    let _ = writer_thread.join();
                     eprintln!("{name}: stopped");
                     return Ok(ExitCode::SUCCESS);
                 }

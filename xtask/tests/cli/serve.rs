@@ -35,11 +35,11 @@ fn temp_dir(test: &str) -> PathBuf {
     dir
 }
 
-/// A small zone; SOA timers are the ones BIND accepts unclamped (refresh 1h, retry 10 min,
-/// expire 1 day): no test waits for them.
+/// A small zone: refresh 1 h, retry 1 s (for the one test that lowers `min_retry` to wait for a
+/// refresh), expire 1 day.
 fn zone_text(serial: u32, www: &str) -> String {
     format!(
-        "$TTL 300\n@ IN SOA ns1 hostmaster {serial} 3600 600 86400 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A {www}\n"
+        "$TTL 300\n@ IN SOA ns1 hostmaster {serial} 3600 1 86400 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A {www}\n"
     )
 }
 
@@ -166,10 +166,12 @@ fn a_secondary_file_survives_a_restart_without_its_primary() {
         ),
     )
     .unwrap();
+    // min_retry 1s lets the zone's RETRY of 1 s stand (BIND's min-retry-time, 300 s by default,
+    // would clamp it): a restored copy's first refresh then comes within a second.
     std::fs::write(
         dir.join("s.ron"),
         format!(
-            r#"(name: "s", listen: "{secondary_at}", zones: [
+            r#"(name: "s", listen: "{secondary_at}", options: (min_retry: "1s"), zones: [
                 Secondary(zone: "example.test.", masters: ["{primary_at}"], file: "copy.zone"),
             ])"#
         ),
@@ -187,6 +189,21 @@ fn a_secondary_file_survives_a_restart_without_its_primary() {
     let age = SystemTime::now().duration_since(modified).unwrap_or_default();
     assert!(age < Duration::from_secs(30), "copy modified {age:?} ago");
     assert!(std::fs::read_to_string(&copy).unwrap().contains("www.example.test. 300 IN A 192.0.2.80"));
+
+    // Restarted with its primary up, the copy is refreshed within RETRY; the serial is
+    // unchanged, which moves the expire time and with it the file's modification time (BIND
+    // `refresh_callback` → `setmodtime`).
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&copy).unwrap().set_modified(hour_ago).unwrap();
+    secondary.crash();
+    let secondary = Served::start(&dir.join("s.ron"));
+    secondary.wait_stdout("6521 DNS_EVENT_ZONE_IN_SYNC zone=example.test. serial=7");
+    let start = Instant::now();
+    while std::fs::metadata(&copy).unwrap().modified().unwrap() <= hour_ago {
+        assert!(start.elapsed() < WAIT, "modification time not moved after an in-sync refresh");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!secondary.stdout.lock().unwrap().contains("6520"), "{}", secondary.output());
     secondary.crash();
     primary.crash();
 

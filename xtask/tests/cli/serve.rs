@@ -280,20 +280,24 @@ fn sighup_reloads_a_changed_primary_file_as_a_new_version() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// One of two zones has a broken file: the other serves, and the failure is one line on stderr
-/// naming the zone, the file and the reason.
+/// One of two primary zones has a broken file: the other serves, and the failure is one line on
+/// stderr naming the zone, the file and the reason. A secondary's broken file is set aside.
 #[test]
 fn a_zone_whose_file_fails_to_load_is_skipped_and_the_others_serve() {
-    let dir = temp_dir("broken");
+    let dir = temp_dir("skip");
     let at = free_port();
     std::fs::write(dir.join("good.zone"), zone_text(5, "192.0.2.80")).unwrap();
     std::fs::write(dir.join("broken.zone"), "$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400\n").unwrap();
+    std::fs::write(dir.join("junk.copy"), "junk\n").unwrap();
+    // A master where nothing listens: the secondary only has to start.
+    let nobody = free_port();
     std::fs::write(
         dir.join("p.ron"),
         format!(
             r#"(name: "p", listen: "{at}", zones: [
                 Primary(zone: "broken.test.", file: "broken.zone"),
                 Primary(zone: "example.test.", file: "good.zone"),
+                Secondary(zone: "copy.test.", masters: ["{nobody}"], file: "junk.copy"),
             ])"#
         ),
     )
@@ -305,6 +309,17 @@ fn a_zone_whose_file_fails_to_load_is_skipped_and_the_others_serve() {
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].starts_with("zone `broken.test.` not loaded: "), "{stderr}");
     assert!(lines[0].contains("broken.zone:2:"), "{stderr}");
+    // A secondary's file that fails to load: one line too, and the file is set aside for
+    // analysis (BIND renames it `db-XXXXXXXX`) while the zone is transferred again.
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("junk.copy")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].starts_with("zone `copy.test.` not loaded: ") && lines[0].contains(" renamed to "), "{stderr}");
+    assert!(!dir.join("junk.copy").exists());
+    let aside = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("db-"));
+    assert_eq!(aside.count(), 1);
     drop(primary);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -248,14 +248,16 @@ async fn reload_primaries(
         }
         let (path, origin) = (zone.path.clone(), zone.origin.clone());
         let read = tokio::task::spawn_blocking(move || read_zone_file(&path, &origin, profile)).await;
-        let data: ZoneFileData = match read {
-            Ok(Ok(data)) => data,
-            Ok(Err(e)) => {
-                eprintln!("zone `{}` not reloaded: {e}; the loaded version keeps serving", zone.origin);
-                continue;
-            }
-            Err(e) => {
-                eprintln!("zone `{}` not reloaded: {e}; the loaded version keeps serving", zone.origin);
+        // BIND: "not loaded due to errors", the old version serving on.
+        let failure = match read {
+            Ok(Ok(data)) => Ok(data),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let data: ZoneFileData = match failure {
+            Ok(data) => data,
+            Err(reason) => {
+                eprintln!("zone `{}` not reloaded: {reason}; the loaded version keeps serving", zone.origin);
                 continue;
             }
         };

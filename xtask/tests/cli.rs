@@ -19,3 +19,7 @@ fn a_user_error_is_one_line_even_with_rust_backtrace_set() {
         assert!(!stderr.contains("backtrace") && !stderr.contains("Stack"), "{args:?}: {stderr}");
     }
 }
+
+// `serve` on real loopback sockets: zone files, restarts and SIGHUP.
+#[path = "cli/serve.rs"]
+mod serve;

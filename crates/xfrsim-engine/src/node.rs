@@ -623,6 +623,14 @@ impl Node {
             .collect()
     }
 
+    /// When a secondary zone's copy expires, and the EXPIRE (as the profile clamps it) that
+    /// time counts from; `None` without a copy or once expired. A driver keeping the copy on
+    /// disk stores `expire_at - expire` as the file's modification time, so that the next start
+    /// computes the same expiry from it (BIND zone.c `setmodtime`).
+    pub fn expiry(&self, origin: &Name) -> Option<(Time, Duration)> {
+        self.zones.get(origin)?.secondary.as_ref()?.expiry()
+    }
+
     /// Splits the node into the zone owning client connection `conn`, the shared context, and
     /// what the connection was opened for.
     fn client_zone(&mut self, conn: ConnId) -> Option<(&mut HeldZone, &mut Ctx, Opened)> {

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use model::*;
-pub use node::{LoadedNode, NodeFile, NodeZone, load_node, parse_node, parse_peer};
+pub use node::{
+    LoadedNode, NodeFile, NodeZone, NodeZoneError, ZoneFileData, load_node, parse_node, parse_peer, read_zone_file,
+};
 pub use zones::{ZoneLoadError, build_zone, generated_zone};
 
 /// The seed used when neither the command line nor the file gives one.

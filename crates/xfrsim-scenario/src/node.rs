@@ -60,6 +60,12 @@ pub enum NodeZone {
     Secondary {
         zone: String,
         masters: Vec<String>,
+        /// Where the last transferred copy is kept, relative to the configuration file: written
+        /// after each transfer and loaded at start, its expire time kept in the file's
+        /// modification time (BIND's `file` for a secondary zone). `None`: nothing survives a
+        /// restart, the zone answers SERVFAIL until its first transfer.
+        #[serde(default)]
+        file: Option<String>,
         #[serde(default)]
         notify: Vec<String>,
         #[serde(default)]
@@ -79,15 +85,71 @@ impl NodeZone {
     }
 }
 
-/// A node configuration that parsed and passed its checks, its primary zones loaded.
+/// A node configuration that parsed and passed its checks, its zone files read.
 #[derive(Debug, Clone)]
 pub struct LoadedNode {
     pub node: NodeFile,
     pub path: PathBuf,
-    /// For each entry of `node.zones`: the loaded data of a primary, `None` for a secondary.
-    pub zones: Vec<Option<xfrsim_zone::Zone>>,
+    /// For each entry of `node.zones`: the loaded file of a primary (`None` when it failed to
+    /// load: see `zone_errors`), or of a secondary that names one that exists and loaded.
+    pub zones: Vec<Option<ZoneFileData>>,
     /// What loading the zone files warned about.
     pub zone_warnings: Vec<xfrsim_zone::ZoneFileWarning>,
+    /// Zone files that exist but could not be loaded, one per zone. A primary is then skipped
+    /// and the other zones serve; a secondary starts empty and transfers at once (BIND zone.c
+    /// `zone_postload`: "not loaded due to errors", a secondary's bad file set aside and
+    /// refreshed at once).
+    pub zone_errors: Vec<NodeZoneError>,
+}
+
+/// A master file as read: its zone, and when the file was last modified.
+#[derive(Debug, Clone)]
+pub struct ZoneFileData {
+    pub zone: xfrsim_zone::Zone,
+    /// Read before the contents, so a change made while reading is seen at the next reload.
+    /// BIND keeps a secondary's expire timing in it (zone.c `setmodtime`) and reloads only a
+    /// file modified since its last load (zone.c `zone_touched`). `None` when the file system
+    /// does not keep it.
+    pub modified: Option<std::time::SystemTime>,
+    pub warnings: Vec<xfrsim_zone::ZoneFileWarning>,
+}
+
+/// A zone file that exists but failed to load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("zone `{zone}` not loaded: {error}")]
+pub struct NodeZoneError {
+    pub zone: String,
+    pub error: xfrsim_zone::ZoneFileError,
+}
+
+impl LoadedNode {
+    /// A zone file named in the configuration: relative to the configuration file's directory.
+    pub fn zone_file_path(&self, file: &str) -> PathBuf {
+        config_dir(&self.path).join(file)
+    }
+}
+
+fn config_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Reads a master file for `origin` as the profile's server reads master files (which TTL a
+/// mixed RRset keeps). Operators keep zones anywhere (/etc/bind, ...): absolute paths are fine;
+/// files are still checked to be regular and bounded.
+pub fn read_zone_file(
+    path: &Path,
+    origin: &hickory_proto::rr::Name,
+    profile: crate::model::ServerProfile,
+) -> Result<ZoneFileData, xfrsim_zone::ZoneFileError> {
+    let rrset_ttl = xfrsim_engine::Behaviour::of(profile.engine()).rrset_ttl;
+    let options =
+        xfrsim_zone::ReadOptions { rrset_ttl, ..xfrsim_zone::ReadOptions::new(xfrsim_zone::Confinement::Anywhere) };
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let loaded = xfrsim_zone::load_zone_file(path, origin, &options)?;
+    Ok(ZoneFileData { zone: loaded.zone, modified, warnings: loaded.warnings })
 }
 
 /// A peer reference: `IP:port`, or `IP` meaning port 53.
@@ -173,30 +235,48 @@ pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError
             }
         }
     }
-    // Zone files are read now, so a bad one is reported with the configuration's position of
-    // its `file:` before anything listens. Operators keep zones anywhere (/etc/bind, ...):
-    // absolute paths are fine here; files are still checked to be regular and bounded.
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    // Read as the profile's server reads master files (which TTL a mixed RRset keeps).
-    let rrset_ttl = xfrsim_engine::Behaviour::of(node.profile.engine()).rrset_ttl;
-    let options =
-        xfrsim_zone::ReadOptions { rrset_ttl, ..xfrsim_zone::ReadOptions::new(xfrsim_zone::Confinement::Anywhere) };
+    // Every origin is a domain name: a malformed configuration stays an error with its
+    // position, whereas a zone file that fails to load only skips its zone (below).
+    let mut origins = Vec::with_capacity(node.zones.len());
+    for zone in &node.zones {
+        let (NodeZone::Primary { zone, .. } | NodeZone::Secondary { zone, .. }) = zone;
+        let origin = hickory_proto::rr::Name::from_ascii(zone)
+            .map_err(|e| error(zone, format!("zone origin `{zone}` is not a domain name: {e}")))?;
+        origins.push(origin);
+    }
+    // Zone files are read now, before anything listens. As BIND (zone.c `zone_postload`), a
+    // zone whose file fails to load is reported and skipped, the others serve; a secondary's
+    // file that does not exist yet is no error (the first transfer writes it).
+    let dir = config_dir(path);
     let mut zones = Vec::with_capacity(node.zones.len());
     let mut zone_warnings = Vec::new();
-    for zone in &node.zones {
-        let NodeZone::Primary { zone, file, .. } = zone else {
+    let mut zone_errors = Vec::new();
+    for (zone, origin) in node.zones.iter().zip(&origins) {
+        let (name, file, optional) = match zone {
+            NodeZone::Primary { zone, file, .. } => (zone, Some(file), false),
+            NodeZone::Secondary { zone, file, .. } => (zone, file.as_ref(), true),
+        };
+        let Some(file) = file else {
             zones.push(None);
             continue;
         };
-        let origin = hickory_proto::rr::Name::from_ascii(zone)
-            .map_err(|e| error(zone, format!("zone origin `{zone}` is not a domain name: {e}")))?;
-        let loaded = xfrsim_zone::load_zone_file(&dir.join(file), &origin, &options)
-            .map_err(|e| error(file, format!("zone `{zone}`: {e}")))?;
-        zone_warnings.extend(loaded.warnings);
-        zones.push(Some(loaded.zone));
+        match read_zone_file(&dir.join(file), origin, node.profile) {
+            Ok(mut data) => {
+                zone_warnings.append(&mut data.warnings);
+                zones.push(Some(data));
+            }
+            Err(e)
+                if optional
+                    && e.line == 0
+                    && e.kind == xfrsim_zone::ZoneFileErrorKind::Io(std::io::ErrorKind::NotFound) =>
+            {
+                zones.push(None);
+            }
+            Err(e) => {
+                zone_errors.push(NodeZoneError { zone: name.clone(), error: e });
+                zones.push(None);
+            }
+        }
     }
-    Ok(LoadedNode { node, path: path.to_path_buf(), zones, zone_warnings })
+    Ok(LoadedNode { node, path: path.to_path_buf(), zones, zone_warnings, zone_errors })
 }

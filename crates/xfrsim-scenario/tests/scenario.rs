@@ -113,7 +113,23 @@ fn node_configurations_load_or_point_at_the_mistake() {
     ])"#;
     let loaded = xfrsim_scenario::parse_node(good, &beside_fixture).unwrap();
     assert_eq!(loaded.node.zones.len(), 2);
-    assert!(loaded.zones[0].is_none() && loaded.zones[1].as_ref().is_some_and(|z| z.len() == 13));
+    assert!(loaded.zones[0].is_none() && loaded.zones[1].as_ref().is_some_and(|z| z.zone.len() == 13));
+    assert!(loaded.zone_errors.is_empty());
+
+    // A zone file that fails to load skips its zone, with one error naming the zone and the
+    // file; a secondary's file that does not exist yet is no error (its first transfer writes
+    // it). The configuration itself still loads.
+    let one_bad = r#"(listen: "127.0.0.1:5301", zones: [
+        Primary(zone: "example.com.", file: "example.com.zone"),
+        Primary(zone: "example.net.", file: "missing.zone"),
+        Secondary(zone: "example.org.", masters: ["192.0.2.1"], file: "not-yet.zone"),
+    ])"#;
+    let loaded = xfrsim_scenario::parse_node(one_bad, &beside_fixture).unwrap();
+    assert!(loaded.zones[0].is_some() && loaded.zones[1].is_none() && loaded.zones[2].is_none());
+    let errors: Vec<String> = loaded.zone_errors.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("zone `example.net.` not loaded: "), "{errors:?}");
+    assert!(errors[0].ends_with("missing.zone: cannot read zone file: no such file"), "{errors:?}");
     assert_eq!(xfrsim_scenario::parse_peer("192.0.2.1"), Some("192.0.2.1:53".parse().unwrap()));
 
     let cases = [

@@ -122,6 +122,13 @@ impl SecondaryState {
         }
     }
 
+    pub fn expiry(&self) -> Option<(Time, Duration)> {
+        if self.expired {
+            return None;
+        }
+        Some((self.expire_at?, self.timers?.expire))
+    }
+
     pub fn next_deadline(&self) -> Option<Time> {
         let step = self.round.as_ref().and_then(|r| r.step.deadline());
         let refresh = if self.round.is_none() { self.next_refresh } else { None };

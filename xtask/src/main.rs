@@ -5,12 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use xfrsim_scenario::DEFAULT_SEED;
-use xfrsim_sim::RunOptions;
 
 mod bench;
 mod bench_axfr;
 mod interop;
+mod replay;
+mod run;
 mod serve;
 
 #[derive(Parser)]
@@ -112,73 +112,12 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Run { paths, seed } => {
-            let files = scenario_files(&paths)?;
-            if files.is_empty() {
-                anyhow::bail!("no scenario files found");
-            }
-            let mut all_passed = true;
-            for file in files {
-                let loaded = match xfrsim_scenario::load(&file) {
-                    Ok(loaded) => loaded,
-                    Err(e) => {
-                        println!("FAIL {} error: {e}", shown(&file));
-                        all_passed = false;
-                        continue;
-                    }
-                };
-                // On stderr: the PASS/FAIL lines on stdout are a contract.
-                for warning in &loaded.zone_warnings {
-                    eprintln!("{warning}");
-                }
-                let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
-                match xfrsim_sim::run_streaming(&loaded, RunOptions { seed, warp: true }, |_| {}) {
-                    Ok(outcome) => {
-                        println!("{}", outcome.summary_line());
-                        if !outcome.passed() {
-                            all_passed = false;
-                            for failure in &outcome.failures {
-                                println!("  {failure}");
-                            }
-                            println!("  reproduce: cargo xtask replay {} --seed {seed}", shown(&file));
-                        }
-                    }
-                    Err(e) => {
-                        all_passed = false;
-                        println!("FAIL {} seed={seed} error: {e}", loaded.name);
-                        println!("  reproduce: cargo xtask replay {} --seed {seed}", shown(&file));
-                    }
-                }
-            }
-            Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-        }
-        Command::Replay { path, seed, no_warp } => {
-            let loaded = xfrsim_scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
-            for warning in &loaded.zone_warnings {
-                eprintln!("{warning}");
-            }
-            let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
-            // Lines are printed as the simulation produces them: a long run shows progress and
-            // its timeline is never held in memory.
-            let outcome = xfrsim_sim::run_streaming(&loaded, RunOptions { seed, warp: !no_warp }, |line| {
-                println!("{line}");
-            })?;
-            for failure in &outcome.failures {
-                println!("FAILED {failure}");
-            }
-            println!("digest={}", outcome.digest_hex());
-            Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-        }
+        Command::Run { paths, seed } => run::run(&paths, seed),
+        Command::Replay { path, seed, no_warp } => replay::replay(&path, seed, no_warp),
         Command::Serve { config, seed } => serve::serve(&config, seed),
         Command::Interop { peer } => interop::run(peer.as_deref()),
         Command::Bench { case: Some(case) } => bench::run_case(&case),
         Command::Bench { case: None } => bench::run_all(),
-        Command::Events => {
-            for (id, name, severity) in xfrsim_engine::CATALOG {
-                let id = id.map_or_else(|| "-".to_string(), |id| id.to_string());
-                println!("{id:>5} {severity:<7} {name}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Events => replay::events(),
     }
 }

@@ -17,11 +17,51 @@ pub struct Failure {
     pub expected: String,
     /// What happened instead.
     pub seen: String,
+    /// Timeline lines of the events nearest the expectation, in timeline order: what the
+    /// operator would look at next.
+    pub nearest: Vec<String>,
+    /// For `Converged` and `State`: every server holding the zone, as it was at `deadline`.
+    pub states: Vec<ServerState>,
+    /// The instant `states` describe.
+    pub deadline: Option<Time>,
 }
 
+/// One server's copy of a zone at an instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerState {
+    pub server: String,
+    pub status: Status,
+}
+
+impl Failure {
+    fn new(expected: String, seen: String) -> Failure {
+        Failure { expected, seen, nearest: Vec::new(), states: Vec::new(), deadline: None }
+    }
+
+    fn with_nearest(mut self, nearest: Vec<String>) -> Failure {
+        self.nearest = nearest;
+        self
+    }
+}
+
+/// Several lines: the expectation, what was seen, then one line per nearest event and per
+/// server state, indented so that they read as parts of one failure.
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "expected {}\n    seen: {}", self.expected, self.seen)
+        write!(f, "expected {}\n    seen: {}", self.expected, self.seen)?;
+        if !self.nearest.is_empty() {
+            write!(f, "\n    nearest events:")?;
+            for line in &self.nearest {
+                write!(f, "\n      {line}")?;
+            }
+        }
+        if let Some(deadline) = self.deadline {
+            write!(f, "\n    at {deadline}:")?;
+            for state in &self.states {
+                write!(f, "\n      {} {}", state.server, show_status(state.status))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -50,29 +90,47 @@ fn describe(m: &EventMatch) -> String {
         text.push_str(&format!(" {k}={v}"));
     }
     match (m.from, m.until) {
-        (Some(from), Some(until)) => {
-            text.push_str(&format!(" between {} and {}", fmt_duration(from), fmt_duration(until)))
-        }
-        (Some(from), None) => text.push_str(&format!(" after {}", fmt_duration(from))),
-        (None, Some(until)) => text.push_str(&format!(" by {}", fmt_duration(until))),
+        (Some(from), Some(until)) => text.push_str(&format!(" between {} and {}", t(from), t(until))),
+        (Some(from), None) => text.push_str(&format!(" after {}", t(from))),
+        (None, Some(until)) => text.push_str(&format!(" by {}", t(until))),
         (None, None) => {}
     }
     text
 }
 
-/// Up to three events of the same kind on the same server, nearest the window: what the
-/// operator would look at next.
-fn nearest(recording: &Recording, m: &EventMatch) -> String {
+/// How many events a failure shows.
+const NEAREST_EVENTS: usize = 3;
+
+/// Up to three events of the same kind on the same server, nearest the window, as timeline
+/// lines in timeline order; `None` when there is no such event at all.
+fn nearest(recording: &Recording, m: &EventMatch) -> Vec<String> {
     let loose = EventMatch { from: None, until: None, params: BTreeMap::new(), zone: None, ..m.clone() };
     let anchor = m.from.map_or(Time::ZERO, t);
-    let mut candidates: Vec<&Observed> = recording.events.iter().filter(|o| matches(recording, o, &loose)).collect();
-    candidates
-        .sort_by_key(|o| if o.at >= anchor { o.at.saturating_since(anchor) } else { anchor.saturating_since(o.at) });
-    if candidates.is_empty() {
-        return format!("no {} on {} at all", m.event, m.on);
-    }
-    let shown: Vec<String> = candidates.iter().take(3).map(|o| recording.line_of(o)).collect();
-    format!("nearest: {}", shown.join(" | "))
+    closest(recording, anchor, |o| matches(recording, o, &loose))
+}
+
+/// The timeline lines of the events nearest `anchor` among those `wanted` picks, in timeline
+/// order.
+fn closest(recording: &Recording, anchor: Time, wanted: impl Fn(&Observed) -> bool) -> Vec<String> {
+    let mut candidates: Vec<(usize, &Observed)> =
+        recording.events.iter().enumerate().filter(|(_, o)| wanted(o)).collect();
+    candidates.sort_by_key(|(index, o)| {
+        (if o.at >= anchor { o.at.saturating_since(anchor) } else { anchor.saturating_since(o.at) }, *index)
+    });
+    candidates.truncate(NEAREST_EVENTS);
+    candidates.sort_by_key(|(index, _)| *index);
+    candidates.into_iter().map(|(_, o)| recording.line_of(o)).collect()
+}
+
+/// "no X on Y at all" when nothing of that kind happened on that server, so that an empty list
+/// of nearest events is not mistaken for a lost one.
+fn none_at_all(nearest: &[String], m: &EventMatch) -> String {
+    if nearest.is_empty() { format!("; no {} on {} at all", m.event, m.on) } else { String::new() }
+}
+
+/// The events of a zone nearest an instant, on any server.
+fn nearest_in_zone(recording: &Recording, zone: &str, at: Time) -> Vec<String> {
+    closest(recording, at, |o| o.zone.is_some_and(|z| recording.zones[usize::from(z)] == zone))
 }
 
 pub(crate) fn check(scenario: &Scenario, recording: &Recording, end: Time) -> Vec<Failure> {
@@ -109,9 +167,10 @@ fn check_one(scenario: &Scenario, recording: &Recording, end: Time, expectation:
                 Count::AtMost(k) => format!("at most {k}×"),
                 Count::Never => "never".to_string(),
             };
-            (!ok).then(|| Failure {
-                expected: format!("{wanted} {}", describe(&m)),
-                seen: format!("{n}×; {}", nearest(recording, &m)),
+            (!ok).then(|| {
+                let nearest = nearest(recording, &m);
+                Failure::new(format!("{wanted} {}", describe(&m)), format!("{n}×{}", none_at_all(&nearest, &m)))
+                    .with_nearest(nearest)
             })
         }
         Expectation::Before { first, then } => {
@@ -120,29 +179,34 @@ fn check_one(scenario: &Scenario, recording: &Recording, end: Time, expectation:
             let expected = format!("{} before {}", describe(first), describe(then));
             match (a, b) {
                 (Some(a), Some(b)) if a < b => None,
-                (Some(a), Some(b)) => Some(Failure { expected, seen: format!("first at {a}, then at {b}") }),
+                (Some(a), Some(b)) => {
+                    let mut shown = nearest(recording, first);
+                    shown.extend(nearest(recording, then));
+                    Some(Failure::new(expected, format!("first at {a}, then at {b}")).with_nearest(shown))
+                }
                 (None, _) => {
-                    Some(Failure { expected, seen: format!("first never happened; {}", nearest(recording, first)) })
+                    let shown = nearest(recording, first);
+                    let seen = format!("first never happened{}", none_at_all(&shown, first));
+                    Some(Failure::new(expected, seen).with_nearest(shown))
                 }
                 (Some(_), None) => {
-                    Some(Failure { expected, seen: format!("then never happened; {}", nearest(recording, then)) })
+                    let shown = nearest(recording, then);
+                    let seen = format!("then never happened{}", none_at_all(&shown, then));
+                    Some(Failure::new(expected, seen).with_nearest(shown))
                 }
             }
         }
         Expectation::Converged { zone, by } => {
             let since = converged_since(scenario, recording, zone, end);
-            let expected = format!(
-                "every server holding {zone} on the same serial and content by {} and from then on",
-                fmt_duration(*by)
-            );
-            match since {
-                Some(at) if at <= t(*by) => None,
-                Some(at) => Some(Failure { expected, seen: format!("converged only at {at}") }),
-                None => Some(Failure {
-                    expected,
-                    seen: format!("not converged at the end: {}", states_at(scenario, recording, zone, end)),
-                }),
-            }
+            let deadline = t(*by);
+            let expected =
+                format!("every server holding {zone} on the same serial and content by {deadline} and from then on");
+            let seen = match since {
+                Some(at) if at <= deadline => return None,
+                Some(at) => format!("converged only at {at}"),
+                None => format!("not converged at the end ({end}): {}", states_at(scenario, recording, zone, end)),
+            };
+            Some(with_states(Failure::new(expected, seen), scenario, recording, zone, deadline))
         }
         Expectation::Lag { zone, from, until, max_serials, max_lag } => {
             check_lag(scenario, recording, zone, t(*from), t(*until), *max_serials, *max_lag)
@@ -154,9 +218,12 @@ fn check_one(scenario: &Scenario, recording: &Recording, end: Time, expectation:
                 (ZoneState::Expired, Status::Expired) => true,
                 _ => false,
             };
-            (!ok).then(|| Failure {
-                expected: format!("{zone} on {on} at {} to be {}", fmt_duration(*at), show_state(state)),
-                seen: show_status(seen),
+            (!ok).then(|| {
+                let failure = Failure::new(
+                    format!("{zone} on {on} at {} to be {}", t(*at), show_state(state)),
+                    show_status(seen),
+                );
+                with_states(failure, scenario, recording, zone, t(*at))
             })
         }
     }
@@ -175,6 +242,23 @@ fn show_status(status: Status) -> String {
         Status::Expired => "expired (SERVFAIL)".to_string(),
         Status::Absent => "not serving (never loaded, or server down)".to_string(),
     }
+}
+
+/// Adds every holder's state at `deadline` and the zone's events nearest it.
+fn with_states(
+    mut failure: Failure,
+    scenario: &Scenario,
+    recording: &Recording,
+    zone: &str,
+    deadline: Time,
+) -> Failure {
+    failure.states = holders(scenario, zone)
+        .into_iter()
+        .map(|server| ServerState { server: server.to_string(), status: recording.status_at(server, zone, deadline) })
+        .collect();
+    failure.deadline = Some(deadline);
+    failure.nearest = nearest_in_zone(recording, zone, deadline);
+    failure
 }
 
 /// The servers holding a zone, by name.
@@ -247,7 +331,7 @@ fn check_lag(
     max_lag: Option<Duration>,
 ) -> Option<Failure> {
     let Some(primary) = primary_of(scenario, zone) else {
-        return Some(Failure { expected: format!("a primary for {zone} to measure lag against"), seen: "none".into() });
+        return Some(Failure::new(format!("a primary for {zone} to measure lag against"), "none".into()));
     };
     let expected = {
         let mut bounds = Vec::new();
@@ -260,7 +344,7 @@ fn check_lag(
         format!("every secondary of {zone} within {} of {primary} between {} and {}", bounds.join(" and "), from, until)
     };
     let Some(primary_history) = recording.history.get(&(primary.to_string(), zone.to_string())) else {
-        return Some(Failure { expected, seen: format!("{primary} never served {zone}") });
+        return Some(Failure::new(expected, format!("{primary} never served {zone}")));
     };
     for secondary in holders(scenario, zone).into_iter().filter(|s| *s != primary) {
         let Some(history) = recording.history.get(&(secondary.to_string(), zone.to_string())) else { continue };
@@ -284,17 +368,17 @@ fn check_lag(
                 continue;
             };
             let Status::Serving { serial: s, .. } = s else {
-                return Some(Failure { expected, seen: format!("{secondary} not serving at {at}") });
+                return Some(Failure::new(expected, format!("{secondary} not serving at {at}")));
             };
             let behind = p.wrapping_sub(s);
             if let Some(n) = max_serials
                 && Serial(p).is_newer_than(Serial(s))
                 && behind > n
             {
-                return Some(Failure {
+                return Some(Failure::new(
                     expected,
-                    seen: format!("{secondary} {behind} serials behind at {at} ({s} vs {p})"),
-                });
+                    format!("{secondary} {behind} serials behind at {at} ({s} vs {p})"),
+                ));
             }
             if let Some(max) = max_lag
                 && Serial(p).is_newer_than(Serial(s))
@@ -312,10 +396,10 @@ fn check_lag(
                 newer = Some((s, index));
                 let since = primary_history[index].0;
                 if since <= at && at.saturating_since(since) > max {
-                    return Some(Failure {
+                    return Some(Failure::new(
                         expected,
-                        seen: format!("{secondary} behind since {since} at {at} (serial {s} vs {p})"),
-                    });
+                        format!("{secondary} behind since {since} at {at} (serial {s} vs {p})"),
+                    ));
                 }
             }
         }

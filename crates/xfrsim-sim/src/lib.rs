@@ -11,10 +11,10 @@ mod record;
 
 use std::time::Duration;
 
-pub use check::Failure;
+pub use check::{Failure, ServerState};
 pub use network::NetworkStats;
 pub use record::{Observed, Recording, Status};
-use xfrsim_engine::Time;
+use xfrsim_engine::{EventKind, Time};
 use xfrsim_scenario::LoadedScenario;
 pub use xfrsim_scenario::generated_zone;
 
@@ -67,16 +67,37 @@ impl Outcome {
         self.recording.events.len()
     }
 
-    /// The contract line: `PASS|FAIL <name> seed=<N> events=<count> converged=<time|never> digest=<hex>`.
+    /// Incoming transfers completed: 6520 DNS_EVENT_ZONE_UPDATE events (a transferred version
+    /// installed by a secondary, AXFR or IXFR) on every server.
+    pub fn transfer_count(&self) -> usize {
+        self.count_events(|kind| matches!(kind, EventKind::ZoneUpdate { .. }))
+    }
+
+    /// NOTIFYs sent: XFRSIM_NOTIFY_SENT events, one per target and zone version announced
+    /// (retransmissions of the same NOTIFY are not counted).
+    pub fn notify_count(&self) -> usize {
+        self.count_events(|kind| matches!(kind, EventKind::NotifySent { .. }))
+    }
+
+    fn count_events(&self, wanted: impl Fn(&EventKind) -> bool) -> usize {
+        self.recording.events.iter().filter(|o| wanted(&o.kind)).count()
+    }
+
+    /// The contract line: `PASS|FAIL <name> seed=<N> events=<count> converged=<time|never>
+    /// digest=<hex> transfers=<n> notifies=<n> bytes=<n>` (fields are only ever added at the
+    /// end: users' CI parses the line).
     pub fn summary_line(&self) -> String {
         let verdict = if self.passed() { "PASS" } else { "FAIL" };
         let converged = self.converged.map_or_else(|| "never".to_string(), |t| t.to_string());
         format!(
-            "{verdict} {} seed={} events={} converged={converged} digest={}",
+            "{verdict} {} seed={} events={} converged={converged} digest={} transfers={} notifies={} bytes={}",
             self.name,
             self.seed,
             self.event_count(),
-            self.digest_hex()
+            self.digest_hex(),
+            self.transfer_count(),
+            self.notify_count(),
+            self.network.tcp_payload_bytes
         )
     }
 }

@@ -75,6 +75,9 @@ pub struct NetworkStats {
     pub egress_passes: u64,
     /// Instants the scheduler stopped at.
     pub instants: u64,
+    /// Octets of TCP segment payload delivered (DNS messages with their 2-byte length prefix;
+    /// a retransmitted segment counts again): what `bytes=` on a PASS/FAIL line reports.
+    pub tcp_payload_bytes: u64,
 }
 
 /// Hosts woken since they were last polled, in host order (so polling order is deterministic,
@@ -292,6 +295,9 @@ impl Network {
 
     fn arrive(&mut self, now: Time, packet: Packet) {
         self.stats.packets += 1;
+        if let Wire::Tcp(segment) = &packet.payload {
+            self.stats.tcp_payload_bytes += segment.payload.len() as u64;
+        }
         if let Wire::Udp(datagram) = &packet.payload {
             // turmoil-net drops a datagram for a closed port silently; a real kernel answers
             // ICMP port unreachable (RFC 1122 §3.2.2.1), which is how a resolver learns at once

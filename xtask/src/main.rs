@@ -3,18 +3,22 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_axfr;
+mod bless;
 mod interop;
 mod replay;
+mod report;
 mod run;
 mod serve;
+mod targets;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "xfrsim: deterministic DNS zone-transfer simulation")]
+// `bin_name`: help and usage say `cargo xtask`, what users type, not the binary's own name.
+#[command(name = "cargo xtask", bin_name = "cargo xtask", about = "xfrsim: deterministic DNS zone-transfer simulation")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,13 +26,37 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run scenarios and print one PASS/FAIL line each (default: everything under scenarios/).
+    /// Run scenarios and print one PASS/FAIL line per scenario and seed, then
+    /// `<N> passed, <M> failed` (default: everything under scenarios/).
     Run {
-        /// Scenario files or directories.
-        paths: Vec<PathBuf>,
+        /// Scenario files, directories, or names of bundled scenarios (`chain`: scenarios/chain.ron;
+        /// the start of one name is enough).
+        targets: Vec<PathBuf>,
         /// Seed for every scenario (default: each file's `seed`, else 6523).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "seeds")]
         seed: Option<u64>,
+        /// Every seed of a range for every scenario: `A..B` (B excluded) or `A..=B`.
+        #[arg(long, value_parser = run::parse_seeds)]
+        seeds: Option<std::ops::RangeInclusive<u64>>,
+        /// Scenarios run at once (default: one per core). The output is the same for any value.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Print the scenarios with their descriptions instead of running them.
+        #[arg(long, conflicts_with_all = ["seed", "seeds", "format", "junit"])]
+        list: bool,
+        /// `text`: the PASS/FAIL lines; `json`: one JSON document instead.
+        #[arg(long, value_enum, default_value = "text")]
+        format: run::Format,
+        /// Also write a JUnit XML report here: one testcase per scenario and seed.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
+    /// Write or update the timeline snapshots (tests/snapshots/) of scenarios that meet their
+    /// expectations at every seed `cargo test` checks; a failing scenario is reported, not
+    /// blessed (default: every scenario under scenarios/).
+    Bless {
+        /// Scenario files, directories, or names of bundled scenarios.
+        targets: Vec<PathBuf>,
     },
     /// Replay one scenario: the whole timeline, then `digest=<16 hex>`.
     Replay {
@@ -69,28 +97,6 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
 }
 
-/// Scenario files under the given paths, sorted (directory order is filesystem-dependent).
-fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let roots = if paths.is_empty() { vec![workspace_root().join("scenarios")] } else { paths.to_vec() };
-    let mut files = Vec::new();
-    for root in roots {
-        if root.is_dir() {
-            for entry in std::fs::read_dir(&root).with_context(|| format!("reading {}", root.display()))? {
-                let path = entry?.path();
-                if path.extension().is_some_and(|e| e == "ron") {
-                    files.push(path);
-                }
-            }
-        } else if root.exists() {
-            files.push(root);
-        } else {
-            anyhow::bail!("{}: no such file or directory", root.display());
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
 /// The path as the user should type it in a reproduce line: relative to the current directory
 /// when possible.
 fn shown(path: &Path) -> String {
@@ -101,7 +107,22 @@ fn shown(path: &Path) -> String {
 /// A user error is one line on stderr and exit status 1 — never a backtrace, whatever
 /// `RUST_BACKTRACE` says (anyhow prints one when `main` returns its error).
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version: their whole text, on stdout.
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            // clap's first line says what is wrong (`error: invalid value '5..5' for
+            // '--seeds <SEEDS>': ...`); the rest is a pointer to --help.
+            let text = error.render().to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -112,7 +133,18 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Run { paths, seed } => run::run(&paths, seed),
+        Command::Run { targets, list: true, .. } => {
+            targets::list(&targets::scenario_files(&targets)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { targets, seed, seeds, jobs, list: false, format, junit } => run::run(run::RunArgs {
+            targets,
+            seeds: seeds.map_or(run::Seeds::One(seed), run::Seeds::Range),
+            jobs: jobs.map(usize::from),
+            format,
+            junit,
+        }),
+        Command::Bless { targets } => bless::bless(&targets),
         Command::Replay { path, seed, no_warp } => replay::replay(&path, seed, no_warp),
         Command::Serve { config, seed } => serve::serve(&config, seed),
         Command::Interop { peer } => interop::run(peer.as_deref()),

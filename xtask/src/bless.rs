@@ -66,9 +66,7 @@ fn bless_one(file: &Path) -> Result<bool> {
         if !outcome.passed() {
             println!("REFUSED {}: expectations unmet at seed {run_seed}", loaded.name);
             for failure in &outcome.failures {
-                for line in failure.to_string().lines() {
-                    println!("  {line}");
-                }
+                println!("  {failure}");
             }
             println!("  reproduce: cargo xtask replay {} --seed {run_seed}", shown(file));
             return Ok(false);

@@ -93,7 +93,12 @@ enum Command {
     },
 }
 
+/// The workspace: where `scenarios/` and `tests/snapshots/` are. `XFRSIM_WORKSPACE` moves it,
+/// so that xtask's tests can bless and list scenarios in a directory of their own.
 fn workspace_root() -> PathBuf {
+    if let Some(root) = std::env::var_os("XFRSIM_WORKSPACE") {
+        return PathBuf::from(root);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_path_buf()
 }
 

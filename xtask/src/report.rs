@@ -148,9 +148,10 @@ impl RunReport {
     }
 }
 
-/// A failure's text, each line indented by two more spaces (it follows its PASS/FAIL line).
+/// A failure's text under its PASS/FAIL line: the first line indented by two spaces; the
+/// others come indented by the failure itself.
 fn indented(text: &str) -> Vec<String> {
-    text.lines().map(|line| format!("  {line}")).collect()
+    text.lines().enumerate().map(|(i, line)| if i == 0 { format!("  {line}") } else { line.to_string() }).collect()
 }
 
 impl FailureReport {

@@ -23,3 +23,7 @@ fn a_user_error_is_one_line_even_with_rust_backtrace_set() {
 // `serve` on real loopback sockets: zone files, restarts and SIGHUP.
 #[path = "cli/serve.rs"]
 mod serve;
+
+// `run` and `bless`: names, --list, seed sweeps, reports.
+#[path = "cli/run.rs"]
+mod run;

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -133,7 +134,12 @@ fn run_units(files: &[PathBuf], units: &[Unit], jobs: usize, mut emit: impl FnMu
                     let file = &files[unit.file];
                     let scenario =
                         loaded[unit.file].get_or_init(|| xfrsim_scenario::load(file).map_err(|e| e.to_string()));
-                    let report = run_one(file, scenario, unit.seed, index_is_first(units, index));
+                    let first = index_is_first(units, index);
+                    // An engine panic is a bug to report, not a reason to lose the other runs'
+                    // output: it becomes this run's error (the panic message is on stderr).
+                    let report =
+                        std::panic::catch_unwind(AssertUnwindSafe(|| run_one(file, scenario, unit.seed, first)))
+                            .unwrap_or_else(|_| panicked(file, scenario, unit.seed));
                     if sender.send((index, report)).is_err() {
                         break;
                     }
@@ -177,6 +183,13 @@ fn run_one(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u6
         report.warnings = loaded.zone_warnings.iter().map(ToString::to_string).collect();
     }
     Some(report)
+}
+
+fn panicked(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u64>) -> Option<RunReport> {
+    let file_seed = loaded.as_ref().ok().and_then(|l| l.scenario.seed);
+    let seed = seed.or(file_seed).unwrap_or(DEFAULT_SEED);
+    let name = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+    Some(RunReport::sim_error(name, shown(file), seed, "the simulation panicked (see stderr)".to_string()))
 }
 
 #[cfg(test)]

@@ -262,3 +262,12 @@ fn bless_writes_the_snapshot_cargo_test_compares() {
     assert_eq!(stdout(&out), "blessed chain seeds=9,10,11 unchanged\n1 blessed, 0 refused\n");
     let _ = std::fs::remove_dir_all(&workspace);
 }
+
+#[test]
+fn help_shows_the_command_users_type() {
+    let out = xtask(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("Usage: cargo xtask <COMMAND>"), "{}", stdout(&out));
+    let out = xtask(&["run", "--help"]);
+    assert!(stdout(&out).contains("Usage: cargo xtask run [OPTIONS] [TARGETS]..."), "{}", stdout(&out));
+}

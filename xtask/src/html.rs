@@ -3,7 +3,7 @@
 //! (coloured, labelled segments; the same serial has the same colour on every lane, so
 //! convergence is visible as one colour), expired spans in red, the scenario's faults as bands,
 //! events as marks coloured by severity with their timeline line on hover, expectation windows
-//! and the convergence instant. Idle spans longer than a fortieth of the run are compressed on
+//! and the convergence instant. Idle spans longer than a twelfth of the run are compressed on
 //! the time axis, so a month reads at a glance; the wheel zooms, a drag pans.
 
 use std::collections::BTreeMap;
@@ -47,7 +47,9 @@ impl Axis {
         times.push(end_ms);
         times.sort_unstable();
         times.dedup();
-        let cap = (end_ms / 40).max(60_000);
+        // A gap is idle when it is longer than a twelfth of the run: shorter ones are the rhythm of
+        // the timers (refresh, retry), which a reader wants to see at their true length.
+        let cap = (end_ms / 12).max(60_000);
         let (mut knots, mut gaps, mut at) = (vec![(times[0], 0.0)], Vec::new(), 0.0);
         for pair in times.windows(2) {
             let span = pair[1] - pair[0];
@@ -119,7 +121,15 @@ struct Fault {
 }
 
 fn action_label(action: &Action) -> String {
-    format!("{action:?}").replace('"', "")
+    let fmt = |d: &std::time::Duration| xfrsim_scenario::fmt_duration(*d);
+    match action {
+        // Debug would print the durations as seconds.
+        Action::Updates { server, zone, every, until } => {
+            format!("Updates {server} {zone} every {} until {}", fmt(every), fmt(until))
+        }
+        Action::Latency(a, b, latency) => format!("Latency {a} {b} {}", fmt(latency)),
+        _ => format!("{action:?}").replace('"', ""),
+    }
 }
 
 /// The scenario's timeline as bands (partitions, crashes, held links, cut transfers, update
@@ -267,10 +277,11 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
         let shade = if index % 2 == 0 { "#f6f6f6" } else { "#ffffff" };
         let _ = write!(
             svg,
-            r##"<rect x="0" y="{y:.1}" width="{w:.1}" height="{height:.1}" fill="{shade}"/><text x="8" y="{:.1}" class="lane">{}</text>"##,
+            r##"<rect data-lane="{lane}" x="0" y="{y:.1}" width="{w:.1}" height="{height:.1}" fill="{shade}"/><text x="8" y="{:.1}" class="lane">{}</text>"##,
             y + 16.0,
             esc(server),
             w = LEFT_PX + WIDTH_PX + 10.0,
+            lane = esc(server),
         );
         lane_of.insert(server, (y, height));
         for (row, zone) in zones.iter().enumerate() {
@@ -349,9 +360,11 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
             Expectation::Converged { .. } => {
                 let _ = write!(
                     svg,
-                    r##"<g><title>{title}</title><line data-x="{x2:.1}" y1="{:.1}" y2="{plot_bottom:.1}" stroke="#00897b" stroke-dasharray="5,4" stroke-width="1.5"/><text data-x="{x2:.1}" dx="3" y="{:.1}" class="small" fill="#00695c">converge by</text></g>"##,
+                    r##"<g><title>{title}</title><line data-x="{x2:.1}" y1="{:.1}" y2="{plot_bottom:.1}" stroke="#00897b" stroke-dasharray="5,4" stroke-width="1.5"/><text data-x="{x2:.1}" dx="{dx}" y="{:.1}" class="small" fill="#00695c" text-anchor="{anchor}">converge by</text></g>"##,
                     plot_top - 4.0,
                     plot_top - 6.0,
+                    dx = if x2 > LEFT_PX + WIDTH_PX - 150.0 { -3 } else { 3 },
+                    anchor = if x2 > LEFT_PX + WIDTH_PX - 150.0 { "end" } else { "start" },
                 );
             }
             Expectation::Lag { .. } | Expectation::Before { .. } => {
@@ -367,10 +380,13 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
         let x = axis.x(at.as_millis());
         let _ = write!(
             svg,
-            r##"<g><title>converged at {at}</title><line data-x="{x:.1}" y1="{:.1}" y2="{plot_bottom:.1}" stroke="#2e7d32" stroke-width="2"/><text data-x="{x:.1}" dx="3" y="{:.1}" class="small" fill="#2e7d32">converged {}</text></g>"##,
+            r##"<g><title>converged at {at}</title><line data-x="{x:.1}" y1="{:.1}" y2="{plot_bottom:.1}" stroke="#2e7d32" stroke-width="2"/><text data-x="{x:.1}" dx="{dx}" y="{:.1}" class="small" fill="#2e7d32" text-anchor="{anchor}">converged {}</text></g>"##,
             plot_top - 4.0,
             plot_bottom + 16.0,
             short_time(at.as_millis()),
+            // Near the right edge the label goes to the left of its line, where it fits.
+            dx = if x > LEFT_PX + WIDTH_PX - 150.0 { -3 } else { 3 },
+            anchor = if x > LEFT_PX + WIDTH_PX - 150.0 { "end" } else { "start" },
         );
     }
 
@@ -409,13 +425,14 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
     for (start, stop) in &axis.gaps {
         let _ = write!(
             axis_svg,
-            r##"<g><title>{} to {}: nothing happens (compressed)</title><rect data-x="{:.1}" data-x2="{:.1}" y="{:.1}" height="{:.1}" fill="url(#idle)"/></g>"##,
+            r##"<g><title>{} to {}: nothing happens (compressed)</title><rect data-x="{:.1}" data-x2="{:.1}" y="{:.1}" height="{:.1}" fill="#000" fill-opacity="0.035"/><text data-x="{:.1}" dx="-4" y="46" class="small" fill="#888">≈</text></g>"##,
             short_time(*start),
             short_time(*stop),
             axis.x(*start),
             axis.x(*stop),
             plot_top,
             plot_bottom - plot_top,
+            (axis.x(*start) + axis.x(*stop)) / 2.0,
         );
     }
     let steps_ms: [u64; 13] =
@@ -430,6 +447,10 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
             let t = k * step;
             // Coarser levels already drew this tick.
             if steps_ms[..level].iter().any(|coarse| t % coarse == 0) {
+                continue;
+            }
+            // Inside a compressed span ticks would crowd; its edges say when it starts and ends.
+            if axis.gaps.iter().any(|(start, stop)| t > *start && t < *stop) {
                 continue;
             }
             ticks += 1;
@@ -449,7 +470,7 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
         let _ = write!(failures, "<li>{}</li>", esc(&failure.to_string()));
     }
     let legend = format!(
-        r##"<span style="color:{}">● info</span> <span style="color:{}">● warning</span> <span style="color:{}">● error</span> · <span class="sw" style="background:#e53935"></span> expired · <span class="sw" style="background:#ddd"></span> not loaded · <span class="sw" style="background:#b9a6d9"></span> fault · hatched: server down or isolated · ▼ operator action · <span class="sw" style="background:#00897b"></span> expectation window · <span style="color:#2e7d32">│</span> converged · <span class="sw" style="background:#eee;border:1px dashed #999"></span> idle time compressed. Wheel: zoom, drag: pan, double-click: reset."##,
+        r##"<span style="color:{}">● info</span> <span style="color:{}">● warning</span> <span style="color:{}">● error</span> · <span class="sw" style="background:#e53935"></span> expired · <span class="sw" style="background:#ddd"></span> not loaded · <span class="sw" style="background:#b9a6d9"></span> fault · hatched: server down or isolated · ▼ operator action · <span class="sw" style="background:#00897b"></span> expectation window · <span style="color:#2e7d32">│</span> converged · ≈ <span class="sw" style="background:#eee"></span> idle time compressed. Wheel: zoom, drag: pan, double-click: reset."##,
         severity_colour(Severity::Info),
         severity_colour(Severity::Warning),
         severity_colour(Severity::Error),
@@ -461,8 +482,8 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
 <body><h3>{name} — seed {seed} — {verdict} — {events} events — digest={digest}</h3><p>{description}</p><ul>{failures}</ul><p class="small">{legend}</p>
 <svg id="plot" xmlns="http://www.w3.org/2000/svg" width="{total_w:.0}" height="{height:.0}">
 <defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#000" fill-opacity="0.06"/><line x1="0" y1="0" x2="0" y2="6" stroke="#555" stroke-opacity="0.45" stroke-width="2"/></pattern>
-<pattern id="idle" width="8" height="8" patternUnits="userSpaceOnUse"><rect width="8" height="8" fill="#eee" fill-opacity="0.5"/><path d="M0,8 L8,0" stroke="#bbb"/></pattern>
-<clipPath id="clip"><rect x="{LEFT_PX}" y="0" width="{WIDTH_PX}" height="{height:.0}"/></clipPath></defs>
+
+<clipPath id="clip"><rect x="{clip_x}" y="0" width="{clip_w}" height="{height:.0}"/></clipPath></defs>
 {lanes_bg}<g clip-path="url(#clip)">{axis_svg}{lanes}</g></svg>
 <script>{script}</script></body></html>
 "##,
@@ -471,7 +492,10 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
         events = recording.events.len(),
         digest = outcome.digest_hex(),
         description = esc(&loaded.scenario.description),
-        total_w = LEFT_PX + WIDTH_PX + 10.0,
+        total_w = LEFT_PX + WIDTH_PX + 40.0,
+        // Wide enough for the first and last tick labels.
+        clip_x = LEFT_PX - 30.0,
+        clip_w = WIDTH_PX + 60.0,
         lanes_bg = lane_backgrounds(&svg),
         lanes = lane_content(&svg),
         script = SCRIPT.replace("LEFT,", &format!("{LEFT_PX},")).replace("WIDTH,", &format!("{WIDTH_PX},")),
@@ -541,10 +565,15 @@ function draw(){
   else if(e.tagName==='path'){e.setAttribute('transform',e.getAttribute('transform').replace(/translate\([^,]*/,'translate('+x));}
   else if(e.tagName==='text'){e.setAttribute('x',x);
    if(e.dataset.x2!==undefined){e.style.display=(sx(+e.dataset.x2)-x>e.textContent.length*7+4)?'':'none';}}}
- const shown=[];
- for(const t of ticks){const x=sx(+t.querySelector('line').dataset.x);
-  const ok=x>=L&&x<=L+W&&shown.every(s=>Math.abs(s-x)>90);
-  t.style.display=ok?'':'none';if(ok)shown.push(x);}
+ // Whole levels, coarse to fine, while every label of the level fits: even spacing.
+ const shown=[];let open=true;
+ for(let p=0;p<13;p++){const lv=ticks.filter(t=>+t.dataset.p===p);
+  const xs=lv.map(t=>sx(+t.querySelector('line').dataset.x));
+  const inside=xs.filter(x=>x>=L-20&&x<=L+W+20);
+  const all=shown.concat(inside).sort((a,b)=>a-b);
+  const fits=open&&all.every((x,i)=>i===0||x-all[i-1]>75);
+  if(fits){shown.push(...inside);}else{open=false;}
+  lv.forEach((t,i)=>{t.style.display=(fits&&xs[i]>=L-20&&xs[i]<=L+W+20)?'':'none';});}
 }
 svg.addEventListener('wheel',ev=>{ev.preventDefault();const r=svg.getBoundingClientRect();
  const mx=ev.clientX-r.left,base=(mx-L)/k+o+L,nk=Math.min(Math.max(k*(ev.deltaY<0?1.25:0.8),1),100000);

@@ -23,3 +23,11 @@ fn a_user_error_is_one_line_even_with_rust_backtrace_set() {
 // `serve` on real loopback sockets: zone files, restarts and SIGHUP.
 #[path = "cli/serve.rs"]
 mod serve;
+
+// `replay`'s filters, table, JSON, seed diff, tracing and picture.
+#[path = "cli/replay.rs"]
+mod replay;
+
+// `events`: one event in full, the list, docs/events.md.
+#[path = "cli/events.rs"]
+mod events;

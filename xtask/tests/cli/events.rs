@@ -31,7 +31,10 @@ fn a_miss_is_one_line_with_a_suggestion() {
     let (code, out, err) = events(&["xfr_master_unavailabel"]);
     assert_eq!(code, Some(1));
     assert!(out.is_empty());
-    assert_eq!(err.trim_end(), "error: no event `xfr_master_unavailabel`; did you mean 6523 DNS_EVENT_XFR_MASTER_UNAVAILABLE?");
+    assert_eq!(
+        err.trim_end(),
+        "error: no event `xfr_master_unavailabel`; did you mean 6523 DNS_EVENT_XFR_MASTER_UNAVAILABLE?"
+    );
 }
 
 #[test]

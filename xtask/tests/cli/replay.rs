@@ -30,7 +30,8 @@ fn digest(lines: &[String]) -> &str {
 #[test]
 fn filtered_lines_are_a_subset_and_the_digest_is_of_the_whole_timeline() {
     let (full, _) = replay(&[]);
-    let (filtered, _) = replay(&["--server", "ns2", "--event", "xfr_master_unavailable", "--from", "1h", "--until", "3h"]);
+    let (filtered, _) =
+        replay(&["--server", "ns2", "--event", "xfr_master_unavailable", "--from", "1h", "--until", "3h"]);
     assert_eq!(digest(&filtered), digest(&full));
     let body = &filtered[..filtered.len() - 1];
     assert!(body.len() >= 2 && body.len() < full.len() / 4, "{body:#?}");
@@ -94,7 +95,8 @@ fn the_table_shows_each_serial_change() {
     // ns1 crashes at 30 min; both secondaries expire at 4 h; the update reaches everyone.
     assert_eq!(cells("00:30:00.000"), ["-*", "2026010101", "2026010101"]);
     assert!(rows.iter().any(|r| r.starts_with("04:00:00") && r.ends_with("expired*")), "{rows:#?}");
-    let last: Vec<String> = rows.last().unwrap().split_whitespace().skip(1).map(|c| c.trim_end_matches('*').to_string()).collect();
+    let last: Vec<String> =
+        rows.last().unwrap().split_whitespace().skip(1).map(|c| c.trim_end_matches('*').to_string()).collect();
     assert_eq!(last, ["2026010102"; 3]);
 }
 

@@ -3,8 +3,8 @@
 //! (coloured, labelled segments; the same serial has the same colour on every lane, so
 //! convergence is visible as one colour), expired spans in red, the scenario's faults as bands,
 //! events as marks coloured by severity with their timeline line on hover, expectation windows
-//! and the convergence instant. Idle spans longer than a twelfth of the run are compressed on
-//! the time axis, so a month reads at a glance; the wheel zooms, a drag pans.
+//! and the convergence instant. When the run is mostly idle, spans longer than a twelfth of it are compressed
+//! on the time axis, so a month reads at a glance; the wheel zooms, a drag pans.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -50,6 +50,10 @@ impl Axis {
         // A gap is idle when it is longer than a twelfth of the run: shorter ones are the rhythm of
         // the timers (refresh, retry), which a reader wants to see at their true length.
         let cap = (end_ms / 12).max(60_000);
+        // Compressing pays only where the run is mostly idle; otherwise a linear axis keeps
+        // every span its true length, which is easier to read.
+        let idle_ms: u64 = times.windows(2).map(|p| p[1] - p[0]).filter(|span| *span > cap).sum();
+        let cap = if idle_ms * 2 > end_ms { cap } else { u64::MAX };
         let (mut knots, mut gaps, mut at) = (vec![(times[0], 0.0)], Vec::new(), 0.0);
         for pair in times.windows(2) {
             let span = pair[1] - pair[0];

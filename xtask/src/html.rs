@@ -97,14 +97,14 @@ fn serial_colour(rank: usize) -> String {
     format!("hsl({hue},55%,78%)")
 }
 
-/// A short time for labels: `2d 03:00`, `01:30`, `00:00:05`, `00:00:00.120`.
+/// A short time for labels: `2d 03:00`, `01:30:00`, `00:00:05`, `00:00:00.120`.
 fn short_time(ms: u64) -> String {
     let (days, rest) = (ms / 86_400_000, ms % 86_400_000);
     let (h, m, s, milli) = (rest / 3_600_000, rest / 60_000 % 60, rest / 1000 % 60, rest % 1000);
-    match (days, s, milli) {
-        (1.., _, _) => format!("{days}d {h:02}:{m:02}"),
-        (0, 0, 0) => format!("{h:02}:{m:02}"),
-        (0, _, 0) => format!("{h:02}:{m:02}:{s:02}"),
+    // Seconds always within the first day, so `00:01:00` never reads as one second.
+    match (days, milli) {
+        (1.., _) => format!("{days}d {h:02}:{m:02}"),
+        (0, 0) => format!("{h:02}:{m:02}:{s:02}"),
         _ => format!("{h:02}:{m:02}:{s:02}.{milli:03}"),
     }
 }
@@ -277,7 +277,9 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
     let mut lane_of: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     for (index, server) in recording.servers.iter().enumerate() {
         let zones: Vec<&String> = recording.history.keys().filter(|(s, _)| s == server).map(|(_, z)| z).collect();
-        let height = zones.len().max(1) as f64 * ZONE_ROW_PX + EVENT_ROWS_PX + 12.0;
+        // With several zones the server's name gets a line of its own above their rows.
+        let header = if zones.len() > 1 { 20.0 } else { 0.0 };
+        let height = header + zones.len().max(1) as f64 * ZONE_ROW_PX + EVENT_ROWS_PX + 12.0;
         let shade = if index % 2 == 0 { "#f6f6f6" } else { "#ffffff" };
         let _ = write!(
             svg,
@@ -289,7 +291,7 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
         );
         lane_of.insert(server, (y, height));
         for (row, zone) in zones.iter().enumerate() {
-            let top = y + 4.0 + row as f64 * ZONE_ROW_PX;
+            let top = y + header + 4.0 + row as f64 * ZONE_ROW_PX;
             if zones.len() > 1 {
                 let _ = write!(svg, r##"<text x="18" y="{:.1}" class="small">{}</text>"##, top + 13.0, esc(zone));
             }
@@ -347,8 +349,16 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
     }
 
     // Expectation windows under the lanes they are about; convergence across all lanes.
+    let mut converge_by_drawn = Vec::new();
     for expectation in expectations {
         let Some((from, until)) = expectation_span(expectation, end_ms) else { continue };
+        // One line per deadline: 75 zones converging by the same time are one mark.
+        if matches!(expectation, Expectation::Converged { .. }) {
+            if converge_by_drawn.contains(&until) {
+                continue;
+            }
+            converge_by_drawn.push(until);
+        }
         let title = esc(&format!("expect {}", format!("{expectation:?}").replace('"', "")));
         let (x1, x2) = (axis.x(from), axis.x(until));
         match expectation {

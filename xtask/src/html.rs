@@ -248,7 +248,7 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
             format!("{} – {}: {}", short_time(fault.start_ms), short_time(fault.end_ms.unwrap_or(end_ms)), fault.label);
         let _ = write!(
             bands,
-            r##"<g class="fault"><title>{t}</title><rect data-x="{x1:.1}" data-x2="{x2:.1}" y="{top:.1}" height="13" fill="#b9a6d9" fill-opacity="0.55"/><text data-x="{x1:.1}" dx="3" y="{:.1}" class="small">{l}</text></g>"##,
+            r##"<g class="fault"><title>{t}</title><rect data-x="{x1:.1}" data-x2="{x2:.1}" y="{top:.1}" height="13" fill="#b9a6d9" fill-opacity="0.55"/><text data-x="{x1:.1}" dx="3" y="{:.1}" class="small sticky">{l}</text></g>"##,
             top + 10.0,
             t = esc(&title),
             l = esc(&fault.label),
@@ -311,7 +311,7 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
                     format!("{server} {zone} {text} from {} to {}", short_time(at.as_millis()), short_time(until));
                 let _ = write!(
                     svg,
-                    r##"<g><title>{}</title><rect data-x="{x1:.1}" data-x2="{x2:.1}" y="{top:.1}" height="{h}" fill="{fill}" stroke="#fff" stroke-width="0.5"/><text data-x="{x1:.1}" data-x2="{x2:.1}" dx="3" y="{:.1}" class="serial">{}</text></g>"##,
+                    r##"<g><title>{}</title><rect data-x="{x1:.1}" data-x2="{x2:.1}" y="{top:.1}" height="{h}" fill="{fill}" stroke="#fff" stroke-width="0.5"/><text data-x="{x1:.1}" data-x2="{x2:.1}" dx="3" y="{:.1}" class="serial sticky">{}</text></g>"##,
                     esc(&title),
                     top + 13.0,
                     esc(&text),
@@ -451,6 +451,7 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
     }
     let steps_ms: [u64; 13] =
         [604_800_000, 86_400_000, 21_600_000, 3_600_000, 900_000, 300_000, 60_000, 10_000, 1_000, 100, 10, 1, 0];
+    let mut ticks_svg = String::new();
     let mut ticks = 0;
     for (level, step) in steps_ms.iter().enumerate().take(12) {
         let count = end_ms / step;
@@ -470,7 +471,7 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
             ticks += 1;
             let x = axis.x(t);
             let _ = write!(
-                axis_svg,
+                ticks_svg,
                 r##"<g class="tick" data-p="{level}"><line data-x="{x:.1}" y1="34" y2="{plot_bottom:.1}" stroke="#e0e0e0"/><text data-x="{x:.1}" y="30" class="small" text-anchor="middle">{}</text></g>"##,
                 short_time(t),
             );
@@ -497,8 +498,9 @@ pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
 <svg id="plot" xmlns="http://www.w3.org/2000/svg" width="{total_w:.0}" height="{height:.0}">
 <defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#000" fill-opacity="0.06"/><line x1="0" y1="0" x2="0" y2="6" stroke="#555" stroke-opacity="0.45" stroke-width="2"/></pattern>
 
-<clipPath id="clip"><rect x="{clip_x}" y="0" width="{clip_w}" height="{height:.0}"/></clipPath></defs>
-{lanes_bg}<g clip-path="url(#clip)">{axis_svg}{lanes}</g></svg>
+<clipPath id="clip"><rect x="{LEFT_PX}" y="0" width="{WIDTH_PX}" height="{height:.0}"/></clipPath>
+<clipPath id="ticks"><rect x="{clip_x}" y="0" width="{clip_w}" height="{height:.0}"/></clipPath></defs>
+{lanes_bg}<g clip-path="url(#ticks)">{ticks_svg}</g><g clip-path="url(#clip)">{axis_svg}{lanes}</g></svg>
 <script>{script}</script></body></html>
 "##,
         name = esc(&loaded.name),
@@ -577,8 +579,10 @@ function draw(){
   else if(e.tagName==='circle'){e.setAttribute('cx',x);}
   else if(e.tagName==='line'){e.setAttribute('x1',x);e.setAttribute('x2',x);}
   else if(e.tagName==='path'){e.setAttribute('transform',e.getAttribute('transform').replace(/translate\([^,]*/,'translate('+x));}
-  else if(e.tagName==='text'){e.setAttribute('x',x);
-   if(e.dataset.x2!==undefined){e.style.display=(sx(+e.dataset.x2)-x>e.textContent.length*7+4)?'':'none';}}}
+  else if(e.tagName==='text'){
+   // A band's or segment's label stays at the left edge while its band goes on past it.
+   const lx=e.classList.contains('sticky')?Math.max(x,L):x;e.setAttribute('x',lx);
+   if(e.dataset.x2!==undefined){e.style.display=(sx(+e.dataset.x2)-lx>e.textContent.length*7+4)?'':'none';}}}
  // Whole levels, coarse to fine, while every label of the level fits: even spacing.
  const shown=[];let open=true;
  for(let p=0;p<13;p++){const lv=ticks.filter(t=>+t.dataset.p===p);

@@ -9,12 +9,16 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_axfr;
 mod bless;
+mod events;
+pub mod html;
 mod interop;
+mod logging;
 mod replay;
 mod report;
 mod run;
 mod serve;
 mod targets;
+mod timeline;
 
 #[derive(Parser)]
 // `bin_name`: help and usage say `cargo xtask`, what users type, not the binary's own name.
@@ -58,7 +62,8 @@ enum Command {
         /// Scenario files, directories, or names of bundled scenarios.
         targets: Vec<PathBuf>,
     },
-    /// Replay one scenario: the whole timeline, then `digest=<16 hex>`.
+    /// Replay one scenario: the whole timeline, then `digest=<16 hex>` (always of the whole,
+    /// unfiltered timeline).
     Replay {
         path: PathBuf,
         #[arg(long)]
@@ -66,6 +71,34 @@ enum Command {
         /// Step through idle time tick by tick instead of jumping (slow; for checking the warp).
         #[arg(long)]
         no_warp: bool,
+        /// Only this server's events (and the actions that concern it).
+        #[arg(long)]
+        server: Option<String>,
+        /// Only this zone's events (trailing dot optional).
+        #[arg(long)]
+        zone: Option<String>,
+        /// Only this event: a Windows ID (6523) or a symbolic name, in any case.
+        #[arg(long, conflicts_with = "table")]
+        event: Option<String>,
+        /// Only from this time on (a duration such as 90s, 2h, 1d 6h).
+        #[arg(long)]
+        from: Option<String>,
+        /// Only until this time, inclusive.
+        #[arg(long)]
+        until: Option<String>,
+        /// Instead of the timeline: each server's zone state (serial, expired, - for not loaded)
+        /// at every change, one line per change, a column per server.
+        #[arg(long, conflicts_with = "format")]
+        table: bool,
+        /// `json`: one JSON object per timeline line, then one with the digest.
+        #[arg(long, value_enum, default_value = "text")]
+        format: replay::Format,
+        /// Instead of the timeline: where the run with this seed first differs.
+        #[arg(long, conflicts_with_all = ["table", "format", "server", "zone", "event", "from", "until"])]
+        diff_seed: Option<u64>,
+        /// Also write a picture of the run: one self-contained HTML file.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
     },
     /// Run one node on real sockets from a RON node configuration, until Ctrl-C.
     Serve {
@@ -82,8 +115,15 @@ enum Command {
         #[arg(long)]
         peer: Option<String>,
     },
-    /// Print the event catalog: Windows event ID, severity, symbolic name.
-    Events,
+    /// Print the event catalog (Windows event ID, severity, symbolic name, meaning), or one
+    /// event in full: parameters, when it fires, the BIND 9 and Knot lines.
+    Events {
+        /// A Windows ID (6523) or symbolic name, in any case.
+        event: Option<String>,
+        /// Print the catalog as Markdown (`cargo xtask events --markdown > docs/events.md`).
+        #[arg(long, conflicts_with = "event")]
+        markdown: bool,
+    },
     /// Benchmarks (release build): simulated seconds per wall second, memory.
     Bench {
         /// Run one case in this process (used by `bench` itself, one process per case so
@@ -142,19 +182,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
             targets::list(&targets::scenario_files(&targets)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { targets, seed, seeds, jobs, list: false, format, junit } => run::run(run::RunArgs {
-            targets,
-            seeds: seeds.map_or(run::Seeds::One(seed), run::Seeds::Range),
-            jobs: jobs.map(usize::from),
-            format,
-            junit,
-        }),
+        Command::Run { targets, seed, seeds, jobs, list: false, format, junit } => {
+            logging::init_tracing(None, false)?;
+            run::run(run::RunArgs {
+                targets,
+                seeds: seeds.map_or(run::Seeds::One(seed), run::Seeds::Range),
+                jobs: jobs.map(usize::from),
+                format,
+                junit,
+            })
+        }
         Command::Bless { targets } => bless::bless(&targets),
-        Command::Replay { path, seed, no_warp } => replay::replay(&path, seed, no_warp),
+        Command::Replay { path, seed, no_warp, server, zone, event, from, until, table, format, diff_seed, html } => {
+            logging::init_tracing(None, false)?;
+            let args = replay::ReplayArgs {
+                path,
+                seed,
+                no_warp,
+                server,
+                zone,
+                event,
+                from,
+                until,
+                table,
+                format,
+                diff_seed,
+                html,
+            };
+            replay::replay(args)
+        }
         Command::Serve { config, seed } => serve::serve(&config, seed),
         Command::Interop { peer } => interop::run(peer.as_deref()),
         Command::Bench { case: Some(case) } => bench::run_case(&case),
         Command::Bench { case: None } => bench::run_all(),
-        Command::Events => replay::events(),
+        Command::Events { event: None, markdown: false } => events::list(),
+        Command::Events { event: None, markdown: true } => {
+            print!("{}", events::markdown());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Events { event: Some(event), .. } => events::show(&event),
     }
 }

@@ -297,29 +297,8 @@ async fn reload_primaries(
     }
 }
 
-/// Engine events (and driver diagnostics) through tracing, on stderr: `RUST_LOG` as tracing
-/// targets (`xfrsim=debug`, `xfrsim::event=warn`, ...), by default every event at info.
-fn init_tracing() -> Result<()> {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let default = Targets::new().with_target("xfrsim", LevelFilter::INFO);
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(spec) => spec.parse::<Targets>().unwrap_or_else(|e| {
-            eprintln!("RUST_LOG=`{spec}` is not a list of target=level ({e}); logging xfrsim=info");
-            default
-        }),
-        Err(_) => default,
-    };
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(filter)
-        .try_init()
-        .context("installing the tracing subscriber")
-}
-
 pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
-    init_tracing()?;
+    crate::logging::init_tracing(Some("xfrsim=info"), true)?;
     let loaded = xfrsim_scenario::load_node(path).map_err(|e| anyhow!("{e}"))?;
     for warning in &loaded.zone_warnings {
         eprintln!("{warning}");

@@ -27,3 +27,11 @@ mod serve;
 // `run` and `bless`: names, --list, seed sweeps, reports.
 #[path = "cli/run.rs"]
 mod run;
+
+// `replay`'s filters, table, JSON, seed diff, tracing and picture.
+#[path = "cli/replay.rs"]
+mod replay;
+
+// `events`: one event in full, the list, docs/events.md.
+#[path = "cli/events.rs"]
+mod events;

@@ -147,115 +147,69 @@ pub struct Event {
 
 /// The events a node emits. Variants with a Windows ID use that ID's meaning; the few xfrsim
 /// additions (no Windows equivalent exists) have `windows_id() == None` and an `XFRSIM_` name.
+/// What each means, its parameters, and the BIND 9 and Knot lines for it are catalog data
+/// (`catalog::EVENTS`, through [`EventKind::info`]), not comments here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
-    /// 503 DNS_EVENT_SECONDARY_REQUIRES_MASTERS (error): a secondary zone has no masters.
-    /// BIND: `cannot refresh: no primaries`. Knot: rejected at configuration check.
+    /// 503: a secondary zone has no masters.
     SecondaryRequiresMasters,
-    /// 5501 DNS_EVENT_BAD_PACKET_LENGTH (warning): a message from a peer could not be decoded.
-    /// BIND: `client @...: message parsing failed: ...`. Knot: `... malformed message`.
+    /// 5501: a message from a peer could not be decoded.
     BadPacket { peer: SocketAddr },
-    /// 6000 DNS_EVENT_ZONEXFR_START (info): an outgoing transfer of `serial` to `secondary` began.
-    /// BIND: `client @... (zone): transfer of 'zone/IN': AXFR started (serial N)`.
-    /// Knot: `[zone] AXFR, outgoing, remote ..., started, serial N`.
+    /// 6000: an outgoing transfer of `serial` to `secondary` began.
     ZoneXfrStart { serial: Serial, secondary: SocketAddr, incremental: bool },
-    /// 6001 DNS_EVENT_ZONEXFR_SUCCESSFUL (info): the outgoing transfer was fully sent
-    /// (`records`: how many records it carried, as BIND's "N messages, M records").
-    /// BIND: `... AXFR ended: N messages, M records, ...`. Knot: `... AXFR, outgoing, ..., finished`.
+    /// 6001: the outgoing transfer was fully sent (`records`: how many it carried).
     ZoneXfrSuccessful { serial: Serial, secondary: SocketAddr, records: usize },
-    /// 6002 DNS_EVENT_ZONEXFR_ABORTED (info): the secondary dropped the connection before the
-    /// transfer was sent. BIND: `... transfer of 'zone': send: connection reset`.
-    /// Knot: `... AXFR, outgoing, ..., failed (connection reset)`.
+    /// 6002: the secondary dropped the connection before the transfer was sent.
     ZoneXfrAborted { serial: Serial, secondary: SocketAddr },
-    /// 6003 DNS_EVENT_UDP_ZONE_TRANSFER (warning): an AXFR request came over UDP; refused.
-    /// BIND: answers FORMERR (`AXFR over UDP`). Knot: answers FORMERR/NOTIMP silently.
+    /// 6003: an AXFR request came over UDP; refused.
     UdpZoneTransfer { client: SocketAddr },
-    /// 6004 DNS_EVENT_BAD_ZONE_TRANSFER_REQUEST (warning): transfer request for a zone this node
-    /// does not hold; answered NOTAUTH (RFC 5936 §2.2.1). BIND: `zone transfer '...' denied:
-    /// non-authoritative zone (NOTAUTH)`. Knot: answers NOTAUTH.
+    /// 6004: a transfer request for a zone this node does not hold; answered NOTAUTH.
     BadZoneTransferRequest { client: SocketAddr },
-    /// 6520 DNS_EVENT_ZONE_UPDATE (info): a transferred version was installed.
-    /// BIND: `transferred serial N`. Knot: `refresh, remote ..., zone updated, serial A -> B`.
+    /// 6520: a transferred version was installed.
     ZoneUpdate { serial: Serial, master: SocketAddr, incremental: bool },
-    /// 6521 DNS_EVENT_ZONE_IN_SYNC (info): the master's serial equals ours; refresh and expire
-    /// timers restart. BIND: nothing at info level. Knot: `... remote serial N, zone is up-to-date`.
+    /// 6521: the master's serial equals ours; refresh and expire timers restart.
     ZoneInSync { serial: Serial, master: SocketAddr },
-    /// 6522 DNS_EVENT_ZONE_TRANSFER_IN_PROGRESS (info): a newer serial was found; transfer starts.
-    /// BIND: (debug) then xfrin `connected using ...`. Knot: `remote serial N, zone is outdated`.
+    /// 6522: a newer serial was found; a transfer starts.
     ZoneTransferInProgress { serial: Serial, master: SocketAddr },
-    /// 6523 DNS_EVENT_XFR_MASTER_UNAVAILABLE (warning): this master could not be reached.
-    /// BIND: `refresh: retry limit for primary M exceeded` / `refresh: failure trying primary M`.
-    /// Knot: `refresh, remote M, address ..., failed (connection timeout)`.
+    /// 6523: this master could not be reached.
     XfrMasterUnavailable { master: SocketAddr, reason: Unreachable },
-    /// 6524 DNS_EVENT_AXFR_BAD_RESPONSE (error): the master answered, unusably (NOTAUTH, not
-    /// authoritative, malformed, inconsistent transfer). BIND: `refresh: non-authoritative answer
-    /// from primary M` / xfrin FORMERR texts. Knot: `server responded with error 'NOTAUTH'`,
-    /// `malformed message`.
+    /// 6524: the master answered, unusably.
     AxfrBadResponse { master: SocketAddr, reason: BadResponse },
-    /// 6525 DNS_EVENT_AXFR_REFUSED (error): the master refused the transfer.
-    /// BIND: xfrin `failed while receiving responses: REFUSED`.
-    /// Knot: `AXFR, incoming, remote M, server responded with error 'REFUSED'`.
+    /// 6525: the master refused the transfer.
     AxfrRefused { master: SocketAddr },
-    /// 6526 DNS_EVENT_ZONE_NEWER_THAN_SERVER_VERSION (warning): the master's serial is lower
-    /// than ours (or exactly 2^31 away); no transfer. BIND: `serial number (N) received from
-    /// primary M < ours (O)`. Knot: `remote serial N, remote is outdated`.
+    /// 6526: the master's serial is lower than ours (or exactly 2^31 away); no transfer.
     ZoneNewerThanServerVersion { ours: Serial, theirs: Serial, master: SocketAddr },
-    /// 6527 DNS_EVENT_ZONE_EXPIRATION (error): no successful refresh for EXPIRE seconds; the zone
-    /// is shut down and answers SERVFAIL. BIND: `expired`. Knot: `zone expired`.
+    /// 6527: no successful refresh for EXPIRE; the zone answers SERVFAIL.
     ZoneExpiration,
-    /// 6534 DNS_EVENT_XFR_ABORTED_BY_MASTER (error): the transfer stream stopped before its end;
-    /// the previous version stays in service. BIND: `failed while receiving responses: ...`.
-    /// Knot: `AXFR, incoming, remote M, failed (...)`.
+    /// 6534: the transfer stream stopped before its end; the previous version stays.
     XfrAbortedByMaster { master: SocketAddr, reason: BadResponse },
-    /// 6536 (error; symbolic name unconfirmed, DNS_EVENT_IXFR_BAD_RESPONSE): the IXFR answer was
-    /// unusable; AXFR from the same master follows. BIND: `got nonincremental response` /
-    /// BADIXFR then `retrying with AXFR`. Knot: `fallback to AXFR (...)`.
+    /// 6536: the IXFR answer was unusable; AXFR from the same master follows.
     IxfrBadResponse { master: SocketAddr, reason: BadResponse },
-    /// 7062 DNS_EVENT_SELF_SEND (error): the master list names this node itself; skipped.
-    /// BIND, Knot: no dedicated message.
+    /// 7062: the master list names this node itself; skipped.
     SelfSend { master: SocketAddr },
-    /// xfrsim: a NOTIFY came from a host that is not a master of the zone; refused (RFC 1996
-    /// §3.10). BIND: `refused notify from non-primary: A`. Knot: `ACL, denied, action notify`.
+    /// A NOTIFY from a host that is not a master of the zone; refused (RFC 1996 §3.10).
     NotifyRefused { from: SocketAddr },
-    /// xfrsim: a NOTIFY from a master was accepted. BIND: `notify from M: serial N`.
-    /// Knot: `notify, incoming, remote M, serial N`.
+    /// A NOTIFY from a master was accepted.
     NotifyReceived { from: SocketAddr, serial: Option<Serial> },
-    /// xfrsim: a NOTIFY went unacknowledged through every retransmission (RFC 1996 §3.6).
-    /// BIND: `notify to T failed: timed out` / `retries exceeded`. Knot: `notify, outgoing,
-    /// remote T, failed (connection timeout)`.
+    /// A NOTIFY went unacknowledged through every retransmission (RFC 1996 §3.6).
     NotifyUnanswered { target: SocketAddr },
-    /// xfrsim: a NOTIFY for `serial` went to `target` (its first try; resends are not
-    /// reported). BIND: `sending notify to T` (debug) / `sending notifies (serial N)`.
-    /// Knot: `notify, outgoing, remote T, serial N`.
+    /// A NOTIFY for `serial` went to `target` (its first try only).
     NotifySent { target: SocketAddr, serial: Serial },
-    /// xfrsim: a transfer from `master` waits: the `quota` (`transfers-in` or
-    /// `transfers-per-ns`) is used up; it starts when a running transfer ends.
-    /// BIND: `zone transfer deferred due to quota`. Knot, NSD: no quota of this kind.
+    /// A transfer from `master` waits for a `quota` slot (`transfers-in`, `transfers-per-ns`).
     TransferDeferred { master: SocketAddr, quota: &'static str },
-    /// xfrsim: a transfer request from `client` was refused because `transfers-out` transfers
-    /// are already running (BIND lib/ns/xfrout.c: `AXFR request denied: quota reached`,
-    /// answered SERVFAIL).
+    /// A transfer request refused because `transfers-out` transfers are running.
     TransferQuotaRefused { client: SocketAddr },
-    /// xfrsim: `count` more malformed messages came from `source` since its last 5501, which
-    /// is reported at most once a minute per source. BIND: `... message parsing failed`
-    /// lines are rate-limited by its logging. Knot, NSD: not logged at the default level.
+    /// `count` more malformed messages from `source` since its last 5501 (one a minute).
     BadPacketsSuppressed { source: std::net::IpAddr, count: u64 },
-    /// xfrsim: a transfer request from `client` was refused by the zone's transfer ACL.
-    /// BIND: `client @... (zone): zone transfer 'zone/AXFR/IN' denied`. Knot: `ACL, denied,
-    /// action transfer`. NSD: `axfr for zone ... from client refused, no acl matches`.
+    /// A transfer request refused by the zone's transfer ACL.
     TransferDenied { client: SocketAddr },
-    /// xfrsim: a dynamic update from `client` was refused (not allowed, or a secondary's zone).
-    /// BIND: `client @... : update 'zone/IN' denied`. Knot: `ACL, denied, action update`.
+    /// A dynamic update refused (not allowed, or a secondary's zone).
     UpdateDenied { client: SocketAddr },
-    /// xfrsim: the zone's SOA timers are outside what this server accepts and are used
-    /// clamped, as these values (seconds). BIND applies `min-refresh-time` and friends
-    /// (zone.c RANGE); Knot `refresh-min-interval` and friends (refresh.c `limit_timer`).
+    /// The zone's SOA timers are used clamped to the profile's limits, as these values (seconds).
     TimersClamped { refresh_secs: u32, retry_secs: u32, expire_secs: u32 },
-    /// xfrsim: a dynamic update (RFC 2136) committed a new version.
-    /// BIND: `updating zone 'z/IN': adding an RR ...`. Knot: `DDNS, processing N updates`.
+    /// A dynamic update (RFC 2136) committed a new version.
     DynamicUpdate { serial: Serial },
-    /// xfrsim: an operator loaded new contents into a primary (reload; possibly a rollback).
-    /// BIND: `loaded serial N` (and `zone serial (N/M) has gone backwards`). Knot: `loaded, serial A -> B`.
+    /// An operator loaded new contents into a primary (reload; possibly a rollback).
     ZoneReloaded { serial: Serial },
 }
 
@@ -297,6 +251,11 @@ impl EventKind {
                 return None;
             }
         })
+    }
+
+    /// This kind's catalog row: meaning, parameters, BIND 9 and Knot lines.
+    pub fn info(&self) -> &'static crate::catalog::EventInfo {
+        crate::catalog::info_by_name(self.name()).expect("every event kind has a catalog row (tests/engine/catalog.rs)")
     }
 
     /// The symbolic name (Windows' where it has one).
@@ -428,39 +387,10 @@ impl EventKind {
 }
 
 /// Every event kind the catalog knows, as (Windows ID, symbolic name, severity): for
-/// documentation, for checking a scenario's expectation names, and for tests.
-pub const CATALOG: &[(Option<u16>, &str, Severity)] = &[
-    (Some(503), "DNS_EVENT_SECONDARY_REQUIRES_MASTERS", Severity::Error),
-    (Some(5501), "DNS_EVENT_BAD_PACKET_LENGTH", Severity::Warning),
-    (Some(6000), "DNS_EVENT_ZONEXFR_START", Severity::Info),
-    (Some(6001), "DNS_EVENT_ZONEXFR_SUCCESSFUL", Severity::Info),
-    (Some(6002), "DNS_EVENT_ZONEXFR_ABORTED", Severity::Info),
-    (Some(6003), "DNS_EVENT_UDP_ZONE_TRANSFER", Severity::Warning),
-    (Some(6004), "DNS_EVENT_BAD_ZONE_TRANSFER_REQUEST", Severity::Warning),
-    (Some(6520), "DNS_EVENT_ZONE_UPDATE", Severity::Info),
-    (Some(6521), "DNS_EVENT_ZONE_IN_SYNC", Severity::Info),
-    (Some(6522), "DNS_EVENT_ZONE_TRANSFER_IN_PROGRESS", Severity::Info),
-    (Some(6523), "DNS_EVENT_XFR_MASTER_UNAVAILABLE", Severity::Warning),
-    (Some(6524), "DNS_EVENT_AXFR_BAD_RESPONSE", Severity::Error),
-    (Some(6525), "DNS_EVENT_AXFR_REFUSED", Severity::Error),
-    (Some(6526), "DNS_EVENT_ZONE_NEWER_THAN_SERVER_VERSION", Severity::Warning),
-    (Some(6527), "DNS_EVENT_ZONE_EXPIRATION", Severity::Error),
-    (Some(6534), "DNS_EVENT_XFR_ABORTED_BY_MASTER", Severity::Error),
-    (Some(6536), "DNS_EVENT_IXFR_BAD_RESPONSE", Severity::Error),
-    (Some(7062), "DNS_EVENT_SELF_SEND", Severity::Error),
-    (None, "XFRSIM_NOTIFY_REFUSED", Severity::Warning),
-    (None, "XFRSIM_NOTIFY_RECEIVED", Severity::Info),
-    (None, "XFRSIM_NOTIFY_UNANSWERED", Severity::Warning),
-    (None, "XFRSIM_DYNAMIC_UPDATE", Severity::Info),
-    (None, "XFRSIM_ZONE_RELOADED", Severity::Info),
-    (None, "XFRSIM_NOTIFY_SENT", Severity::Info),
-    (None, "XFRSIM_TRANSFER_DEFERRED", Severity::Info),
-    (None, "XFRSIM_TRANSFER_QUOTA_REFUSED", Severity::Warning),
-    (None, "XFRSIM_SOA_TIMERS_CLAMPED", Severity::Warning),
-    (None, "XFRSIM_TRANSFER_DENIED", Severity::Warning),
-    (None, "XFRSIM_UPDATE_DENIED", Severity::Warning),
-    (None, "XFRSIM_BAD_PACKETS_SUPPRESSED", Severity::Warning),
-];
+/// checking a scenario's expectation names, and for tests. Built from [`crate::catalog::EVENTS`],
+/// which holds the rest of each row (meaning, parameters, BIND and Knot lines).
+pub const CATALOG: &[(Option<u16>, &str, Severity)] =
+    &crate::catalog::summary_rows::<{ crate::catalog::EVENTS.len() }>();
 
 impl Event {
     /// The event as a timeline line — the format users' CI parses, so it only ever gains fields

@@ -5,6 +5,7 @@
 //! messages, connections to open and close, its next deadline and [`Event`]s. It never reads a
 //! clock, opens a socket or draws OS randomness; see [`Node`] for the drive contract.
 
+pub mod catalog;
 mod config;
 mod event;
 mod node;
@@ -16,6 +17,7 @@ mod serve;
 mod time;
 pub mod wire;
 
+pub use catalog::{EventInfo, ParamInfo, find_event};
 pub use config::{Acl, ConfigError, NodeConfig, Prefix, Role, ZoneConfig};
 pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};

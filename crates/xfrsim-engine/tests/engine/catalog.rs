@@ -70,3 +70,26 @@ fn catalog_agrees_with_every_event_kind() {
     assert_eq!(unavailable.severity(), Severity::Warning);
     assert_eq!(unavailable.params()[0], ("master", "192.0.2.9:53".to_string()));
 }
+
+#[test]
+fn every_kind_documents_its_parameters_and_both_servers() {
+    for kind in one_of_each() {
+        let info = kind.info();
+        let documented: Vec<&str> = info.params.iter().map(|p| p.name).collect();
+        let printed: Vec<&str> = kind.params().iter().map(|(name, _)| *name).collect();
+        assert_eq!(documented, printed, "{}: catalog parameters differ from the timeline's", info.name);
+        for text in [info.message, info.fires, info.bind, info.knot] {
+            assert!(!text.trim().is_empty(), "{}: an empty catalog field", info.name);
+        }
+        assert!(info.params.iter().all(|p| !p.meaning.is_empty()), "{}", info.name);
+    }
+}
+
+#[test]
+fn events_are_found_by_id_or_by_name_in_any_case() {
+    assert_eq!(xfrsim_engine::find_event("6523").map(|e| e.name), Some("DNS_EVENT_XFR_MASTER_UNAVAILABLE"));
+    assert_eq!(xfrsim_engine::find_event("dns_event_zone_expiration").map(|e| e.windows_id), Some(Some(6527)));
+    assert_eq!(xfrsim_engine::find_event("xfr_master_unavailable").map(|e| e.windows_id), Some(Some(6523)));
+    assert_eq!(xfrsim_engine::find_event("xfrsim_notify_sent").map(|e| e.windows_id), Some(None));
+    assert!(xfrsim_engine::find_event("6599").is_none());
+}

@@ -17,7 +17,9 @@ mod time;
 pub mod wire;
 
 pub use config::{Acl, ConfigError, NodeConfig, Prefix, Role, ZoneConfig};
-pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
+pub use event::{
+    BadResponse, CATALOG, CATALOG_PARAMS, Event, EventKind, ParamKind, Severity, Unreachable, catalog_params,
+};
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
 pub use profile::{
     Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, Overrides, Profile,

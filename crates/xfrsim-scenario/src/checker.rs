@@ -403,13 +403,10 @@ impl<'a> Checker<'a> {
             return Err(self.not_a_server(reference, "is neither a server name nor an IP address"));
         };
         if !s.host_addresses().contains(&addr.ip()) {
-            return Err(self.error_at(
-                reference,
-                format!(
-                    "address {} is not a host of this scenario; add it to `silent_hosts` (nothing answers) or `closed_hosts` (no DNS service)",
-                    addr.ip()
-                ),
-            ));
+            return Err(self
+                .error_at(reference, format!("address {} is not a host of this scenario", addr.ip()))
+                .label("nothing is at this address")
+                .hint("add it to `silent_hosts` (nothing answers) or `closed_hosts` (no DNS service), or name a server"));
         }
         Ok(())
     }

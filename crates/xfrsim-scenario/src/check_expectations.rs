@@ -242,11 +242,11 @@ impl Checker<'_> {
             closest(event, CATALOG.iter().map(|(_, name, _)| *name)).and_then(catalog_entry)
         };
         let hint = match suggestion {
-            Some((id, name)) => format!(
-                "did you mean `{}`, {}? `cargo xtask events` lists every event",
-                id.map_or_else(|| name.to_string(), |id| id.to_string()),
-                event_title(id, name)
-            ),
+            Some((Some(id), name)) if by_id => {
+                format!("did you mean `{id}` ({name})? `cargo xtask events` lists every event")
+            }
+            Some((Some(id), name)) => format!("did you mean `{name}` ({id})? `cargo xtask events` lists every event"),
+            Some((None, name)) => format!("did you mean `{name}`? `cargo xtask events` lists every event"),
             None => "`cargo xtask events` lists every event, by Windows ID and by name".to_string(),
         };
         self.error_at(event, format!("unknown event `{event}`")).label("not in the event catalog").hint(hint)

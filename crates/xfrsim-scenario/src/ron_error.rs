@@ -84,6 +84,10 @@ fn thing(outer: Option<&str>) -> String {
         Some("Action") => "action".to_string(),
         Some("Expectation") => "expectation".to_string(),
         Some("ServerZone") => "zone role".to_string(),
+        Some("ServerProfile") => "profile".to_string(),
+        Some("Protocol") => "protocol".to_string(),
+        Some("Count") => "count".to_string(),
+        Some("ZoneState") => "state".to_string(),
         Some(other) => format!("`{other}`"),
     }
 }
@@ -99,6 +103,11 @@ fn field_before(source: &str, offset: usize) -> Option<&str> {
 /// The token at `offset`: a run of identifier characters, or one character.
 fn token_at(source: &str, offset: usize) -> std::ops::Range<usize> {
     let rest = &source[offset..];
+    if let Some(quoted) = rest.strip_prefix('"') {
+        // A whole string, quotes included (escapes aside: this is only for underlining).
+        let len = quoted.find(['"', '\n']).map_or(rest.len(), |end| end + 2);
+        return offset..offset + len.min(rest.len());
+    }
     let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(rest.len());
     let len = if len == 0 { rest.chars().next().map_or(0, char::len_utf8) } else { len };
     offset..offset + len
@@ -129,6 +138,13 @@ fn as_duration(n: u64) -> String {
 /// The scenario-format reading of one RON error.
 pub(crate) fn translate(source: &str, error: &SpannedError) -> Diagnostic {
     let start = offset_of(source, error.span.start.line, error.span.start.col);
+    // RON's position can sit before the blanks that precede the offending value.
+    let start = start + (source[start..].len() - source[start..].trim_start().len());
+    // ...or inside the string it objects to: point at the whole string.
+    let start = match &error.code {
+        Error::Message(_) | Error::InvalidValueForType { .. } if source[..start].ends_with('"') => start - 1,
+        _ => start,
+    };
     let end = offset_of(source, error.span.end.line, error.span.end.col).max(start);
     let token = token_at(source, start);
     let text = &source[token.clone()];
@@ -230,6 +246,11 @@ pub(crate) fn translate(source: &str, error: &SpannedError) -> Diagnostic {
         Error::Eof => Diagnostic::at(source, source.len()..source.len(), "the file ends before the scenario does")
             .label("end of file")
             .hint("a closing `)`, `]` or `}` is missing"),
+        Error::InvalidValueForType { found, .. } if field.is_some_and(|f| DURATION_FIELDS.contains(&f)) => {
+            Diagnostic::at(source, token, format!("`{}` is not a duration: found {found}", field.unwrap_or("duration")))
+                .label("not a duration")
+                .hint("write a number and a unit: \"500ms\", \"90s\", \"10m\", \"1h 30m\", \"2d\", \"1w\"")
+        }
         Error::Message(message) if field.is_some_and(|f| DURATION_FIELDS.contains(&f)) => {
             // humantime's own words for a malformed duration string.
             Diagnostic::at(source, start..end, format!("`{}` is not a duration: {message}", field.unwrap_or("duration")))

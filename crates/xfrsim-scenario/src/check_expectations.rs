@@ -163,11 +163,16 @@ impl Checker<'_> {
                     return Err(self.error_at(
                         zone,
                         format!("Lag: zone `{zone}` needs exactly one primary server to lag behind, it has {primaries}"),
-                    ));
+                    )
+                    .label("no single primary")
+                    .hint("Lag measures each secondary against the one server holding the zone as `Primary`"));
                 }
                 self.check_window(Some(*from), Some(*until))?;
                 if max_serials.is_none() && max_lag.is_none() {
-                    return Err(self.error_at(zone, "Lag: give max_serials, max_lag, or both".into()));
+                    return Err(self
+                        .error_at(zone, "Lag: give max_serials, max_lag, or both".into())
+                        .label("no bound")
+                        .hint("e.g. `max_serials: 1` (serials behind) or `max_lag: \"5s\"` (time behind)"));
                 }
                 Ok(())
             }
@@ -192,10 +197,10 @@ impl Checker<'_> {
         if let (Some(from), Some(until)) = (from, until)
             && from > until
         {
-            return Err(self.error_at(
-                "from",
-                format!("window from {} until {} is empty", fmt_duration(from), fmt_duration(until)),
-            ));
+            return Err(self
+                .error_at("from", format!("window from {} until {} is empty", fmt_duration(from), fmt_duration(until)))
+                .label("after `until`")
+                .hint("`from` must come before `until`; swap them"));
         }
         Ok(())
     }

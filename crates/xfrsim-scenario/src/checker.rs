@@ -62,24 +62,24 @@ impl<'a> Checker<'a> {
         let end = s.duration;
         self.keep((|| {
         if end.is_zero() {
-            return Err(self.error_at("duration", "duration must be greater than zero".into()));
+            return Err(self.error_at("duration", "duration must be greater than zero".into()).label("zero").hint("give how long to run, e.g. `duration: \"8h\"`"));
         }
         if end > MAX_DURATION {
             let days = MAX_DURATION.as_secs() / 86_400;
             return Err(self.error_at(
                 "duration:",
                 format!("duration {} is longer than the limit of {days} days", fmt_duration(end)),
-            ));
+            ).label("too long").hint("a scenario runs for at most a year of simulated time (MAX_DURATION)"));
         }
         for (field, value) in [("min_latency", s.network.min_latency), ("max_latency", s.network.max_latency)] {
             self.check_latency(field, value)?;
         }
         if s.servers.len() > MAX_SERVERS {
-            return Err(self.error_at("servers", format!("{} servers; the limit is {MAX_SERVERS}", s.servers.len())));
+            return Err(self.error_at("servers", format!("{} servers; the limit is {MAX_SERVERS}", s.servers.len())).label("too many servers").hint("split the scenario; each server is a node, a host and its sockets"));
         }
         self.check_ms("duration", end)?;
         if s.network.min_latency > s.network.max_latency {
-            return Err(self.error_at("min_latency", "min_latency is greater than max_latency".into()));
+            return Err(self.error_at("min_latency", "min_latency is greater than max_latency".into()).label("above max_latency").hint("each packet's latency is drawn between the two: make min_latency at most max_latency"));
         }
         Ok(())
         })());
@@ -89,26 +89,26 @@ impl<'a> Checker<'a> {
             self.keep((|| {
             if !zone.origin.ends_with('.') {
                 return Err(self
-                    .error_at(&zone.origin, format!("zone origin `{}` must be absolute (end with `.`)", zone.origin)));
+                    .error_at(&zone.origin, format!("zone origin `{}` must be absolute (end with `.`)", zone.origin)).label("not absolute").hint("write the origin with its trailing dot, e.g. `\"example.com.\"`"));
             }
             if !origins.insert(zone.origin.as_str()) {
-                return Err(self.error_at(&zone.origin, format!("zone `{}` is defined twice", zone.origin)));
+                return Err(self.error_at(&zone.origin, format!("zone `{}` is defined twice", zone.origin)).label("second definition").hint("give each zone once in `zones`; several servers can hold the same zone"));
             }
             if let Err(e) = hickory_proto::rr::Name::from_ascii(&zone.origin) {
                 return Err(
-                    self.error_at(&zone.origin, format!("zone origin `{}` is not a domain name: {e}", zone.origin))
+                    self.error_at(&zone.origin, format!("zone origin `{}` is not a domain name: {e}", zone.origin)).label("not a domain name").hint("labels of letters, digits and `-`, at most 63 bytes each, 255 in all")
                 );
             }
             if zone.hosts > MAX_GENERATED_HOSTS {
                 return Err(self.error_at(
                     "hosts",
                     format!("zone `{}`: {} hosts; the limit is {MAX_GENERATED_HOSTS}", zone.origin, zone.hosts),
-                ));
+                ).label("too many hosts").hint("each generated host is two records built before the run; use a master `file:` for more data"));
             }
             for (what, value) in [("refresh", zone.refresh), ("retry", zone.retry), ("expire", zone.expire)] {
                 if value.as_secs() == 0 || value.subsec_nanos() != 0 || value.as_secs() > u64::from(i32::MAX as u32) {
                     return Err(self
-                        .error_at(what, format!("zone `{}`: {what} must be whole seconds, at least 1s", zone.origin)));
+                        .error_at(what, format!("zone `{}`: {what} must be whole seconds, at least 1s", zone.origin)).label("not whole seconds").hint("SOA timers are 32-bit seconds: write e.g. `\"1h\"`, `\"10m\"`, `\"90s\"`"));
                 }
             }
             Ok(())
@@ -120,29 +120,29 @@ impl<'a> Checker<'a> {
         for server in &s.servers {
             self.keep((|| {
             if !names.insert(server.name.as_str()) {
-                return Err(self.error_at(&server.name, format!("server `{}` is defined twice", server.name)));
+                return Err(self.error_at(&server.name, format!("server `{}` is defined twice", server.name)).label("second definition").hint("server names must be unique: rename one of them"));
             }
             if server.name.parse::<IpAddr>().is_ok() || server.name.contains(':') || server.name.contains(' ') {
                 return Err(self.error_at(
                     &server.name,
                     format!("server name `{}` must not be an address or contain spaces", server.name),
-                ));
+                ).label("not a name").hint("a server name is a word like `ns1`; its address goes in `address`"));
             }
             let behaviour = match server.options.behaviour(server.profile) {
                 Ok(behaviour) => behaviour,
-                Err(e) => return Err(self.error_at(&server.name, format!("server `{}` options: {e}", server.name))),
+                Err(e) => return Err(self.error_at(&server.name, format!("server `{}` options: {e}", server.name)).label("options out of range").hint("see the profile table in docs/scenarios.md for each option's meaning and limits")),
             };
             for zone in &server.zones {
                 if let Err(e) = zone.options().check_zone(server.profile, &behaviour) {
                     return Err(self.error_at(
                         &server.name,
                         format!("server `{}`, zone `{}` options: {e}", server.name, zone.zone()),
-                    ));
+                    ).label("not for this zone").hint("docs/scenarios.md lists the options a zone takes; the others go in the server's `options`"));
                 }
             }
             for ip in server.addresses() {
                 if !addresses.insert(ip) {
-                    return Err(self.error_at(&ip.to_string(), format!("address {ip} is used twice")));
+                    return Err(self.error_at(&ip.to_string(), format!("address {ip} is used twice")).label("used again").hint("each address belongs to one server or host"));
                 }
             }
             let mut transfer_source = None;
@@ -153,7 +153,7 @@ impl<'a> Checker<'a> {
                         return Err(self.error_at(
                             &ip.to_string(),
                             format!("server `{}`: {option} {ip} is not one of its addresses", server.name),
-                        ));
+                        ).label("not this server's").hint("list it in the server's `address` or `other_addresses` first"));
                     }
                 }
                 // turmoil-net opens every TCP connection of a host from the host's first
@@ -166,7 +166,7 @@ impl<'a> Checker<'a> {
                                 "server `{}`: zones with different transfer_source addresses; the simulated network opens every TCP connection of a server from one address",
                                 server.name
                             ),
-                        ));
+                        ).label("differs from another zone's").hint("give the server's zones the same transfer_source"));
                     }
                     transfer_source = Some(ip);
                 }
@@ -176,7 +176,7 @@ impl<'a> Checker<'a> {
         }
         for ip in s.silent_hosts.iter().chain(&s.closed_hosts) {
             if !addresses.insert(*ip) {
-                self.keep(Err(self.error_at(&ip.to_string(), format!("address {ip} is used twice"))));
+                self.keep(Err(self.error_at(&ip.to_string(), format!("address {ip} is used twice")).label("used again").hint("each address belongs to one server or host")));
             }
         }
         let expected_503: BTreeSet<&str> = s
@@ -203,7 +203,7 @@ impl<'a> Checker<'a> {
                     return Err(self.error_at(
                         zone.zone(),
                         format!("server `{}` holds zone `{}` twice", server.name, zone.zone()),
-                    ));
+                    ).label("held twice").hint("list each zone once per server"));
                 }
                 let (masters, notify, acl): (&[String], &[String], &Option<Vec<String>>) = match zone {
                     ServerZone::Primary { notify, allow_transfer, .. } => (&[], notify, allow_transfer),
@@ -217,7 +217,7 @@ impl<'a> Checker<'a> {
                                     zone.zone(),
                                     server.name
                                 ),
-                            ));
+                            ).label("no masters").hint("add `masters: [\"ns1\"]` (a server name, IP or IP:port)"));
                         }
                         (masters, notify, allow_transfer)
                     }
@@ -249,7 +249,7 @@ impl<'a> Checker<'a> {
                         fmt_duration(step.at),
                         fmt_duration(end)
                     ),
-                ));
+                ).label("after the end").hint("move the step before the end, or lengthen `duration`"));
             }
             self.check_action(&step.action)
             })());
@@ -265,7 +265,7 @@ impl<'a> Checker<'a> {
                 self.keep(Err(self.error_at(
                     "action:",
                     format!("the timeline expands to more than {MAX_TIMELINE_STEPS} steps (Updates count one each)"),
-                )));
+                ).label("too many steps").hint("make `every` longer or the `Updates` window shorter")));
                 break;
             }
         }
@@ -339,7 +339,7 @@ impl<'a> Checker<'a> {
                     return Err(self.error_at(
                         host,
                         format!("`{host}` is a silent host: nothing routes to it, so it has no link to change"),
-                    ));
+                    ).label("silent host").hint("a silent host has no links; change the links of the server that talks to it"));
                 }
                 let touches_held = match b {
                     Some(b) => held.contains(&key(a, b)),
@@ -359,7 +359,7 @@ impl<'a> Checker<'a> {
                                 "a link of `{a}` is held at {}; Release it before changing it",
                                 fmt_duration(step.at)
                             ),
-                        ));
+                        ).label("held link").hint("add `Release(...)` for this link before this step"));
                     }
                     _ => {}
                 }
@@ -372,7 +372,7 @@ impl<'a> Checker<'a> {
         self.link_end(a)?;
         self.link_end(b)?;
         if a == b {
-            return Err(self.error_at(a, format!("a link needs two different ends, got `{a}` twice")));
+            return Err(self.error_at(a, format!("a link needs two different ends, got `{a}` twice")).label("same end twice").hint("name two different servers or hosts"));
         }
         Ok(())
     }
@@ -382,7 +382,7 @@ impl<'a> Checker<'a> {
             return Err(self.error_at(
                 field,
                 format!("{field} {} is longer than the limit, {}", fmt_duration(value), fmt_duration(MAX_LATENCY)),
-            ));
+            ).label("too long").hint("one-way latency and jitter are at most 60s (a satellite hop is 0.6s)"));
         }
         self.check_ms(field, value)
     }
@@ -392,7 +392,7 @@ impl<'a> Checker<'a> {
             return Err(self.error_at(
                 field,
                 format!("{field}: {} is finer than the simulation's 1 ms resolution", fmt_duration(value)),
-            ));
+            ).label("below 1 ms").hint("round it to whole milliseconds, e.g. `\"1ms\"`"));
         }
         Ok(())
     }
@@ -470,10 +470,10 @@ impl<'a> Checker<'a> {
         };
         match (want_primary, held) {
             (Some(true), ServerZone::Secondary { .. }) => Err(self
-                .error_at(zone, format!("zone `{zone}` is a secondary on `{server}`; this action needs its primary"))),
+                .error_at(zone, format!("zone `{zone}` is a secondary on `{server}`; this action needs its primary")).label("a secondary here").hint("Update, Updates, Rollback and RestartWithSerial act on the server holding the zone as `Primary`")),
             (Some(false), ServerZone::Primary { .. }) => {
                 Err(self
-                    .error_at(zone, format!("zone `{zone}` is a primary on `{server}`; this action needs a secondary")))
+                    .error_at(zone, format!("zone `{zone}` is a primary on `{server}`; this action needs a secondary")).label("a primary here").hint("SetMasters and Refresh act on a server holding the zone as `Secondary`"))
             }
             _ => Ok(()),
         }
@@ -503,20 +503,20 @@ impl<'a> Checker<'a> {
                     }
                 }
                 if let Some(rate) = loss.filter(|r| !(0.0..=1.0).contains(r)) {
-                    return Err(self.error_at(a, format!("loss rate {rate} is not between 0 and 1")));
+                    return Err(self.error_at(a, format!("loss rate {rate} is not between 0 and 1")).label("not a probability").hint("a loss rate is a probability: 0.01 loses one packet in a hundred"));
                 }
                 if let Some(text) = bandwidth.as_deref().filter(|t| model::parse_bandwidth(t).is_none()) {
                     return Err(self.error_at(
                         "bandwidth:",
                         format!("bandwidth `{text}` is not a positive number with a unit bit, kbit, Mbit or Gbit"),
-                    ));
+                    ).label("not a bandwidth").hint("write e.g. `\"512kbit\"`, `\"10Mbit\"`, `\"1Gbit\"`"));
                 }
             }
             Action::Loss(a, b, rate) => {
                 self.link_end(a)?;
                 self.link_end(b)?;
                 if !(0.0..=1.0).contains(rate) {
-                    return Err(self.error_at(a, format!("loss rate {rate} is not between 0 and 1")));
+                    return Err(self.error_at(a, format!("loss rate {rate} is not between 0 and 1")).label("not a probability").hint("a loss rate is a probability: 0.01 loses one packet in a hundred"));
                 }
             }
             Action::Isolate(server)
@@ -534,14 +534,14 @@ impl<'a> Checker<'a> {
             Action::Updates { server, zone, every, until } => {
                 self.zone_on(server, zone, Some(true))?;
                 if every.is_zero() {
-                    return Err(self.error_at("every", "Updates: `every` must be greater than zero".into()));
+                    return Err(self.error_at("every", "Updates: `every` must be greater than zero".into()).label("zero").hint("give the interval between updates, e.g. `every: \"5m\"`"));
                 }
                 self.check_ms("every", *every)?;
                 if *until > self.scenario.duration {
                     return Err(self.error_at(
                         "until",
                         format!("Updates: `until` {} is past the end of the scenario", fmt_duration(*until)),
-                    ));
+                    ).label("after the end").hint("end the updates before the scenario ends, or lengthen `duration`"));
                 }
             }
             Action::SetMasters { server, zone, masters } => {

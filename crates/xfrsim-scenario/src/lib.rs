@@ -103,9 +103,16 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError>
         // Point at this zone's `file:` value (the same file may serve several zones).
         let spec = &scenario.zones[index];
         checker.anchor_nth(&format!("\"{}\"", spec.origin), 0, "zones");
+        let message = format!("zone `{}`: {e}", spec.origin);
+        // A fault inside the zone file carries the record's own `file:line:col:`.
+        let hint = match has_position(&e.to_string()) {
+            true => "the second position is the record at fault; the file must load as BIND's `named-checkzone` loads it",
+            false => "`file:` names a master file relative to this scenario file, inside its directory",
+        };
         let diagnostic = checker
-            .error_at(spec.file.as_deref().unwrap_or(&spec.origin), format!("zone `{}`: {e}", spec.origin))
-            .label("this zone does not load");
+            .error_at(spec.file.as_deref().unwrap_or(&spec.origin), message)
+            .label("this zone does not load")
+            .hint(hint);
         ScenarioError::from_diagnostics(&shown, source, vec![diagnostic])
     })?;
     drop(checker);
@@ -113,6 +120,14 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError>
     // events print `IP:port`: rewrite them once, here, so matching is plain comparison.
     check_expectations::normalise_params(&mut scenario);
     Ok(LoadedScenario { scenario, path: path.to_path_buf(), name, zones, zone_warnings })
+}
+
+/// Whether `text` holds a `:line:col:` position.
+fn has_position(text: &str) -> bool {
+    text.split(':').collect::<Vec<_>>().windows(3).any(|w| {
+        let number = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+        number(w[0]) && number(w[1]) && !w[2].is_empty()
+    })
 }
 
 /// RON as every xfrsim file is read: `Some` implied, newtype variants unwrapped.

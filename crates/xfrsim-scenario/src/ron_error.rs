@@ -182,6 +182,7 @@ pub(crate) fn translate(source: &str, error: &SpannedError) -> Diagnostic {
         Error::MissingStructField { field, outer } => {
             Diagnostic::at(source, start..end, format!("missing field `{field}` in {}", thing(outer.as_deref())))
                 .label(format!("`{field}: ...` is needed in here"))
+                .hint(format!("add `{field}: ...`; docs/scenarios.md shows a complete file"))
         }
         Error::DuplicateStructField { field, outer } => {
             Diagnostic::at(source, token, format!("field `{field}` is given twice in {}", thing(outer.as_deref())))

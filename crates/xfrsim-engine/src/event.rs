@@ -635,8 +635,11 @@ mod tests {
         for (kind, (id, name, severity)) in kinds.iter().zip(CATALOG) {
             assert_eq!((kind.windows_id(), kind.name(), kind.severity()), (*id, *name, *severity));
             let printed: Vec<&str> = kind.params().into_iter().map(|(k, _)| k).collect();
-            let listed: Vec<&str> =
-                catalog_params(name).unwrap_or_else(|| panic!("{name} has no params row")).iter().map(|(k, _)| *k).collect();
+            let listed: Vec<&str> = catalog_params(name)
+                .unwrap_or_else(|| panic!("{name} has no params row"))
+                .iter()
+                .map(|(k, _)| *k)
+                .collect();
             assert_eq!(printed, listed, "{name}");
         }
     }

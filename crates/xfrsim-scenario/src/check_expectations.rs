@@ -85,7 +85,8 @@ fn item_starts(source: &str, from: usize, names: &[&str]) -> Vec<usize> {
                 i = source[i + 2..].find("*/").map_or(bytes.len(), |end| i + 2 + end + 2);
             }
             c if c.is_ascii_alphabetic() || c == b'_' => {
-                let end = source[i..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(bytes.len(), |n| i + n);
+                let end =
+                    source[i..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(bytes.len(), |n| i + n);
                 let word = &source[i..end];
                 if names.contains(&word) && source[end..].trim_start().starts_with('(') {
                     starts.push(i);
@@ -160,12 +161,15 @@ impl Checker<'_> {
                     .filter(|s| s.zones.iter().any(|z| z.zone() == zone && matches!(z, ServerZone::Primary { .. })))
                     .count();
                 if primaries != 1 {
-                    return Err(self.error_at(
-                        zone,
-                        format!("Lag: zone `{zone}` needs exactly one primary server to lag behind, it has {primaries}"),
-                    )
-                    .label("no single primary")
-                    .hint("Lag measures each secondary against the one server holding the zone as `Primary`"));
+                    return Err(self
+                        .error_at(
+                            zone,
+                            format!(
+                                "Lag: zone `{zone}` needs exactly one primary server to lag behind, it has {primaries}"
+                            ),
+                        )
+                        .label("no single primary")
+                        .hint("Lag measures each secondary against the one server holding the zone as `Primary`"));
                 }
                 self.check_window(Some(*from), Some(*until))?;
                 if max_serials.is_none() && max_lag.is_none() {
@@ -259,7 +263,13 @@ impl Checker<'_> {
 
     /// An event that only a secondary (or only a primary) emits, expected on a server that is
     /// never one for the zone: the expectation can never see it.
-    fn check_role(&self, server: &ServerSpec, id: Option<u16>, name: &str, zone: Option<&str>) -> Result<(), Diagnostic> {
+    fn check_role(
+        &self,
+        server: &ServerSpec,
+        id: Option<u16>,
+        name: &str,
+        zone: Option<&str>,
+    ) -> Result<(), Diagnostic> {
         let Some(role) = role_needed(name) else {
             return Ok(());
         };
@@ -271,15 +281,23 @@ impl Checker<'_> {
             return Ok(());
         }
         let (role_word, why) = match role {
-            Role::Secondary => ("secondary", "only a secondary refreshes, transfers a zone in, handles NOTIFY and expires"),
+            Role::Secondary => {
+                ("secondary", "only a secondary refreshes, transfers a zone in, handles NOTIFY and expires")
+            }
             Role::Primary => ("primary", "only a primary takes dynamic updates and reloads"),
         };
         let scope = zone.map_or_else(|| "for any zone".to_string(), |zone| format!("for zone `{zone}`"));
         let event = id.map_or_else(|| name.to_string(), |id| id.to_string());
         Err(self
-            .error_at(&event, format!("`{}` can never emit {}: it is not a {role_word} {scope}", server.name, event_title(id, name)))
+            .error_at(
+                &event,
+                format!("`{}` can never emit {}: it is not a {role_word} {scope}", server.name, event_title(id, name)),
+            )
             .label("never emitted on this server")
-            .hint(format!("{why}; expect it on a server that holds the zone as {}", if role == Role::Secondary { "`Secondary`" } else { "`Primary`" })))
+            .hint(format!(
+                "{why}; expect it on a server that holds the zone as {}",
+                if role == Role::Secondary { "`Secondary`" } else { "`Primary`" }
+            )))
     }
 
     fn check_params(&self, id: Option<u16>, name: &str, params: &BTreeMap<String, String>) -> Result<(), Diagnostic> {
@@ -342,7 +360,8 @@ fn item_field(source: &str, name: &str) -> Option<usize> {
         let after = source[at + name.len()..].trim_start();
         let line_start = source[..at].rfind('\n').map_or(0, |nl| nl + 1);
         let in_comment = source[line_start..at].contains("//");
-        let before_ok = source[..at].chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '"'));
+        let before_ok =
+            source[..at].chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '"'));
         if after.starts_with(':') && !in_comment && before_ok {
             return Some(at);
         }
@@ -377,7 +396,9 @@ pub(crate) fn normalise_params(scenario: &mut Scenario) {
                 let kind = known.iter().find(|(n, _)| n == key).map(|(_, kind)| *kind);
                 let server = scenario.server_index(value).map(|i| &scenario.servers[i]);
                 let value = match (kind, server) {
-                    (Some(ParamKind::Peer), _) => scenario.resolve(value).map_or_else(|| value.clone(), |a| a.to_string()),
+                    (Some(ParamKind::Peer), _) => {
+                        scenario.resolve(value).map_or_else(|| value.clone(), |a| a.to_string())
+                    }
                     (Some(ParamKind::Client), Some(server)) => client_address(server).to_string(),
                     (Some(ParamKind::Address), Some(server)) => server.address.to_string(),
                     _ => value.clone(),

@@ -16,7 +16,9 @@ use crate::{MAX_DURATION, MAX_GENERATED_HOSTS, MAX_LATENCY, MAX_SERVERS, MAX_TIM
 fn locate(source: &str, needle: &str, from: usize) -> Range<usize> {
     let from = from.min(source.len());
     let quoted = format!("\"{needle}\"");
-    let find = |text: &str| source.get(from..).and_then(|rest| rest.find(text)).map(|o| o + from).or_else(|| source.find(text));
+    let find = |text: &str| {
+        source.get(from..).and_then(|rest| rest.find(text)).map(|o| o + from).or_else(|| source.find(text))
+    };
     match find(&quoted).map(|at| at..at + quoted.len()).or_else(|| find(needle).map(|at| at..at + needle.len())) {
         Some(range) => range,
         None => 0..0,
@@ -61,27 +63,39 @@ impl<'a> Checker<'a> {
         let s = self.scenario;
         let end = s.duration;
         self.keep((|| {
-        if end.is_zero() {
-            return Err(self.error_at("duration", "duration must be greater than zero".into()).label("zero").hint("give how long to run, e.g. `duration: \"8h\"`"));
-        }
-        if end > MAX_DURATION {
-            let days = MAX_DURATION.as_secs() / 86_400;
-            return Err(self.error_at(
-                "duration:",
-                format!("duration {} is longer than the limit of {days} days", fmt_duration(end)),
-            ).label("too long").hint("a scenario runs for at most a year of simulated time (MAX_DURATION)"));
-        }
-        for (field, value) in [("min_latency", s.network.min_latency), ("max_latency", s.network.max_latency)] {
-            self.check_latency(field, value)?;
-        }
-        if s.servers.len() > MAX_SERVERS {
-            return Err(self.error_at("servers", format!("{} servers; the limit is {MAX_SERVERS}", s.servers.len())).label("too many servers").hint("split the scenario; each server is a node, a host and its sockets"));
-        }
-        self.check_ms("duration", end)?;
-        if s.network.min_latency > s.network.max_latency {
-            return Err(self.error_at("min_latency", "min_latency is greater than max_latency".into()).label("above max_latency").hint("each packet's latency is drawn between the two: make min_latency at most max_latency"));
-        }
-        Ok(())
+            if end.is_zero() {
+                return Err(self
+                    .error_at("duration", "duration must be greater than zero".into())
+                    .label("zero")
+                    .hint("give how long to run, e.g. `duration: \"8h\"`"));
+            }
+            if end > MAX_DURATION {
+                let days = MAX_DURATION.as_secs() / 86_400;
+                return Err(self
+                    .error_at(
+                        "duration:",
+                        format!("duration {} is longer than the limit of {days} days", fmt_duration(end)),
+                    )
+                    .label("too long")
+                    .hint("a scenario runs for at most a year of simulated time (MAX_DURATION)"));
+            }
+            for (field, value) in [("min_latency", s.network.min_latency), ("max_latency", s.network.max_latency)] {
+                self.check_latency(field, value)?;
+            }
+            if s.servers.len() > MAX_SERVERS {
+                return Err(self
+                    .error_at("servers", format!("{} servers; the limit is {MAX_SERVERS}", s.servers.len()))
+                    .label("too many servers")
+                    .hint("split the scenario; each server is a node, a host and its sockets"));
+            }
+            self.check_ms("duration", end)?;
+            if s.network.min_latency > s.network.max_latency {
+                return Err(self
+                    .error_at("min_latency", "min_latency is greater than max_latency".into())
+                    .label("above max_latency")
+                    .hint("each packet's latency is drawn between the two: make min_latency at most max_latency"));
+            }
+            Ok(())
         })());
         // Zones.
         let mut origins = BTreeSet::new();
@@ -176,7 +190,10 @@ impl<'a> Checker<'a> {
         }
         for ip in s.silent_hosts.iter().chain(&s.closed_hosts) {
             if !addresses.insert(*ip) {
-                self.keep(Err(self.error_at(&ip.to_string(), format!("address {ip} is used twice")).label("used again").hint("each address belongs to one server or host")));
+                self.keep(Err(self
+                    .error_at(&ip.to_string(), format!("address {ip} is used twice"))
+                    .label("used again")
+                    .hint("each address belongs to one server or host")));
             }
         }
         let expected_503: BTreeSet<&str> = s
@@ -240,18 +257,21 @@ impl<'a> Checker<'a> {
                 self.anchor.set(at);
             }
             self.keep((|| {
-            self.check_ms("at", step.at)?;
-            if step.at > end {
-                return Err(self.error_at(
-                    &humantime_serde::re::humantime::format_duration(step.at).to_string(),
-                    format!(
-                        "timeline step at {} is past the end of the scenario ({})",
-                        fmt_duration(step.at),
-                        fmt_duration(end)
-                    ),
-                ).label("after the end").hint("move the step before the end, or lengthen `duration`"));
-            }
-            self.check_action(&step.action)
+                self.check_ms("at", step.at)?;
+                if step.at > end {
+                    return Err(self
+                        .error_at(
+                            &humantime_serde::re::humantime::format_duration(step.at).to_string(),
+                            format!(
+                                "timeline step at {} is past the end of the scenario ({})",
+                                fmt_duration(step.at),
+                                fmt_duration(end)
+                            ),
+                        )
+                        .label("after the end")
+                        .hint("move the step before the end, or lengthen `duration`"));
+                }
+                self.check_action(&step.action)
             })());
             expanded = expanded.saturating_add(match &step.action {
                 Action::Updates { every, until, .. } if *until >= step.at => {
@@ -262,10 +282,15 @@ impl<'a> Checker<'a> {
                 _ => 1,
             });
             if expanded > MAX_TIMELINE_STEPS {
-                self.keep(Err(self.error_at(
-                    "action:",
-                    format!("the timeline expands to more than {MAX_TIMELINE_STEPS} steps (Updates count one each)"),
-                ).label("too many steps").hint("make `every` longer or the `Updates` window shorter")));
+                self.keep(Err(self
+                    .error_at(
+                        "action:",
+                        format!(
+                            "the timeline expands to more than {MAX_TIMELINE_STEPS} steps (Updates count one each)"
+                        ),
+                    )
+                    .label("too many steps")
+                    .hint("make `every` longer or the `Updates` window shorter")));
                 break;
             }
         }
@@ -336,10 +361,13 @@ impl<'a> Checker<'a> {
             };
             for (a, b) in ends {
                 if let Some(host) = [Some(a), b].into_iter().flatten().find(|h| silent(h)) {
-                    return Err(self.error_at(
-                        host,
-                        format!("`{host}` is a silent host: nothing routes to it, so it has no link to change"),
-                    ).label("silent host").hint("a silent host has no links; change the links of the server that talks to it"));
+                    return Err(self
+                        .error_at(
+                            host,
+                            format!("`{host}` is a silent host: nothing routes to it, so it has no link to change"),
+                        )
+                        .label("silent host")
+                        .hint("a silent host has no links; change the links of the server that talks to it"));
                 }
                 let touches_held = match b {
                     Some(b) => held.contains(&key(a, b)),
@@ -353,13 +381,16 @@ impl<'a> Checker<'a> {
                         held.remove(&key(a, b));
                     }
                     _ if touches_held => {
-                        return Err(self.error_at(
-                            a,
-                            format!(
-                                "a link of `{a}` is held at {}; Release it before changing it",
-                                fmt_duration(step.at)
-                            ),
-                        ).label("held link").hint("add `Release(...)` for this link before this step"));
+                        return Err(self
+                            .error_at(
+                                a,
+                                format!(
+                                    "a link of `{a}` is held at {}; Release it before changing it",
+                                    fmt_duration(step.at)
+                                ),
+                            )
+                            .label("held link")
+                            .hint("add `Release(...)` for this link before this step"));
                     }
                     _ => {}
                 }
@@ -372,27 +403,36 @@ impl<'a> Checker<'a> {
         self.link_end(a)?;
         self.link_end(b)?;
         if a == b {
-            return Err(self.error_at(a, format!("a link needs two different ends, got `{a}` twice")).label("same end twice").hint("name two different servers or hosts"));
+            return Err(self
+                .error_at(a, format!("a link needs two different ends, got `{a}` twice"))
+                .label("same end twice")
+                .hint("name two different servers or hosts"));
         }
         Ok(())
     }
 
     fn check_latency(&self, field: &str, value: Duration) -> Result<(), Diagnostic> {
         if value > MAX_LATENCY {
-            return Err(self.error_at(
-                field,
-                format!("{field} {} is longer than the limit, {}", fmt_duration(value), fmt_duration(MAX_LATENCY)),
-            ).label("too long").hint("one-way latency and jitter are at most 60s (a satellite hop is 0.6s)"));
+            return Err(self
+                .error_at(
+                    field,
+                    format!("{field} {} is longer than the limit, {}", fmt_duration(value), fmt_duration(MAX_LATENCY)),
+                )
+                .label("too long")
+                .hint("one-way latency and jitter are at most 60s (a satellite hop is 0.6s)"));
         }
         self.check_ms(field, value)
     }
 
     fn check_ms(&self, field: &str, value: Duration) -> Result<(), Diagnostic> {
         if !value.subsec_nanos().is_multiple_of(1_000_000) {
-            return Err(self.error_at(
-                field,
-                format!("{field}: {} is finer than the simulation's 1 ms resolution", fmt_duration(value)),
-            ).label("below 1 ms").hint("round it to whole milliseconds, e.g. `\"1ms\"`"));
+            return Err(self
+                .error_at(
+                    field,
+                    format!("{field}: {} is finer than the simulation's 1 ms resolution", fmt_duration(value)),
+                )
+                .label("below 1 ms")
+                .hint("round it to whole milliseconds, e.g. `\"1ms\"`"));
         }
         Ok(())
     }
@@ -406,17 +446,15 @@ impl<'a> Checker<'a> {
             return Err(self
                 .error_at(reference, format!("address {} is not a host of this scenario", addr.ip()))
                 .label("nothing is at this address")
-                .hint("add it to `silent_hosts` (nothing answers) or `closed_hosts` (no DNS service), or name a server"));
+                .hint(
+                    "add it to `silent_hosts` (nothing answers) or `closed_hosts` (no DNS service), or name a server",
+                ));
         }
         Ok(())
     }
 
     pub(crate) fn server(&self, name: &str) -> Result<&ServerSpec, Diagnostic> {
-        self.scenario
-            .servers
-            .iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| self.not_a_server(name, "is not a server"))
+        self.scenario.servers.iter().find(|s| s.name == name).ok_or_else(|| self.not_a_server(name, "is not a server"))
     }
 
     /// `name` names no server: the error, with the nearest server name when one is close.
@@ -470,11 +508,15 @@ impl<'a> Checker<'a> {
         };
         match (want_primary, held) {
             (Some(true), ServerZone::Secondary { .. }) => Err(self
-                .error_at(zone, format!("zone `{zone}` is a secondary on `{server}`; this action needs its primary")).label("a secondary here").hint("Update, Updates, Rollback and RestartWithSerial act on the server holding the zone as `Primary`")),
-            (Some(false), ServerZone::Primary { .. }) => {
-                Err(self
-                    .error_at(zone, format!("zone `{zone}` is a primary on `{server}`; this action needs a secondary")).label("a primary here").hint("SetMasters and Refresh act on a server holding the zone as `Secondary`"))
-            }
+                .error_at(zone, format!("zone `{zone}` is a secondary on `{server}`; this action needs its primary"))
+                .label("a secondary here")
+                .hint(
+                    "Update, Updates, Rollback and RestartWithSerial act on the server holding the zone as `Primary`",
+                )),
+            (Some(false), ServerZone::Primary { .. }) => Err(self
+                .error_at(zone, format!("zone `{zone}` is a primary on `{server}`; this action needs a secondary"))
+                .label("a primary here")
+                .hint("SetMasters and Refresh act on a server holding the zone as `Secondary`")),
             _ => Ok(()),
         }
     }
@@ -503,20 +545,29 @@ impl<'a> Checker<'a> {
                     }
                 }
                 if let Some(rate) = loss.filter(|r| !(0.0..=1.0).contains(r)) {
-                    return Err(self.error_at(a, format!("loss rate {rate} is not between 0 and 1")).label("not a probability").hint("a loss rate is a probability: 0.01 loses one packet in a hundred"));
+                    return Err(self
+                        .error_at(a, format!("loss rate {rate} is not between 0 and 1"))
+                        .label("not a probability")
+                        .hint("a loss rate is a probability: 0.01 loses one packet in a hundred"));
                 }
                 if let Some(text) = bandwidth.as_deref().filter(|t| model::parse_bandwidth(t).is_none()) {
-                    return Err(self.error_at(
-                        "bandwidth:",
-                        format!("bandwidth `{text}` is not a positive number with a unit bit, kbit, Mbit or Gbit"),
-                    ).label("not a bandwidth").hint("write e.g. `\"512kbit\"`, `\"10Mbit\"`, `\"1Gbit\"`"));
+                    return Err(self
+                        .error_at(
+                            "bandwidth:",
+                            format!("bandwidth `{text}` is not a positive number with a unit bit, kbit, Mbit or Gbit"),
+                        )
+                        .label("not a bandwidth")
+                        .hint("write e.g. `\"512kbit\"`, `\"10Mbit\"`, `\"1Gbit\"`"));
                 }
             }
             Action::Loss(a, b, rate) => {
                 self.link_end(a)?;
                 self.link_end(b)?;
                 if !(0.0..=1.0).contains(rate) {
-                    return Err(self.error_at(a, format!("loss rate {rate} is not between 0 and 1")).label("not a probability").hint("a loss rate is a probability: 0.01 loses one packet in a hundred"));
+                    return Err(self
+                        .error_at(a, format!("loss rate {rate} is not between 0 and 1"))
+                        .label("not a probability")
+                        .hint("a loss rate is a probability: 0.01 loses one packet in a hundred"));
                 }
             }
             Action::Isolate(server)
@@ -534,14 +585,20 @@ impl<'a> Checker<'a> {
             Action::Updates { server, zone, every, until } => {
                 self.zone_on(server, zone, Some(true))?;
                 if every.is_zero() {
-                    return Err(self.error_at("every", "Updates: `every` must be greater than zero".into()).label("zero").hint("give the interval between updates, e.g. `every: \"5m\"`"));
+                    return Err(self
+                        .error_at("every", "Updates: `every` must be greater than zero".into())
+                        .label("zero")
+                        .hint("give the interval between updates, e.g. `every: \"5m\"`"));
                 }
                 self.check_ms("every", *every)?;
                 if *until > self.scenario.duration {
-                    return Err(self.error_at(
-                        "until",
-                        format!("Updates: `until` {} is past the end of the scenario", fmt_duration(*until)),
-                    ).label("after the end").hint("end the updates before the scenario ends, or lengthen `duration`"));
+                    return Err(self
+                        .error_at(
+                            "until",
+                            format!("Updates: `until` {} is past the end of the scenario", fmt_duration(*until)),
+                        )
+                        .label("after the end")
+                        .hint("end the updates before the scenario ends, or lengthen `duration`"));
                 }
             }
             Action::SetMasters { server, zone, masters } => {

@@ -31,6 +31,13 @@ pub struct Diagnostic {
     pub message: String,
     /// What to write instead, in plain words.
     pub hint: Option<String>,
+    /// Boxed: checks pass diagnostics around in `Result`s, which should stay small.
+    marks: Box<Marks>,
+}
+
+/// Where the fault is in the source and what its excerpt shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Marks {
     /// Byte range of the fault in the source, and what the underline says.
     span: Range<usize>,
     label: String,
@@ -62,15 +69,12 @@ impl Diagnostic {
             col,
             message: message.into(),
             hint: None,
-            span,
-            label: String::new(),
-            notes: Vec::new(),
-            excerpt: None,
+            marks: Box::new(Marks { span, label: String::new(), notes: Vec::new(), excerpt: None }),
         }
     }
 
     pub(crate) fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
+        self.marks.label = label.into();
         self
     }
 
@@ -88,7 +92,7 @@ impl Diagnostic {
 
     /// Another place to show beside the fault.
     pub(crate) fn note(mut self, source: &str, span: Range<usize>, label: impl Into<String>) -> Self {
-        self.notes.push((clamp_span(source, span), label.into()));
+        self.marks.notes.push((clamp_span(source, span), label.into()));
         self
     }
 
@@ -98,8 +102,11 @@ impl Diagnostic {
             let (line, _) = line_col(source, range.start);
             line.abs_diff(self.line) < MAX_EXCERPT_LINES
         };
-        let mut marks: Vec<(Range<usize>, String, bool)> = vec![(self.span.clone(), self.label.clone(), true)];
-        marks.extend(self.notes.iter().filter(|(range, _)| near(range)).map(|(r, l)| (r.clone(), l.clone(), false)));
+        let mut marks: Vec<(Range<usize>, String, bool)> =
+            vec![(self.marks.span.clone(), self.marks.label.clone(), true)];
+        marks.extend(
+            self.marks.notes.iter().filter(|(range, _)| near(range)).map(|(r, l)| (r.clone(), l.clone(), false)),
+        );
         let start = marks.iter().map(|(r, _, _)| r.start).min().unwrap_or(0);
         let end = marks.iter().map(|(r, _, _)| r.end).max().unwrap_or(0);
         let from = source[..start].rfind('\n').map_or(0, |nl| nl + 1);
@@ -115,13 +122,13 @@ impl Diagnostic {
                 (r, label, primary)
             })
             .collect();
-        self.excerpt = Some(Excerpt { first_line, text, marks });
+        self.marks.excerpt = Some(Excerpt { first_line, text, marks });
         self
     }
 
     fn render(&self, path: &str, renderer: &Renderer, out: &mut String) {
         out.push_str(&format!("{path}:{}:{}: {}\n", self.line, self.col, self.message));
-        let Some(excerpt) = &self.excerpt else {
+        let Some(excerpt) = &self.marks.excerpt else {
             if let Some(hint) = &self.hint {
                 out.push_str(&format!("  = help: {hint}\n"));
             }

@@ -106,7 +106,9 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError>
         let message = format!("zone `{}`: {e}", spec.origin);
         // A fault inside the zone file carries the record's own `file:line:col:`.
         let hint = match has_position(&e.to_string()) {
-            true => "the second position is the record at fault; the file must load as BIND's `named-checkzone` loads it",
+            true => {
+                "the second position is the record at fault; the file must load as BIND's `named-checkzone` loads it"
+            }
             false => "`file:` names a master file relative to this scenario file, inside its directory",
         };
         let diagnostic = checker

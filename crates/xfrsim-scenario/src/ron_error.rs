@@ -163,12 +163,16 @@ pub(crate) fn translate(source: &str, error: &SpannedError) -> Diagnostic {
         }
         Error::NoSuchStructField { expected, found, outer } => {
             let at = source[start..end.max(start)].find(found.as_str()).map_or(start, |o| start + o);
-            Diagnostic::at(source, at..at + found.len(), format!("unknown field `{found}` in {}", thing(outer.as_deref())))
-                .label("not a field here")
-                .hint(match did_you_mean(found, expected.iter().copied()) {
-                    Some(dym) => format!("{dym} the fields are {}", one_of(expected)),
-                    None => format!("the fields are {}", one_of(expected)),
-                })
+            Diagnostic::at(
+                source,
+                at..at + found.len(),
+                format!("unknown field `{found}` in {}", thing(outer.as_deref())),
+            )
+            .label("not a field here")
+            .hint(match did_you_mean(found, expected.iter().copied()) {
+                Some(dym) => format!("{dym} the fields are {}", one_of(expected)),
+                None => format!("the fields are {}", one_of(expected)),
+            })
         }
         Error::NoSuchEnumVariant { expected, found, outer } => {
             let at = source[start..].find(found.as_str()).map_or(start, |o| start + o);
@@ -194,9 +198,7 @@ pub(crate) fn translate(source: &str, error: &SpannedError) -> Diagnostic {
             let (message, hint) = match field {
                 Some("count") => (
                     format!("a count is a word, not the number {found}"),
-                    format!(
-                        "write `count: Exactly({found})`, `AtLeast({found})` or `AtMost({found})`, or `Never`"
-                    ),
+                    format!("write `count: Exactly({found})`, `AtLeast({found})` or `AtMost({found})`, or `Never`"),
                 ),
                 Some("state") => (
                     format!("a state is a word, not the number {found}"),
@@ -208,9 +210,7 @@ pub(crate) fn translate(source: &str, error: &SpannedError) -> Diagnostic {
                 ),
                 None => (format!("a name was expected, not the number {found}"), String::new()),
             };
-            Diagnostic::at(source, token, message)
-                .label("a number")
-                .hint_opt(Some(hint).filter(|h| !h.is_empty()))
+            Diagnostic::at(source, token, message).label("a number").hint_opt(Some(hint).filter(|h| !h.is_empty()))
         }
         Error::ExpectedString if field.is_some_and(|f| DURATION_FIELDS.contains(&f)) => {
             let name = field.unwrap_or("duration");
@@ -225,8 +225,10 @@ pub(crate) fn translate(source: &str, error: &SpannedError) -> Diagnostic {
                 .label("expected a string like \"8h\"")
                 .hint(hint)
         }
-        Error::ExpectedString => Diagnostic::at(source, token, format!("expected a string in double quotes, found `{text}`"))
-            .label("expected \"...\""),
+        Error::ExpectedString => {
+            Diagnostic::at(source, token, format!("expected a string in double quotes, found `{text}`"))
+                .label("expected \"...\"")
+        }
         Error::ExpectedComma => {
             let prev = end_of_previous_token(source, start);
             Diagnostic::at(source, prev.saturating_sub(1)..prev, "missing `,`")
@@ -254,9 +256,13 @@ pub(crate) fn translate(source: &str, error: &SpannedError) -> Diagnostic {
         }
         Error::Message(message) if field.is_some_and(|f| DURATION_FIELDS.contains(&f)) => {
             // humantime's own words for a malformed duration string.
-            Diagnostic::at(source, start..end, format!("`{}` is not a duration: {message}", field.unwrap_or("duration")))
-                .label("not a duration")
-                .hint("write a number and a unit: \"500ms\", \"90s\", \"10m\", \"1h 30m\", \"2d\", \"1w\"")
+            Diagnostic::at(
+                source,
+                start..end,
+                format!("`{}` is not a duration: {message}", field.unwrap_or("duration")),
+            )
+            .label("not a duration")
+            .hint("write a number and a unit: \"500ms\", \"90s\", \"10m\", \"1h 30m\", \"2d\", \"1w\"")
         }
         other => Diagnostic::at(source, token, crate::lower_first(&other.to_string())).label("here"),
     }

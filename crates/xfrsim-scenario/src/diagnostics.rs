@@ -307,6 +307,17 @@ mod tests {
     }
 
     #[test]
+    fn colour_keeps_the_plain_first_line() {
+        let source = "(\n  duration: 5,\n)";
+        let error =
+            ScenarioError::from_diagnostics("f.ron", source, vec![Diagnostic::at(source, 14..15, "no").hint("h")]);
+        let coloured = error.render(true);
+        assert!(coloured.starts_with("f.ron:2:13: no\n"), "{coloured}");
+        assert!(coloured.contains('\u{1b}'), "{coloured}");
+        assert!(!error.to_string().contains('\u{1b}'));
+    }
+
+    #[test]
     fn a_span_past_the_end_still_renders() {
         let source = "(\n  x: 1";
         let error = ScenarioError::from_diagnostics("f.ron", source, vec![Diagnostic::at(source, 50..60, "eof")]);

@@ -264,6 +264,16 @@ pub(crate) fn translate(source: &str, error: &SpannedError) -> Diagnostic {
             .label("not a duration")
             .hint("write a number and a unit: \"500ms\", \"90s\", \"10m\", \"1h 30m\", \"2d\", \"1w\"")
         }
+        Error::Message(message) if message.contains("socket address") => {
+            Diagnostic::at(source, token, crate::lower_first(message))
+                .label("not an address with a port")
+                .hint("write `IP:port`, e.g. \"127.0.0.1:5300\" or \"[::1]:5300\"")
+        }
+        Error::Message(message) if message.contains("IP address") => {
+            Diagnostic::at(source, token, crate::lower_first(message))
+                .label("not an IP address")
+                .hint("write an IPv4 or IPv6 address, e.g. \"192.0.2.1\" or \"2001:db8::1\"")
+        }
         other => Diagnostic::at(source, token, crate::lower_first(&other.to_string())).label("here"),
     }
 }

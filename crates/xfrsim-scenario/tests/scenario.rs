@@ -140,7 +140,7 @@ fn node_configurations_load_or_point_at_the_mistake() {
             r#"(listen: "127.0.0.1:5301", zones: [Secondary(zone: "example.org.", masters: ["localhost:53"])])"#,
             "node.ron:1:78: `localhost:53` is not an address (IP or IP:port)",
         ),
-        (r#"(listen: "127.0.0.1", zones: [])"#, "node.ron:1:11: invalid socket address syntax"),
+        (r#"(listen: "127.0.0.1", zones: [])"#, "node.ron:1:10: invalid socket address syntax"),
         (
             r#"(listen: "127.0.0.1:53", zones: [Secondary(zone: "example.org.", masters: [])])"#,
             "node.ron:1:50: secondary zone `example.org.` has no masters",

@@ -7,6 +7,7 @@
 
 mod config;
 mod event;
+mod event_params;
 mod node;
 mod notify;
 mod profile;
@@ -17,9 +18,8 @@ mod time;
 pub mod wire;
 
 pub use config::{Acl, ConfigError, NodeConfig, Prefix, Role, ZoneConfig};
-pub use event::{
-    BadResponse, CATALOG, CATALOG_PARAMS, Event, EventKind, ParamKind, Severity, Unreachable, catalog_params,
-};
+pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
+pub use event_params::{CATALOG_PARAMS, ParamKind, catalog_params};
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
 pub use profile::{
     Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, Overrides, Profile,

@@ -5,6 +5,7 @@
 //! the source line with the fault underlined and a hint; a file's faults come all at once.
 
 mod check_expectations;
+mod check_timeline;
 mod checker;
 mod diagnostics;
 mod model;

@@ -299,7 +299,8 @@ async fn reload_primaries(
 
 pub fn serve(path: &Path, seed: Option<u64>) -> Result<ExitCode> {
     crate::logging::init_tracing(Some("xfrsim=info"), true)?;
-    let loaded = xfrsim_scenario::load_node(path).map_err(|e| anyhow!("{e}"))?;
+    // Errors go to stderr: coloured when that is a terminal and NO_COLOR is unset.
+    let loaded = xfrsim_scenario::load_node(path).map_err(|e| anyhow!("{}", e.render_for(&std::io::stderr())))?;
     for warning in &loaded.zone_warnings {
         eprintln!("{warning}");
     }

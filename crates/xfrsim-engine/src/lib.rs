@@ -8,6 +8,7 @@
 pub mod catalog;
 mod config;
 mod event;
+mod event_params;
 mod node;
 mod notify;
 mod profile;
@@ -20,6 +21,7 @@ pub mod wire;
 pub use catalog::{EventInfo, ParamInfo, find_event};
 pub use config::{Acl, ConfigError, NodeConfig, Prefix, Role, ZoneConfig};
 pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
+pub use event_params::{CATALOG_PARAMS, ParamKind, catalog_params};
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
 pub use profile::{
     Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, Overrides, Profile,

@@ -159,34 +159,27 @@ pub fn parse_peer(reference: &str) -> Option<SocketAddr> {
 
 pub fn load_node(path: &Path) -> Result<LoadedNode, ScenarioError> {
     let shown = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        path: shown.clone(),
-        line: 0,
-        col: 0,
-        message: format!("cannot read node configuration: {e}"),
-    })?;
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::plain(shown.clone(), 0, 0, format!("cannot read node configuration: {e}")))?;
     parse_node(&source, path)
 }
 
 pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError> {
     let shown = path.display().to_string();
-    let node: NodeFile = crate::ron_options().from_str(source).map_err(|e| ScenarioError {
-        path: shown.clone(),
-        line: e.span.start.line,
-        col: e.span.start.col,
-        message: crate::lower_first(&e.code.to_string()),
-    })?;
+    let node: NodeFile = crate::ron_options()
+        .from_str(source)
+        .map_err(|e| ScenarioError::from_diagnostics(&shown, source, vec![crate::ron_error::translate(source, &e)]))?;
     let error = |needle: &str, message: String| {
-        let (line, col) = crate::locate(source, needle, 0);
-        ScenarioError { path: shown.clone(), line, col, message }
+        let (line, col) = crate::checker::locate_line_col(source, needle, 0);
+        ScenarioError::plain(shown.clone(), line, col, message)
     };
     let mut listening = std::collections::BTreeSet::from([node.listen]);
     for address in &node.also_listen {
         if !listening.insert(*address) {
             // Point at the repeat, in `also_listen`.
             let from = source.find("also_listen").unwrap_or(0);
-            let (line, col) = crate::locate(source, &address.to_string(), from);
-            return Err(ScenarioError { path: shown, line, col, message: format!("{address} is listed twice") });
+            let (line, col) = crate::checker::locate_line_col(source, &address.to_string(), from);
+            return Err(ScenarioError::plain(shown, line, col, format!("{address} is listed twice")));
         }
     }
     let behaviour = node.options.behaviour(node.profile).map_err(|e| error("options", e.to_string()))?;

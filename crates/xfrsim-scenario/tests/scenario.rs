@@ -88,12 +88,15 @@ fn the_guide_examples_load() {
         (name: "ns1", address: "192.0.2.1", zones: [Primary(zone: "example.com.")]),
         (name: "ns2", address: "192.0.2.2", zones: [Secondary(zone: "example.com.", masters: ["ns1"])]),
     ],
+    silent_hosts: ["192.0.2.99"],
     timeline: [{timeline}],
     expect: [{expect}],
 )"#
         )
     };
-    let actions = xfrsim_scenario::parse(&frame(blocks[1], ""), path).unwrap_or_else(|e| panic!("actions: {e}"));
+    // A scenario must expect something: the actions get one expectation to stand beside.
+    let converged = r#"Converged(zone: "example.com.", by: "1d")"#;
+    let actions = xfrsim_scenario::parse(&frame(blocks[1], converged), path).unwrap_or_else(|e| panic!("actions: {e}"));
     assert_eq!(actions.scenario.timeline.len(), 28, "one example per action");
     let expectations =
         xfrsim_scenario::parse(&frame("", blocks[2]), path).unwrap_or_else(|e| panic!("expectations: {e}"));
@@ -137,12 +140,12 @@ fn node_configurations_load_or_point_at_the_mistake() {
             r#"(listen: "127.0.0.1:5301", zones: [Secondary(zone: "example.org.", masters: ["localhost:53"])])"#,
             "node.ron:1:78: `localhost:53` is not an address (IP or IP:port)",
         ),
-        (r#"(listen: "127.0.0.1", zones: [])"#, "node.ron:1:11: invalid socket address syntax"),
+        (r#"(listen: "127.0.0.1", zones: [])"#, "node.ron:1:10: invalid socket address syntax"),
         (
             r#"(listen: "127.0.0.1:53", zones: [Secondary(zone: "example.org.", masters: [])])"#,
             "node.ron:1:50: secondary zone `example.org.` has no masters",
         ),
-        (r#"(listn: "127.0.0.1:53", zones: [])"#, "node.ron:1:2: unexpected field named `listn`"),
+        (r#"(listn: "127.0.0.1:53", zones: [])"#, "node.ron:1:2: unknown field `listn`"),
         (
             r#"(listen: "127.0.0.1:53", also_listen: ["127.0.0.1:53"], zones: [])"#,
             "node.ron:1:40: 127.0.0.1:53 is listed twice",

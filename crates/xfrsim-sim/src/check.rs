@@ -77,8 +77,17 @@ fn matches(recording: &Recording, e: &Observed, m: &EventMatch) -> bool {
         && m.until.is_none_or(|until| e.at <= t(until))
         && {
             let params: BTreeMap<&str, String> = e.kind.params().into_iter().collect();
-            m.params.iter().all(|(k, v)| params.get(k.as_str()) == Some(v))
+            m.params.iter().all(|(k, v)| params.get(k.as_str()).is_some_and(|seen| param_matches(v, seen)))
         }
+}
+
+/// An expected parameter value against a printed one: equal, or a bare IP against `IP:port`
+/// (the loader leaves a connecting side's address port-less: its port is the system's pick).
+fn param_matches(expected: &str, seen: &str) -> bool {
+    expected == seen
+        || expected
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| seen.parse::<std::net::SocketAddr>().is_ok_and(|addr| addr.ip() == ip))
 }
 
 fn describe(m: &EventMatch) -> String {

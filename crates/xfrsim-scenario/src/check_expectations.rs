@@ -1,0 +1,497 @@
+//! Expectations checked when the scenario loads, so none can pass by testing nothing: an
+//! event's parameters must be ones it prints, with values that can match; the server must be
+//! able to emit the event at all; two states at one instant must agree; and a scenario must
+//! expect something.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use xfrsim_engine::{CATALOG, ParamKind, catalog_params};
+
+use crate::checker::Checker;
+use crate::diagnostics::{Diagnostic, closest, did_you_mean, one_of};
+use crate::model::{EventMatch, Expectation, ServerSpec, ServerZone, ZoneState};
+use crate::{Scenario, fmt_duration};
+
+/// The variants that start an expectation, for finding each one's place in the text.
+const EXPECTATION_NAMES: &[&str] = &["Event", "Before", "Converged", "Lag", "State"];
+
+/// The role a server must have for a zone to emit an event at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Primary,
+    Secondary,
+}
+
+/// Which events only one role emits (read from the engine: refresh, transfer-in, expiry and
+/// NOTIFY handling live in `secondary/`, and a primary acknowledges NOTIFY silently; dynamic
+/// updates and reloads are refused on a secondary). Every other event can come from either.
+fn role_needed(name: &str) -> Option<Role> {
+    match name {
+        "DNS_EVENT_SECONDARY_REQUIRES_MASTERS"
+        | "DNS_EVENT_ZONE_UPDATE"
+        | "DNS_EVENT_ZONE_IN_SYNC"
+        | "DNS_EVENT_ZONE_TRANSFER_IN_PROGRESS"
+        | "DNS_EVENT_XFR_MASTER_UNAVAILABLE"
+        | "DNS_EVENT_AXFR_BAD_RESPONSE"
+        | "DNS_EVENT_AXFR_REFUSED"
+        | "DNS_EVENT_ZONE_NEWER_THAN_SERVER_VERSION"
+        | "DNS_EVENT_ZONE_EXPIRATION"
+        | "DNS_EVENT_XFR_ABORTED_BY_MASTER"
+        | "DNS_EVENT_IXFR_BAD_RESPONSE"
+        | "DNS_EVENT_SELF_SEND"
+        | "XFRSIM_NOTIFY_REFUSED"
+        | "XFRSIM_NOTIFY_RECEIVED"
+        | "XFRSIM_TRANSFER_DEFERRED"
+        | "XFRSIM_SOA_TIMERS_CLAMPED" => Some(Role::Secondary),
+        "XFRSIM_DYNAMIC_UPDATE" | "XFRSIM_ZONE_RELOADED" => Some(Role::Primary),
+        _ => None,
+    }
+}
+
+/// The catalog's (Windows ID, symbolic name) of an event written by ID or name.
+fn catalog_entry(event: &str) -> Option<(Option<u16>, &'static str)> {
+    CATALOG
+        .iter()
+        .find(|(id, name, _)| *name == event || id.is_some_and(|id| id.to_string() == event))
+        .map(|(id, name, _)| (*id, *name))
+}
+
+/// `6527 (DNS_EVENT_ZONE_EXPIRATION)` or the name alone.
+fn event_title(id: Option<u16>, name: &str) -> String {
+    id.map_or_else(|| name.to_string(), |id| format!("{id} ({name})"))
+}
+
+/// Where each item named in `names` (followed by `(`) starts, from byte `from` on, outside
+/// strings and comments: the place each expectation's errors point into.
+fn item_starts(source: &str, from: usize, names: &[&str]) -> Vec<usize> {
+    let bytes = source.as_bytes();
+    let mut starts = Vec::new();
+    let mut i = from.min(bytes.len());
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = source[i..].find('\n').map_or(bytes.len(), |nl| i + nl);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = source[i + 2..].find("*/").map_or(bytes.len(), |end| i + 2 + end + 2);
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let end =
+                    source[i..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(bytes.len(), |n| i + n);
+                let word = &source[i..end];
+                if names.contains(&word) && source[end..].trim_start().starts_with('(') {
+                    starts.push(i);
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    starts
+}
+
+impl Checker<'_> {
+    pub(crate) fn check_expectations(&self) {
+        let s = self.scenario;
+        let field = item_field(self.source, "expect");
+        let starts = item_starts(self.source, field.unwrap_or(self.source.len()), EXPECTATION_NAMES);
+        // (server, zone, time) → the first state expected there, and where it is written.
+        let mut states: BTreeMap<(&str, &str, Duration), (&ZoneState, usize)> = BTreeMap::new();
+        for (i, expectation) in s.expect.iter().enumerate() {
+            let start = starts.get(i).copied().or(field).unwrap_or(0);
+            self.anchor.set(start);
+            self.keep(self.check_expectation(expectation));
+            if let Expectation::State { on, zone, at, state } = expectation {
+                match states.get(&(on.as_str(), zone.as_str(), *at)) {
+                    Some((first, first_at)) if *first != state => {
+                        let error = self
+                            .error_at("state:", format!("`{on}` cannot be both {} and {} for zone `{zone}` at {}", describe(first), describe(state), fmt_duration(*at)))
+                            .label("contradicts the earlier State")
+                            .note(self.source, *first_at..*first_at + "State".len(), "the earlier State for the same time")
+                            .hint("one of these two expectations must fail whatever happens; keep the one you mean, or give them different times");
+                        self.keep(Err(error));
+                    }
+                    Some(_) => {}
+                    None => {
+                        states.insert((on.as_str(), zone.as_str(), *at), (state, start));
+                    }
+                }
+            }
+        }
+        // Reported only when nothing else is wrong: a file with faults does not run anyway,
+        // and its real fault should not drown under this one.
+        if s.expect.is_empty() && self.errors.borrow().is_empty() {
+            let zone = s.zones.first().map_or("example.com.", |z| z.origin.as_str());
+            let at = field.unwrap_or_else(|| self.source.trim_end().len().saturating_sub(1));
+            let len = if field.is_some() { "expect".len() } else { 1 };
+            self.keep(Err(Diagnostic::at(self.source, at..at + len, "the scenario expects nothing, so it passes whatever the servers do")
+                .label("no expectations")
+                .hint(format!("add at least one, e.g. `expect: [Converged(zone: \"{zone}\", by: \"1h\")]`; docs/scenarios.md lists them"))));
+        }
+    }
+
+    fn check_expectation(&self, expectation: &Expectation) -> Result<(), Diagnostic> {
+        match expectation {
+            Expectation::Event { on, event, zone, params, from, until, .. } => {
+                self.check_event(on, event, zone.as_deref(), params, *from, *until)
+            }
+            Expectation::Before { first, then } => {
+                self.check_match(first)?;
+                self.check_match(then)
+            }
+            Expectation::Converged { zone, by } => {
+                self.zone_exists(zone)?;
+                self.check_window(Some(*by), None)
+            }
+            Expectation::Lag { zone, from, until, max_serials, max_lag } => {
+                self.zone_exists(zone)?;
+                let primaries = self
+                    .scenario
+                    .servers
+                    .iter()
+                    .filter(|s| s.zones.iter().any(|z| z.zone() == zone && matches!(z, ServerZone::Primary { .. })))
+                    .count();
+                if primaries != 1 {
+                    return Err(self
+                        .error_at(
+                            zone,
+                            format!(
+                                "Lag: zone `{zone}` needs exactly one primary server to lag behind, it has {primaries}"
+                            ),
+                        )
+                        .label("no single primary")
+                        .hint("Lag measures each secondary against the one server holding the zone as `Primary`"));
+                }
+                self.check_window(Some(*from), Some(*until))?;
+                if max_serials.is_none() && max_lag.is_none() {
+                    return Err(self
+                        .error_at(zone, "Lag: give max_serials, max_lag, or both".into())
+                        .label("no bound")
+                        .hint("e.g. `max_serials: 1` (serials behind) or `max_lag: \"5s\"` (time behind)"));
+                }
+                Ok(())
+            }
+            Expectation::State { on, zone, at, .. } => {
+                self.zone_on(on, zone, None)?;
+                self.check_window(Some(*at), None)
+            }
+        }
+    }
+
+    pub(crate) fn check_window(&self, from: Option<Duration>, until: Option<Duration>) -> Result<(), Diagnostic> {
+        for (field, value) in [("from", from), ("until", until)] {
+            if let Some(value) = value
+                && value > self.scenario.duration
+            {
+                return Err(self
+                    .error_at(field, format!("{field} {} is past the end of the scenario", fmt_duration(value)))
+                    .label("after the end")
+                    .hint(format!("the scenario runs for {}", fmt_duration(self.scenario.duration))));
+            }
+        }
+        if let (Some(from), Some(until)) = (from, until)
+            && from > until
+        {
+            return Err(self
+                .error_at("from", format!("window from {} until {} is empty", fmt_duration(from), fmt_duration(until)))
+                .label("after `until`")
+                .hint("`from` must come before `until`; swap them"));
+        }
+        Ok(())
+    }
+
+    fn check_match(&self, m: &EventMatch) -> Result<(), Diagnostic> {
+        self.check_event(&m.on, &m.event, m.zone.as_deref(), &m.params, m.from, m.until)
+    }
+
+    fn zone_exists(&self, zone: &str) -> Result<(), Diagnostic> {
+        match self.scenario.zones.iter().any(|z| z.origin == zone) {
+            true => Ok(()),
+            false => Err(self.unknown_zone(zone, String::new())),
+        }
+    }
+
+    fn check_event(
+        &self,
+        on: &str,
+        event: &str,
+        zone: Option<&str>,
+        params: &BTreeMap<String, String>,
+        from: Option<Duration>,
+        until: Option<Duration>,
+    ) -> Result<(), Diagnostic> {
+        let server = self.server(on)?;
+        let Some((id, name)) = catalog_entry(event) else {
+            return Err(self.unknown_event(event));
+        };
+        if let Some(zone) = zone {
+            self.zone_exists(zone)?;
+        }
+        self.check_role(server, id, name, zone)?;
+        self.check_params(id, name, params)?;
+        self.check_window(from, until)
+    }
+
+    fn unknown_event(&self, event: &str) -> Diagnostic {
+        // An ID is compared with IDs, a name with names: `6532` is nearer `6523` than any name.
+        let by_id = event.chars().all(|c| c.is_ascii_digit());
+        let ids: Vec<String> = CATALOG.iter().filter_map(|(id, _, _)| id.map(|id| id.to_string())).collect();
+        let suggestion = if by_id {
+            closest(event, ids.iter().map(String::as_str)).and_then(catalog_entry)
+        } else {
+            closest(event, CATALOG.iter().map(|(_, name, _)| *name)).and_then(catalog_entry)
+        };
+        let hint = match suggestion {
+            Some((Some(id), name)) if by_id => {
+                format!("did you mean `{id}` ({name})? `cargo xtask events` lists every event")
+            }
+            Some((Some(id), name)) => format!("did you mean `{name}` ({id})? `cargo xtask events` lists every event"),
+            Some((None, name)) => format!("did you mean `{name}`? `cargo xtask events` lists every event"),
+            None => "`cargo xtask events` lists every event, by Windows ID and by name".to_string(),
+        };
+        self.error_at(event, format!("unknown event `{event}`")).label("not in the event catalog").hint(hint)
+    }
+
+    /// An event that only a secondary (or only a primary) emits, expected on a server that is
+    /// never one for the zone: the expectation can never see it.
+    fn check_role(
+        &self,
+        server: &ServerSpec,
+        id: Option<u16>,
+        name: &str,
+        zone: Option<&str>,
+    ) -> Result<(), Diagnostic> {
+        let Some(role) = role_needed(name) else {
+            return Ok(());
+        };
+        let has_role = server.zones.iter().filter(|z| zone.is_none_or(|zone| z.zone() == zone)).any(|z| match role {
+            Role::Secondary => matches!(z, ServerZone::Secondary { .. }),
+            Role::Primary => matches!(z, ServerZone::Primary { .. }),
+        });
+        if has_role {
+            return Ok(());
+        }
+        let (role_word, why) = match role {
+            Role::Secondary => {
+                ("secondary", "only a secondary refreshes, transfers a zone in, handles NOTIFY and expires")
+            }
+            Role::Primary => ("primary", "only a primary takes dynamic updates and reloads"),
+        };
+        let scope = zone.map_or_else(|| "for any zone".to_string(), |zone| format!("for zone `{zone}`"));
+        let event = id.map_or_else(|| name.to_string(), |id| id.to_string());
+        Err(self
+            .error_at(
+                &event,
+                format!("`{}` can never emit {}: it is not a {role_word} {scope}", server.name, event_title(id, name)),
+            )
+            .label("never emitted on this server")
+            .hint(format!(
+                "{why}; expect it on a server that holds the zone as {}",
+                if role == Role::Secondary { "`Secondary`" } else { "`Primary`" }
+            )))
+    }
+
+    fn check_params(&self, id: Option<u16>, name: &str, params: &BTreeMap<String, String>) -> Result<(), Diagnostic> {
+        let known = catalog_params(name).unwrap_or(&[]);
+        let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
+        for (key, value) in params {
+            let Some((_, kind)) = known.iter().find(|(n, _)| n == key) else {
+                let listed = match names.as_slice() {
+                    [] => format!("{} has no parameters", event_title(id, name)),
+                    _ => format!("its parameters are {}", one_of(&names)),
+                };
+                let hint = match did_you_mean(key, names.iter().copied()) {
+                    Some(dym) => format!("{dym} {listed}"),
+                    None => listed,
+                };
+                return Err(self
+                    .error_at(key, format!("event {} has no parameter `{key}`", event_title(id, name)))
+                    .label("matches nothing")
+                    .hint(hint));
+            };
+            self.check_param_value(key, value, *kind)?;
+        }
+        Ok(())
+    }
+
+    fn check_param_value(&self, key: &str, value: &str, kind: ParamKind) -> Result<(), Diagnostic> {
+        let s = self.scenario;
+        match kind {
+            ParamKind::Peer => self.check_peer(value),
+            ParamKind::Client | ParamKind::Address => {
+                let ok = s.server_index(value).is_some()
+                    || value.parse::<IpAddr>().is_ok()
+                    || (kind == ParamKind::Client && value.parse::<SocketAddr>().is_ok());
+                match ok {
+                    true => Ok(()),
+                    false => Err(self.not_a_server(value, "is neither a server name nor an IP address")),
+                }
+            }
+            ParamKind::Number => match value.parse::<u64>() {
+                Ok(_) => Ok(()),
+                Err(_) => Err(self
+                    .error_at(value, format!("parameter `{key}` is a number, found `{value}`"))
+                    .label("not a number")
+                    .hint("write the digits alone, in quotes: `\"2026010102\"`")),
+            },
+            ParamKind::Text if key == "kind" && !matches!(value, "AXFR" | "IXFR") => Err(self
+                .error_at(value, format!("parameter `kind` is `AXFR` or `IXFR`, found `{value}`"))
+                .label("never printed")
+                .hint_opt(did_you_mean(value, ["AXFR", "IXFR"]))),
+            ParamKind::Text => Ok(()),
+        }
+    }
+}
+
+/// The byte position of field `name:` outside strings and comments, if the file has it.
+fn item_field(source: &str, name: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(offset) = source.get(from..).and_then(|rest| rest.find(name)) {
+        let at = from + offset;
+        let after = source[at + name.len()..].trim_start();
+        let line_start = source[..at].rfind('\n').map_or(0, |nl| nl + 1);
+        let in_comment = source[line_start..at].contains("//");
+        let before_ok =
+            source[..at].chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '"'));
+        if after.starts_with(':') && !in_comment && before_ok {
+            return Some(at);
+        }
+        from = at + name.len();
+    }
+    None
+}
+
+fn describe(state: &ZoneState) -> String {
+    match state {
+        ZoneState::Serving(serial) => format!("Serving({serial})"),
+        ZoneState::Expired => "Expired".to_string(),
+    }
+}
+
+/// The address a server's connections leave from: what its `client` and `secondary`
+/// parameters show (the transfer source when a zone sets one, else its address).
+fn client_address(server: &ServerSpec) -> IpAddr {
+    server.zones.iter().find_map(|z| z.sources().1).unwrap_or(server.address)
+}
+
+/// Rewrites the peers in expectations' parameters into what events print: a server name or a
+/// bare IP becomes `IP:53` for a service address, a server name becomes its IP for a
+/// connecting side (whose port the system picks; matching compares its IP) or an address.
+/// Runs after the checks, so every reference resolves.
+pub(crate) fn normalise_params(scenario: &mut Scenario) {
+    let normalised = |scenario: &Scenario, event: &str, params: &BTreeMap<String, String>| {
+        let known = catalog_entry(event).and_then(|(_, name)| catalog_params(name)).unwrap_or(&[]);
+        params
+            .iter()
+            .map(|(key, value)| {
+                let kind = known.iter().find(|(n, _)| n == key).map(|(_, kind)| *kind);
+                let server = scenario.server_index(value).map(|i| &scenario.servers[i]);
+                let value = match (kind, server) {
+                    (Some(ParamKind::Peer), _) => {
+                        scenario.resolve(value).map_or_else(|| value.clone(), |a| a.to_string())
+                    }
+                    (Some(ParamKind::Client), Some(server)) => client_address(server).to_string(),
+                    (Some(ParamKind::Address), Some(server)) => server.address.to_string(),
+                    _ => value.clone(),
+                };
+                (key.clone(), value)
+            })
+            .collect::<BTreeMap<String, String>>()
+    };
+    let rewritten: Vec<Vec<BTreeMap<String, String>>> = scenario
+        .expect
+        .iter()
+        .map(|e| match e {
+            Expectation::Event { event, params, .. } => vec![normalised(scenario, event, params)],
+            Expectation::Before { first, then } => {
+                vec![normalised(scenario, &first.event, &first.params), normalised(scenario, &then.event, &then.params)]
+            }
+            _ => vec![],
+        })
+        .collect();
+    for (expectation, new) in scenario.expect.iter_mut().zip(rewritten) {
+        let mut new = new.into_iter();
+        match expectation {
+            Expectation::Event { params, .. } => *params = new.next().unwrap_or_default(),
+            Expectation::Before { first, then } => {
+                first.params = new.next().unwrap_or_default();
+                then.params = new.next().unwrap_or_default();
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = r#"(
+    duration: "2h",
+    zones: [(origin: "example.com.", hosts: 1)],
+    servers: [
+        (name: "ns1", address: "192.0.2.1", zones: [Primary(zone: "example.com.", notify: ["ns2"])]),
+        (name: "ns2", address: "192.0.2.2", zones: [Secondary(zone: "example.com.", masters: ["ns1"])]),
+    ],
+    expect: [
+        Event(on: "ns2", event: "6521", params: {"master": "ns1"}),
+        Event(on: "ns2", event: "6521", params: {"master": "192.0.2.1"}),
+        Event(on: "ns2", event: "6521", params: {"master": "192.0.2.1:5353"}),
+        Event(on: "ns1", event: "6001", params: {"secondary": "ns2"}),
+        // A comment naming Event( does not move the positions.
+        Before(first: (on: "ns2", event: "6522", params: {"master": "ns1"}), then: (on: "ns2", event: "6520")),
+    ],
+)"#;
+
+    fn params(loaded: &crate::LoadedScenario) -> Vec<String> {
+        loaded
+            .scenario
+            .expect
+            .iter()
+            .flat_map(|e| match e {
+                Expectation::Event { params, .. } => params.values().cloned().collect::<Vec<_>>(),
+                Expectation::Before { first, .. } => first.params.values().cloned().collect(),
+                _ => vec![],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn peers_in_params_are_written_as_everywhere_else() {
+        let loaded = match crate::parse(SCENARIO, std::path::Path::new("t.ron")) {
+            Ok(loaded) => loaded,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(params(&loaded), ["192.0.2.1:53", "192.0.2.1:53", "192.0.2.1:5353", "192.0.2.2", "192.0.2.1:53"]);
+    }
+
+    #[test]
+    fn item_starts_skip_strings_and_comments() {
+        let source = "[Event(x: \"State(\"), // Lag(\n State (y)]";
+        assert_eq!(item_starts(source, 0, EXPECTATION_NAMES), [1, 30]);
+    }
+
+    #[test]
+    fn every_role_rule_names_a_catalog_event() {
+        for name in [
+            "DNS_EVENT_SECONDARY_REQUIRES_MASTERS",
+            "DNS_EVENT_ZONE_EXPIRATION",
+            "XFRSIM_NOTIFY_RECEIVED",
+            "XFRSIM_DYNAMIC_UPDATE",
+            "XFRSIM_ZONE_RELOADED",
+        ] {
+            assert!(catalog_entry(name).is_some() && role_needed(name).is_some(), "{name}");
+        }
+        let ruled = CATALOG.iter().filter(|(_, name, _)| role_needed(name).is_some()).count();
+        assert_eq!(ruled, 18);
+    }
+}

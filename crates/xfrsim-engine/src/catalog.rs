@@ -11,7 +11,26 @@ use crate::event::Severity;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParamInfo {
     pub name: &'static str,
+    /// What the value is, so a scenario can write it the way it writes the same thing
+    /// elsewhere (a server name or a bare IP for a peer) and have it checked when it loads.
+    pub kind: ParamKind,
     pub meaning: &'static str,
+}
+
+/// What a parameter's value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A server's service address, printed `IP:port` (port 53 unless configured otherwise).
+    Peer,
+    /// The connecting side of a connection, printed `IP:port` with the port its system
+    /// picked: an expectation names it by IP (or server name) and matches any port.
+    Client,
+    /// An IP address, printed without a port.
+    Address,
+    /// A whole number: a serial, a count, seconds.
+    Number,
+    /// Words from a small vocabulary (`kind`, `reason`, `quota`), or `none` for no serial.
+    Text,
 }
 
 /// One row of the catalog.
@@ -33,18 +52,22 @@ pub struct EventInfo {
     pub knot: &'static str,
 }
 
-const fn p(name: &'static str, meaning: &'static str) -> ParamInfo {
-    ParamInfo { name, meaning }
+const fn p(kind: ParamKind, name: &'static str, meaning: &'static str) -> ParamInfo {
+    ParamInfo { name, kind, meaning }
 }
 
-const MASTER: ParamInfo = p("master", "the master's address and port, as configured");
-const SERIAL: ParamInfo = p("serial", "the zone serial concerned");
-const SECONDARY: ParamInfo = p("secondary", "the address and source port of the secondary being served");
-const CLIENT: ParamInfo = p("client", "the address and port the request came from");
-const KIND: ParamInfo = p("kind", "`AXFR` (whole zone) or `IXFR` (differences only)");
-const REASON_BAD: ParamInfo =
-    p("reason", "why the answer was unusable: an rcode (`rcode Refused`), or a fault in the message or the stream");
+const MASTER: ParamInfo = p(Peer, "master", "the master's address and port, as configured");
+const SERIAL: ParamInfo = p(Number, "serial", "the zone serial concerned");
+const SECONDARY: ParamInfo = p(Client, "secondary", "the address and source port of the secondary being served");
+const CLIENT: ParamInfo = p(Client, "client", "the address and port the request came from");
+const KIND: ParamInfo = p(Text, "kind", "`AXFR` (whole zone) or `IXFR` (differences only)");
+const REASON_BAD: ParamInfo = p(
+    Text,
+    "reason",
+    "why the answer was unusable: an rcode (`rcode Refused`), or a fault in the message or the stream",
+);
 
+use ParamKind::{Address, Client, Number, Peer, Text};
 use Severity::{Error, Info, Warning};
 
 /// Every event, Windows IDs first in numeric order, then xfrsim's own.
@@ -64,7 +87,7 @@ pub const EVENTS: &[EventInfo] = &[
         name: "DNS_EVENT_BAD_PACKET_LENGTH",
         severity: Warning,
         message: "A message from a peer could not be decoded and was dropped.",
-        params: &[p("peer", "the address and port it came from")],
+        params: &[p(Client, "peer", "the address and port it came from")],
         fires: "When a datagram or TCP message does not parse as DNS; at most once a minute per source \
                 (the rest are counted in XFRSIM_BAD_PACKETS_SUPPRESSED).",
         bind: "client @0x... 192.0.2.9#53: message parsing failed: unexpected end of input",
@@ -85,7 +108,7 @@ pub const EVENTS: &[EventInfo] = &[
         name: "DNS_EVENT_ZONEXFR_SUCCESSFUL",
         severity: Info,
         message: "An outgoing transfer was sent completely.",
-        params: &[SERIAL, SECONDARY, p("records", "how many records the transfer carried")],
+        params: &[SERIAL, SECONDARY, p(Number, "records", "how many records the transfer carried")],
         fires: "When the last message of an outgoing transfer has been written to the connection.",
         bind: "client @0x... 192.0.2.2#49153 (example.com): transfer of 'example.com/IN': AXFR ended: 3 messages, 43 records, ...",
         knot: "[example.com.] AXFR, outgoing, remote 192.0.2.2@49153, finished, 0.01 seconds, 3 messages, 1234 bytes",
@@ -146,7 +169,7 @@ pub const EVENTS: &[EventInfo] = &[
         name: "DNS_EVENT_ZONE_TRANSFER_IN_PROGRESS",
         severity: Info,
         message: "A master holds a newer serial; a transfer from it starts.",
-        params: &[p("serial", "the master's (newer) serial"), MASTER],
+        params: &[p(Number, "serial", "the master's (newer) serial"), MASTER],
         fires: "On a secondary, when an SOA answer carries a serial greater than ours (RFC 1982), or when the \
                 zone has no copy yet.",
         bind: "zone example.com/IN: Transfer started. / transfer of 'example.com/IN' from 192.0.2.1#53: connected using 192.0.2.2#49153",
@@ -160,6 +183,7 @@ pub const EVENTS: &[EventInfo] = &[
         params: &[
             MASTER,
             p(
+                Text,
                 "reason",
                 "`timed out` (nothing answered: a silent host, a dropping firewall, a partition), `connection \
                  refused` (a host with no DNS service, a rejecting firewall) or `connection closed before an answer`",
@@ -199,7 +223,7 @@ pub const EVENTS: &[EventInfo] = &[
         name: "DNS_EVENT_ZONE_NEWER_THAN_SERVER_VERSION",
         severity: Warning,
         message: "This copy's serial is newer than the master's; nothing is transferred.",
-        params: &[p("ours", "this copy's serial"), p("theirs", "the master's serial"), MASTER],
+        params: &[p(Number, "ours", "this copy's serial"), p(Number, "theirs", "the master's serial"), MASTER],
         fires: "On a secondary, when a master answers with a lower serial (RFC 1982), or, in the BIND profile, \
                 one exactly 2^31 away; the round goes on with the next master.",
         bind: "zone example.com/IN: serial number (2026010100) received from primary 192.0.2.1#53 < ours (2026010101)",
@@ -224,6 +248,7 @@ pub const EVENTS: &[EventInfo] = &[
         params: &[
             MASTER,
             p(
+                Text,
                 "reason",
                 "why it stopped: the connection closed mid-stream, no message within the idle deadline, a time or size limit",
             ),
@@ -259,7 +284,7 @@ pub const EVENTS: &[EventInfo] = &[
         name: "XFRSIM_NOTIFY_REFUSED",
         severity: Warning,
         message: "A NOTIFY came from a host that is not a master of the zone and was refused.",
-        params: &[p("from", "the sender's address and port")],
+        params: &[p(Peer, "from", "the sender's address and port")],
         fires: "On a secondary, when a NOTIFY's source is not in the zone's master list (RFC 1996 §3.10); \
                 answered REFUSED.",
         bind: "client @0x... 192.0.2.7#53: received notify for zone 'example.com': refused notify from non-primary: 192.0.2.7#53",
@@ -271,8 +296,8 @@ pub const EVENTS: &[EventInfo] = &[
         severity: Info,
         message: "A NOTIFY from a master was accepted; a refresh follows.",
         params: &[
-            p("from", "the master's address and port"),
-            p("serial", "the serial the NOTIFY announced, or `none` when it carried no SOA"),
+            p(Peer, "from", "the master's address and port"),
+            p(Text, "serial", "the serial the NOTIFY announced, or `none` when it carried no SOA"),
         ],
         fires: "On a secondary, when a NOTIFY comes from one of the zone's masters.",
         bind: "zone example.com/IN: notify from 192.0.2.1#53: serial 2026010102",
@@ -283,7 +308,7 @@ pub const EVENTS: &[EventInfo] = &[
         name: "XFRSIM_NOTIFY_UNANSWERED",
         severity: Warning,
         message: "A NOTIFY got no answer through all its retransmissions.",
-        params: &[p("target", "the address and port notified")],
+        params: &[p(Peer, "target", "the address and port notified")],
         fires: "On a primary, when every UDP retransmission (and the TCP try, in the BIND profile) of a NOTIFY \
                 went unanswered (RFC 1996 §3.6).",
         bind: "zone example.com/IN: notify to 192.0.2.2#53 failed: timed out",
@@ -294,7 +319,7 @@ pub const EVENTS: &[EventInfo] = &[
         name: "XFRSIM_DYNAMIC_UPDATE",
         severity: Info,
         message: "A dynamic update (RFC 2136) was applied and made a new version.",
-        params: &[p("serial", "the new version's serial")],
+        params: &[p(Number, "serial", "the new version's serial")],
         fires: "On a primary, when an allowed UPDATE changes the zone (scenario actions `Update`, `Updates`).",
         bind: "client @0x... 192.0.2.1#53: updating zone 'example.com/IN': adding an RR at 'upd1.example.com' A 192.0.2.200",
         knot: "[example.com.] DDNS, processing 1 updates / DDNS, finished, serial 2026010102",
@@ -304,7 +329,7 @@ pub const EVENTS: &[EventInfo] = &[
         name: "XFRSIM_ZONE_RELOADED",
         severity: Info,
         message: "An operator loaded new contents into a primary, possibly with a lower serial.",
-        params: &[p("serial", "the serial now served")],
+        params: &[p(Number, "serial", "the serial now served")],
         fires: "On a primary, on a reload (scenario actions `Rollback`, `RestartWithSerial`; SIGHUP under `serve`).",
         bind: "zone example.com/IN: loaded serial 2026010100 (and, when lower: zone serial (2026010100/2026010101) has gone backwards)",
         knot: "[example.com.] loaded, serial 2026010101 -> 2026010100",
@@ -314,7 +339,7 @@ pub const EVENTS: &[EventInfo] = &[
         name: "XFRSIM_NOTIFY_SENT",
         severity: Info,
         message: "A NOTIFY announcing a serial went out to a secondary.",
-        params: &[p("target", "the address and port notified"), p("serial", "the serial announced")],
+        params: &[p(Peer, "target", "the address and port notified"), p(Number, "serial", "the serial announced")],
         fires: "On a primary, at the first try of each NOTIFY (after `notify_delay`); retransmissions are not reported.",
         bind: "zone example.com/IN: sending notifies (serial 2026010102)",
         knot: "[example.com.] notify, outgoing, remote 192.0.2.2@53, serial 2026010102",
@@ -324,7 +349,10 @@ pub const EVENTS: &[EventInfo] = &[
         name: "XFRSIM_TRANSFER_DEFERRED",
         severity: Info,
         message: "An incoming transfer waits: too many are already running.",
-        params: &[MASTER, p("quota", "the quota used up: `transfers-in` (in all) or `transfers-per-ns` (per master)")],
+        params: &[
+            MASTER,
+            p(Text, "quota", "the quota used up: `transfers-in` (in all) or `transfers-per-ns` (per master)"),
+        ],
         fires: "On a secondary, when a transfer would pass a transfer quota; it starts when a running one ends.",
         bind: "zone example.com/IN: zone transfer deferred due to quota",
         knot: "(no quota of this kind)",
@@ -345,9 +373,9 @@ pub const EVENTS: &[EventInfo] = &[
         severity: Warning,
         message: "The zone's SOA timers are outside what this server accepts and are used clamped.",
         params: &[
-            p("refresh", "the refresh interval used, in seconds"),
-            p("retry", "the retry interval used, in seconds"),
-            p("expire", "the expire interval used, in seconds"),
+            p(Number, "refresh", "the refresh interval used, in seconds"),
+            p(Number, "retry", "the retry interval used, in seconds"),
+            p(Number, "expire", "the expire interval used, in seconds"),
         ],
         fires: "On a secondary, when a loaded copy's REFRESH, RETRY or EXPIRE falls outside the profile's \
                 `min_refresh` .. `max_expire` (BIND: refresh at least 300 s, retry at least 500 s, ...).",
@@ -380,8 +408,8 @@ pub const EVENTS: &[EventInfo] = &[
         severity: Warning,
         message: "More undecodable messages came from one source than are reported one by one.",
         params: &[
-            p("source", "the address they came from"),
-            p("count", "how many arrived since that source's last 5501"),
+            p(Address, "source", "the address they came from"),
+            p(Number, "count", "how many arrived since that source's last 5501"),
         ],
         fires: "When a source's next 5501 is due (at most one a minute per source) and messages were dropped meanwhile.",
         bind: "(message parsing failed lines are rate-limited by its logging)",
@@ -396,6 +424,13 @@ pub fn info_by_name(name: &str) -> Option<&'static EventInfo> {
 
 /// The event a user means: a Windows ID (`6523`), or a symbolic name in any case, with or
 /// without its `DNS_EVENT_` prefix (`xfr_master_unavailable`).
+/// The parameters of the event with this symbolic name, or `None` for a name not in the
+/// catalog: an expectation can only match parameters listed here, so the scenario loader
+/// refuses any other.
+pub fn catalog_params(name: &str) -> Option<&'static [ParamInfo]> {
+    EVENTS.iter().find(|e| e.name == name).map(|e| e.params)
+}
+
 pub fn find_event(query: &str) -> Option<&'static EventInfo> {
     let query = query.trim();
     if let Ok(id) = query.parse::<u16>() {
@@ -414,4 +449,70 @@ pub(crate) const fn summary_rows<const N: usize>() -> [(Option<u16>, &'static st
         i += 1;
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use xfrsim_zone::Serial;
+
+    use super::*;
+    use crate::event::{BadResponse, CATALOG, EventKind, Unreachable};
+
+    /// One event of every kind, so the static tables can be checked against what events print.
+    fn one_of_each() -> Vec<EventKind> {
+        let peer: SocketAddr = "192.0.2.1:53".parse().expect("literal address");
+        let serial = Serial(1);
+        let reason = BadResponse::Malformed;
+        vec![
+            EventKind::SecondaryRequiresMasters,
+            EventKind::BadPacket { peer },
+            EventKind::ZoneXfrStart { serial, secondary: peer, incremental: false },
+            EventKind::ZoneXfrSuccessful { serial, secondary: peer, records: 1 },
+            EventKind::ZoneXfrAborted { serial, secondary: peer },
+            EventKind::UdpZoneTransfer { client: peer },
+            EventKind::BadZoneTransferRequest { client: peer },
+            EventKind::ZoneUpdate { serial, master: peer, incremental: true },
+            EventKind::ZoneInSync { serial, master: peer },
+            EventKind::ZoneTransferInProgress { serial, master: peer },
+            EventKind::XfrMasterUnavailable { master: peer, reason: Unreachable::Timeout },
+            EventKind::AxfrBadResponse { master: peer, reason: reason.clone() },
+            EventKind::AxfrRefused { master: peer },
+            EventKind::ZoneNewerThanServerVersion { ours: serial, theirs: serial, master: peer },
+            EventKind::ZoneExpiration,
+            EventKind::XfrAbortedByMaster { master: peer, reason: reason.clone() },
+            EventKind::IxfrBadResponse { master: peer, reason },
+            EventKind::SelfSend { master: peer },
+            EventKind::NotifyRefused { from: peer },
+            EventKind::NotifyReceived { from: peer, serial: None },
+            EventKind::NotifyUnanswered { target: peer },
+            EventKind::DynamicUpdate { serial },
+            EventKind::ZoneReloaded { serial },
+            EventKind::NotifySent { target: peer, serial },
+            EventKind::TransferDeferred { master: peer, quota: "transfers-in" },
+            EventKind::TransferQuotaRefused { client: peer },
+            EventKind::TimersClamped { refresh_secs: 1, retry_secs: 1, expire_secs: 1 },
+            EventKind::TransferDenied { client: peer },
+            EventKind::UpdateDenied { client: peer },
+            EventKind::BadPacketsSuppressed { source: peer.ip(), count: 1 },
+        ]
+    }
+
+    #[test]
+    fn catalog_params_name_what_each_event_prints() {
+        let kinds = one_of_each();
+        assert_eq!(kinds.len(), CATALOG.len(), "one sample per catalog entry");
+        assert_eq!(EVENTS.len(), CATALOG.len());
+        for (kind, (id, name, severity)) in kinds.iter().zip(CATALOG) {
+            assert_eq!((kind.windows_id(), kind.name(), kind.severity()), (*id, *name, *severity));
+            let printed: Vec<&str> = kind.params().into_iter().map(|(k, _)| k).collect();
+            let listed: Vec<&str> = catalog_params(name)
+                .unwrap_or_else(|| panic!("{name} has no params row"))
+                .iter()
+                .map(|p| p.name)
+                .collect();
+            assert_eq!(printed, listed, "{name}");
+        }
+    }
 }

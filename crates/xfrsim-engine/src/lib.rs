@@ -8,7 +8,6 @@
 pub mod catalog;
 mod config;
 mod event;
-mod event_params;
 mod node;
 mod notify;
 mod profile;
@@ -18,10 +17,10 @@ mod serve;
 mod time;
 pub mod wire;
 
-pub use catalog::{EventInfo, ParamInfo, find_event};
+pub use catalog::{EventInfo, ParamInfo, ParamKind, catalog_params, find_event};
 pub use config::{Acl, ConfigError, NodeConfig, Prefix, Role, ZoneConfig};
 pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
-pub use event_params::{CATALOG_PARAMS, ParamKind, catalog_params};
+
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
 pub use profile::{
     Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, Overrides, Profile,

@@ -302,9 +302,9 @@ impl Checker<'_> {
 
     fn check_params(&self, id: Option<u16>, name: &str, params: &BTreeMap<String, String>) -> Result<(), Diagnostic> {
         let known = catalog_params(name).unwrap_or(&[]);
-        let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = known.iter().map(|p| p.name).collect();
         for (key, value) in params {
-            let Some((_, kind)) = known.iter().find(|(n, _)| n == key) else {
+            let Some(kind) = known.iter().find(|p| p.name == key).map(|p| p.kind) else {
                 let listed = match names.as_slice() {
                     [] => format!("{} has no parameters", event_title(id, name)),
                     _ => format!("its parameters are {}", one_of(&names)),
@@ -318,7 +318,7 @@ impl Checker<'_> {
                     .label("matches nothing")
                     .hint(hint));
             };
-            self.check_param_value(key, value, *kind)?;
+            self.check_param_value(key, value, kind)?;
         }
         Ok(())
     }
@@ -393,7 +393,7 @@ pub(crate) fn normalise_params(scenario: &mut Scenario) {
         params
             .iter()
             .map(|(key, value)| {
-                let kind = known.iter().find(|(n, _)| n == key).map(|(_, kind)| *kind);
+                let kind = known.iter().find(|p| p.name == key).map(|p| p.kind);
                 let server = scenario.server_index(value).map(|i| &scenario.servers[i]);
                 let value = match (kind, server) {
                     (Some(ParamKind::Peer), _) => {

@@ -25,6 +25,8 @@ pub struct RunReport {
     pub failures: Vec<FailureReport>,
     /// The command that replays this run exactly; `None` when the file did not load.
     pub reproduce: Option<String>,
+    /// The picture of a failed run (`replay --html`), written under `target/xfrsim/`.
+    pub picture: Option<String>,
     /// The text lines, first the PASS/FAIL line (not in the JSON: it has the fields).
     #[serde(skip)]
     pub lines: Vec<String>,
@@ -93,6 +95,7 @@ impl RunReport {
             stats: None,
             failures: Vec::new(),
             reproduce: None,
+            picture: None,
             warnings: Vec::new(),
         }
     }
@@ -110,6 +113,7 @@ impl RunReport {
             stats: None,
             failures: Vec::new(),
             reproduce: Some(reproduce),
+            picture: None,
             warnings: Vec::new(),
         }
     }
@@ -138,6 +142,7 @@ impl RunReport {
             }),
             failures: outcome.failures.iter().map(FailureReport::of).collect(),
             reproduce: Some(reproduce),
+            picture: None,
             lines,
             warnings: Vec::new(),
         }

@@ -176,13 +176,37 @@ fn run_one(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u6
     };
     let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
     let mut report = match xfrsim_sim::run_streaming(loaded, RunOptions { seed, warp: true }, |_| {}) {
-        Ok(outcome) => RunReport::finished(loaded.name.clone(), shown_file, &outcome),
+        Ok(outcome) => {
+            let mut report = RunReport::finished(loaded.name.clone(), shown_file, &outcome);
+            if !outcome.passed() {
+                // A failing run's picture, named by scenario and seed, next to the reproduce line.
+                let path = pictures_dir().join(format!("{}-seed{seed}.html", loaded.name));
+                let written = std::fs::create_dir_all(pictures_dir())
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| crate::html::write_html(loaded, &outcome, &path));
+                match written {
+                    Ok(()) => {
+                        report.lines.push(format!("  picture: {}", shown(&path)));
+                        report.picture = Some(shown(&path));
+                    }
+                    Err(e) => report.lines.push(format!("  picture not written: {e:#}")),
+                }
+            }
+            report
+        }
         Err(e) => RunReport::sim_error(loaded.name.clone(), shown_file, seed, e.to_string()),
     };
     if first {
         report.warnings = loaded.zone_warnings.iter().map(ToString::to_string).collect();
     }
     Some(report)
+}
+
+/// Where failing runs' pictures go: `target/xfrsim/` (under `CARGO_TARGET_DIR` when set).
+fn pictures_dir() -> PathBuf {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| crate::workspace_root().join("target"), PathBuf::from);
+    target.join("xfrsim")
 }
 
 fn panicked(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u64>) -> Option<RunReport> {

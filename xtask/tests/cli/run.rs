@@ -271,3 +271,25 @@ fn help_shows_the_command_users_type() {
     let out = xtask(&["run", "--help"]);
     assert!(stdout(&out).contains("Usage: cargo xtask run [OPTIONS] [TARGETS]..."), "{}", stdout(&out));
 }
+
+#[test]
+fn a_failing_run_writes_its_picture_and_names_it_after_the_reproduce_line() {
+    let target = temp_dir("picture");
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["run", &data("never-converges.ron"), &data("jitter-window.ron"), "--seed", "1"])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(root())
+        .output()
+        .expect("xtask runs");
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let reproduce = lines.iter().position(|l| l.starts_with("  reproduce: ") && l.contains("never-converges"));
+    let reproduce = reproduce.unwrap_or_else(|| panic!("{text}"));
+    let picture = lines[reproduce + 1].strip_prefix("  picture: ").unwrap_or_else(|| panic!("{text}"));
+    let html = std::fs::read_to_string(root().join(picture)).unwrap_or_else(|e| panic!("{picture}: {e}"));
+    assert!(picture.ends_with("xfrsim/never-converges-seed1.html"), "{picture}");
+    assert_eq!(html.matches("data-lane=").count(), 2, "a lane per server");
+    // A passing run draws nothing.
+    assert!(text.contains("PASS jitter-window seed=1 "), "{text}");
+    assert!(!target.join("xfrsim/jitter-window-seed1.html").exists());
+}

@@ -37,12 +37,18 @@ pub fn load_corpus(dir: &Path) -> Result<Vec<Vec<u8>>, FuzzError> {
     Ok(corpus)
 }
 
-/// Control byte of a captured input: ids patched (bit 0), BIND profile.
+/// Control byte of a captured input: ids patched (bit 0), BIND profile (see `MessageInput`).
 const CONTROL_PATCH_IDS: u8 = 1;
+/// Control bit: the secondary starts with the fixture zone, so it asks for IXFR.
+const CONTROL_RESTORED: u8 = 8;
 
 /// One message input: the control byte, then each message behind its 2-byte length.
 fn framed(messages: &[Message]) -> Vec<u8> {
-    let mut out = vec![CONTROL_PATCH_IDS];
+    framed_with(CONTROL_PATCH_IDS, messages)
+}
+
+fn framed_with(control: u8, messages: &[Message]) -> Vec<u8> {
+    let mut out = vec![control];
     for message in messages {
         let bytes = message.to_vec().expect("hickory encodes the messages built here");
         let len = u16::try_from(bytes.len()).expect("corpus messages are small");
@@ -159,7 +165,13 @@ pub fn message_corpus() -> Vec<(Target, &'static str, Vec<u8>)> {
     ixfr_answer.add_answer(soa_of(&newer));
     ixfr_answer.add_answer(a_record("new", 10));
     ixfr_answer.add_answer(soa_of(&newer));
-    out.push((secondary, "ixfr-answer", framed(&[soa_answer.clone(), ixfr_answer])));
+    out.push((secondary, "ixfr-answer", framed(&[soa_answer.clone(), ixfr_answer.clone()])));
+    let restored = CONTROL_PATCH_IDS | CONTROL_RESTORED;
+    out.push((secondary, "ixfr-restored", framed_with(restored, &[soa_answer.clone(), ixfr_answer])));
+    // A master may answer IXFR with a whole zone (RFC 1995 §4).
+    let mut full = response(2, OpCode::Query, origin, RecordType::IXFR, ResponseCode::NoError);
+    full.add_answers(all.iter().cloned());
+    out.push((secondary, "ixfr-restored-full", framed_with(restored, &[soa_answer.clone(), full])));
     let mut refused = response(1, OpCode::Query, origin, RecordType::SOA, ResponseCode::Refused);
     refused.metadata.authoritative = false;
     out.push((secondary, "soa-refused", framed(&[refused])));

@@ -28,7 +28,9 @@ pub use targets::{ALL_TARGETS, Target};
 /// Why a fuzz run could not start or record its findings.
 #[derive(Debug, thiserror::Error)]
 pub enum FuzzError {
-    #[error("unknown fuzz target `{0}` (targets: message-primary, message-secondary, scenario, node-config, master-file, all)")]
+    #[error(
+        "unknown fuzz target `{0}` (targets: message-primary, message-secondary, scenario, node-config, master-file, all)"
+    )]
     UnknownTarget(String),
     #[error("cannot read corpus {path}: {error}")]
     Corpus { path: PathBuf, error: std::io::ErrorKind },

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::FuzzError;
 use crate::alloc;
 use crate::mutate::Mutator;
-use crate::targets::{Scratch, Target};
+use crate::targets::{Reach, Scratch, Target};
 
 /// How long one input may run before it counts as a hang. Inputs take microseconds to
 /// milliseconds in a release build; two seconds leaves room for a debug build on a busy machine.
@@ -154,8 +154,11 @@ impl Runner {
                 return Err(e);
             }
         };
-        let shared =
-            Arc::new(Shared { current: Mutex::new(Vec::new()), sequence: AtomicU64::new(0), stop: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            current: Mutex::new(Vec::new()),
+            sequence: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        });
         let watched = Arc::clone(&shared);
         let watch_options = options.clone();
         let watchdog = std::thread::Builder::new()
@@ -168,8 +171,8 @@ impl Runner {
         Ok(Runner { target, options, id, scratch, shared, watchdog: Some(watchdog) })
     }
 
-    /// Runs one input; `Some(message)` if it panicked.
-    pub fn run_input(&mut self, input: &[u8]) -> Option<String> {
+    /// Runs one input: how far it got, or the message of its panic.
+    pub fn run_input(&mut self, input: &[u8]) -> Result<Reach, String> {
         {
             let mut current = self.shared.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             current.clear();
@@ -184,7 +187,7 @@ impl Runner {
         alloc::end_input();
         CAPTURING.with(|c| c.set(false));
         self.shared.sequence.fetch_add(1, Ordering::SeqCst);
-        result.err().map(|payload| {
+        result.map_err(|payload| {
             LAST_PANIC.with(|last| last.borrow_mut().take()).unwrap_or_else(|| match payload.downcast_ref::<&str>() {
                 Some(message) => (*message).to_string(),
                 None => "panic without a message".to_string(),
@@ -195,7 +198,7 @@ impl Runner {
     /// Runs one input and records it if it panics.
     fn check(&mut self, input: &[u8], report: &mut RunReport) -> Result<(), FuzzError> {
         report.inputs += 1;
-        if let Some(message) = self.run_input(input) {
+        if let Err(message) = self.run_input(input) {
             report.failure_count += 1;
             let path = if report.failures.len() < MAX_WRITTEN_FAILURES {
                 Some(write_failure(&self.options.crash_dir, self.target, input)?)
@@ -232,7 +235,11 @@ impl Runner {
 
     /// Runs one input and says whether it panicked (hangs and overruns end the process).
     pub fn replay(&mut self, input: &[u8]) -> Option<Failure> {
-        self.run_input(input).map(|message| Failure { target: self.target, kind: FailureKind::Panic(message), path: None })
+        self.run_input(input).err().map(|message| Failure {
+            target: self.target,
+            kind: FailureKind::Panic(message),
+            path: None,
+        })
     }
 }
 

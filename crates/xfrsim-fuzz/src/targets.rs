@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use hickory_proto::rr::Name;
-use xfrsim_engine::{Acl, Behaviour, ConnId, Node, NodeConfig, Profile, Time, Transmit, ZoneConfig};
-use xfrsim_zone::zonefile::{Confinement, ReadOptions};
+use xfrsim_engine::{Acl, Behaviour, ConnId, Node, NodeConfig, Profile, Role, Time, Transmit, ZoneConfig};
 use xfrsim_zone::Zone;
+use xfrsim_zone::zonefile::{Confinement, ReadOptions};
 
 use crate::FuzzError;
 
@@ -110,22 +110,38 @@ impl Target {
     }
 
     /// Feeds one input. Returns normally for every input the code under test handles, whatever
-    /// it decided; a panic is a finding.
-    pub fn run(self, scratch: &Scratch, input: &[u8]) {
+    /// it decided (a panic is a finding), with how far the input got.
+    pub fn run(self, scratch: &Scratch, input: &[u8]) -> Reach {
         match self {
             Target::MessagePrimary => message_primary(input),
             Target::MessageSecondary => message_secondary(input),
             Target::Scenario => {
                 let text = String::from_utf8_lossy(input);
-                let _ = xfrsim_scenario::parse(&text, &scratch.dir.join("fuzz.ron"));
+                Reach {
+                    accepted: xfrsim_scenario::parse(&text, &scratch.dir.join("fuzz.ron")).is_ok(),
+                    ..Reach::default()
+                }
             }
             Target::NodeConfig => {
                 let text = String::from_utf8_lossy(input);
-                let _ = xfrsim_scenario::parse_node(&text, &scratch.dir.join("node.ron"));
+                let accepted = xfrsim_scenario::parse_node(&text, &scratch.dir.join("node.ron")).is_ok();
+                Reach { accepted, ..Reach::default() }
             }
             Target::MasterFile => master_file(scratch, input),
         }
     }
+}
+
+/// How far one input got: a fuzzer without coverage feedback cannot see this by itself, so the
+/// crate's test checks that the unmutated corpus reaches past the parsers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// The loader accepted the text (text targets); the secondary installed a transfer.
+    pub accepted: bool,
+    /// TCP messages the node wrote.
+    pub sent_messages: usize,
+    /// Datagrams the node sent (answers, NOTIFY).
+    pub sent_datagrams: usize,
 }
 
 /// A directory of its own for one runner: the files text targets may name, and the master-file
@@ -165,17 +181,17 @@ impl Drop for Scratch {
     }
 }
 
-fn master_file(scratch: &Scratch, input: &[u8]) {
+fn master_file(scratch: &Scratch, input: &[u8]) -> Reach {
     let origin = fixture_origin();
     let path = scratch.dir.join(MASTER_FILE_NAME);
-    if std::fs::write(&path, input).is_err() {
-        return;
-    }
     // Confined to the scratch directory: `$INCLUDE` of anything outside must be refused.
     let options = ReadOptions::new(Confinement::Within(scratch.dir.clone()));
-    let _ = xfrsim_zone::load_zone_file(&path, origin, &options);
+    let accepted = std::fs::write(&path, input).is_ok() && xfrsim_zone::load_zone_file(&path, origin, &options).is_ok();
+    // The same text as a bare record list: no zone rules, so every record line is read even
+    // when the zone as a whole would be refused.
     let text = String::from_utf8_lossy(input);
     let _ = xfrsim_zone::parse_records(&text, MASTER_FILE_NAME, origin);
+    Reach { accepted, ..Reach::default() }
 }
 
 fn fixture_origin() -> &'static Name {
@@ -196,10 +212,12 @@ pub fn fixture_zone() -> &'static Zone {
 /// big-endian length as on a TCP stream (RFC 1035 §4.2.2); a length past the end takes the rest.
 ///
 /// Control byte: bit 0 — the secondary target writes the id it expects into each answer (so
-/// mutations reach past the id check); bits 1-2 — the profile (BIND, Knot, NSD).
+/// mutations reach past the id check); bits 1-2 — the profile (BIND, Knot, NSD); bit 3 — the
+/// secondary starts with the fixture zone restored from disk (so it asks for IXFR).
 struct MessageInput<'i> {
     patch_ids: bool,
     profile: Profile,
+    restored: bool,
     messages: Vec<&'i [u8]>,
 }
 
@@ -222,7 +240,7 @@ impl<'i> MessageInput<'i> {
             2 => Profile::Nsd,
             _ => Profile::Bind,
         };
-        MessageInput { patch_ids: control & 1 == 1, profile, messages }
+        MessageInput { patch_ids: control & 1 == 1, profile, restored: control & 8 == 8, messages }
     }
 }
 
@@ -233,6 +251,10 @@ struct Outgoing {
     query_id: Option<u16>,
     transfer: Option<ConnId>,
     request_id: Option<u16>,
+    /// Messages written and datagrams sent, so a test can tell that the corpus reaches past
+    /// the parsers.
+    sent_messages: usize,
+    sent_datagrams: usize,
 }
 
 /// Drains a node: events dropped, transmits acted on as a willing network would (connections
@@ -249,9 +271,11 @@ fn pump(node: &mut Node, now: Time, outgoing: &mut Outgoing) {
                     if Some(conn) == outgoing.transfer && payload.len() >= 2 {
                         outgoing.request_id = Some(u16::from_be_bytes([payload[0], payload[1]]));
                     }
+                    outgoing.sent_messages += 1;
                     sent.push(conn);
                 }
-                Transmit::Udp { .. } | Transmit::Close { .. } => {}
+                Transmit::Udp { .. } => outgoing.sent_datagrams += 1,
+                Transmit::Close { .. } => {}
             }
         }
         while node.poll_event().is_some() {}
@@ -284,14 +308,18 @@ fn fire_deadlines(node: &mut Node, mut now: Time, outgoing: &mut Outgoing) -> Ti
     now
 }
 
-fn message_primary(input: &[u8]) {
+fn reach(outgoing: &Outgoing, accepted: bool) -> Reach {
+    Reach { accepted, sent_messages: outgoing.sent_messages, sent_datagrams: outgoing.sent_datagrams }
+}
+
+fn message_primary(input: &[u8]) -> Reach {
     let input = MessageInput::split(input);
     let mut zone = ZoneConfig::primary(fixture_origin().clone(), fixture_zone().clone());
     zone.allow_transfer = Acl::Any;
     zone.allow_update = Acl::Any;
     zone.notify = vec![SECONDARY_ADDRESS];
     let Ok(mut node) = Node::new(node_config("p", PRIMARY_ADDRESS, zone, input.profile), NODE_SEED, Time::ZERO) else {
-        return;
+        return Reach::default();
     };
     let mut outgoing = Outgoing::default();
     let mut now = Time::ZERO;
@@ -309,6 +337,7 @@ fn message_primary(input: &[u8]) {
     }
     node.handle_tcp_closed(now, conn);
     fire_deadlines(&mut node, now, &mut outgoing);
+    reach(&outgoing, true)
 }
 
 fn with_id(message: &[u8], id: Option<u16>, patch: bool) -> Vec<u8> {
@@ -321,16 +350,27 @@ fn with_id(message: &[u8], id: Option<u16>, patch: bool) -> Vec<u8> {
     message
 }
 
-fn message_secondary(input: &[u8]) {
+/// When a restored copy of the fixture zone expires, in seconds after the start (a day).
+const RESTORED_EXPIRY_SECS: u64 = 86_400;
+
+fn message_secondary(input: &[u8]) -> Reach {
     let input = MessageInput::split(input);
-    let zone = ZoneConfig::secondary(fixture_origin().clone(), vec![PRIMARY_ADDRESS]);
+    let mut zone = ZoneConfig::secondary(fixture_origin().clone(), vec![PRIMARY_ADDRESS]);
+    if input.restored {
+        zone.role = Role::Secondary {
+            masters: vec![PRIMARY_ADDRESS],
+            restored: Some((fixture_zone().clone(), Time::from_secs(RESTORED_EXPIRY_SECS))),
+        };
+    }
+    let initial_serial = input.restored.then(|| fixture_zone().serial());
     let Ok(mut node) = Node::new(node_config("s", SECONDARY_ADDRESS, zone, input.profile), NODE_SEED, Time::ZERO)
     else {
-        return;
+        return Reach::default();
     };
     let mut outgoing = Outgoing::default();
-    let mut now = Time::ZERO;
-    // A new secondary refreshes at once: its SOA query goes out now.
+    // A new secondary refreshes at once, a restored one at its first deadline: the SOA query
+    // goes out then.
+    let mut now = node.poll_timeout().unwrap_or(Time::ZERO);
     node.handle_timeout(now);
     pump(&mut node, now, &mut outgoing);
     let mut messages = input.messages.iter();
@@ -352,6 +392,8 @@ fn message_secondary(input: &[u8]) {
         }
         pump(&mut node, now, &mut outgoing);
     }
+    let serial = node.zone(fixture_origin()).map(Zone::serial);
+    let installed = serial.is_some() && serial != initial_serial;
     if let Some(conn) = outgoing.transfer {
         node.handle_tcp_closed(now, conn);
         outgoing.transfer = None;
@@ -364,4 +406,5 @@ fn message_secondary(input: &[u8]) {
         pump(&mut node, now, &mut outgoing);
     }
     fire_deadlines(&mut node, now, &mut outgoing);
+    reach(&outgoing, installed)
 }

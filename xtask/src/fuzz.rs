@@ -67,19 +67,31 @@ fn options(args: &FuzzArgs) -> Result<RunOptions> {
     })
 }
 
-fn print_failure(failure: &Failure) {
+/// The options a reproduce line must repeat: the limits, when not the defaults.
+fn limit_flags(options: &RunOptions) -> String {
+    let mut flags = String::new();
+    if options.deadline != xfrsim_fuzz::DEFAULT_DEADLINE {
+        flags += &format!(" --deadline-ms {}", options.deadline.as_millis());
+    }
+    if options.alloc_cap_bytes != xfrsim_fuzz::DEFAULT_ALLOC_CAP_BYTES {
+        flags += &format!(" --alloc-cap-mb {}", options.alloc_cap_bytes >> 20);
+    }
+    flags
+}
+
+fn print_failure(failure: &Failure, flags: &str) {
     println!("  {}", failure.kind);
     if let Some(path) = &failure.path {
         println!("  input: {}", shown(path));
-        println!("  reproduce: cargo xtask fuzz {} --replay {}", failure.target.name(), shown(path));
+        println!("  reproduce: cargo xtask fuzz {}{flags} --replay {}", failure.target.name(), shown(path));
     }
 }
 
 /// The watchdog's report of a hang or an allocation overrun, just before it exits.
-fn fatal_report() -> Box<dyn Fn(&Failure) + Send> {
-    Box::new(|failure: &Failure| {
+fn fatal_report(flags: String) -> Box<dyn Fn(&Failure) + Send> {
+    Box::new(move |failure: &Failure| {
         println!("fuzz {} FAILED", failure.target.name());
-        print_failure(failure);
+        print_failure(failure, &flags);
         if failure.path.is_none() {
             println!("  (the input could not be written)");
         }
@@ -92,6 +104,7 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode> {
     }
     let targets = targets(&args.target)?;
     let options = options(args)?;
+    let flags = limit_flags(&options);
     if !args.replay.is_empty() {
         let [target] = targets[..] else { anyhow::bail!("--replay needs one target, not `all`") };
         return replay(target, &args.replay, options);
@@ -101,7 +114,7 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode> {
     for &target in &targets {
         let corpus_dir = fuzz_dir().join("corpus").join(target.name());
         let corpus = xfrsim_fuzz::load_corpus(&corpus_dir)?;
-        let mut runner = Runner::new(target, options.clone(), fatal_report())?;
+        let mut runner = Runner::new(target, options.clone(), fatal_report(flags.clone()))?;
         let target_start = now();
         let mut last_progress = target_start;
         let report = runner.fuzz(&corpus, args.seed, args.iterations, &mut |done, report| {
@@ -124,7 +137,7 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode> {
             target_start.elapsed().as_secs_f64()
         );
         for failure in &report.failures {
-            print_failure(failure);
+            print_failure(failure, &flags);
         }
         if report.failure_count > report.failures.len() as u64 {
             println!("  ({} more failing inputs not written)", report.failure_count - report.failures.len() as u64);
@@ -144,7 +157,8 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode> {
 
 /// Runs saved inputs once each: `replay <target> <file> ok|FAIL <reason>`.
 fn replay(target: Target, files: &[PathBuf], options: RunOptions) -> Result<ExitCode> {
-    let mut runner = Runner::new(target, options, fatal_report())?;
+    let flags = limit_flags(&options);
+    let mut runner = Runner::new(target, options, fatal_report(flags))?;
     let mut failed = false;
     for file in files {
         let input = std::fs::read(file).with_context(|| format!("reading {}", shown(file)))?;

@@ -124,6 +124,40 @@ fn same_seed_same_inputs() {
     assert!(inputs(3).iter().all(|i| i.len() <= xfrsim_fuzz::MAX_INPUT_BYTES));
 }
 
+/// Set in the child process of `allocation_overrun_ends_the_run`: where it writes the input.
+const CHILD_CRASH_DIR: &str = "XFRSIM_FUZZ_TEST_CRASH_DIR";
+
+/// A cap small enough that loading a bundled scenario passes it.
+const TINY_ALLOC_CAP_BYTES: usize = 64 * 1024;
+
+/// The allocation cap ends the process, so the test runs itself again as a child process
+/// (this test alone) and checks the child's exit status and the input it wrote.
+#[test]
+fn allocation_overrun_ends_the_run_and_keeps_the_input() {
+    let input = std::fs::read(fuzz_dir().join("corpus/scenario/many-zones-transfer-quota.ron")).unwrap();
+    if let Some(crash_dir) = std::env::var_os(CHILD_CRASH_DIR) {
+        let options = RunOptions {
+            deadline: DEFAULT_DEADLINE * 5,
+            alloc_cap_bytes: TINY_ALLOC_CAP_BYTES,
+            crash_dir: crash_dir.into(),
+        };
+        let mut runner = Runner::new(Target::Scenario, options, Box::new(|_| {})).unwrap();
+        let _ = runner.run_input(&input);
+        panic!("the input ran to its end past the allocation cap");
+    }
+    let crash_dir = std::env::temp_dir().join(format!("xfrsim-fuzz-test-crashes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&crash_dir);
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "allocation_overrun_ends_the_run_and_keeps_the_input", "--nocapture", "--test-threads=1"])
+        .env(CHILD_CRASH_DIR, &crash_dir)
+        .output()
+        .unwrap();
+    let written = std::fs::read(crash_dir.join("scenario").join(xfrsim_fuzz::input_hash(&input)));
+    let _ = std::fs::remove_dir_all(&crash_dir);
+    assert_eq!(child.status.code(), Some(xfrsim_fuzz::runner::FATAL_EXIT_CODE), "{child:?}");
+    assert_eq!(written.unwrap(), input);
+}
+
 #[test]
 fn bad_input_to_the_command_is_an_error() {
     assert_eq!(

@@ -1,7 +1,8 @@
 //! `cargo xtask fuzz <target>`: seeded, mutation-based fuzzing over the committed corpus.
 //!
 //! Output contract, one line per target on stdout:
-//! `fuzz <target> inputs=<n> crashes=<k> seed=<s> secs=<t>`, and for `all` a last line
+//! `fuzz <target> inputs=<n> crashes=<k> accepted=<a> seed=<s> secs=<t>` (`accepted`: inputs
+//! the code under test took whole, a measure of depth), and for `all` a last line
 //! `fuzz all inputs=<n> crashes=<k> seed=<s> secs=<t>`. Each failing input follows its target's
 //! line as `  <reason>`, `  input: <path>` and `  reproduce: cargo xtask fuzz <target> --replay
 //! <path>`. Progress goes to stderr. Exit status 1 when anything failed; 3 (from the watchdog)
@@ -129,10 +130,11 @@ pub fn run(args: &FuzzArgs) -> Result<ExitCode> {
             }
         })?;
         println!(
-            "fuzz {} inputs={} crashes={} seed={} secs={:.1}",
+            "fuzz {} inputs={} crashes={} accepted={} seed={} secs={:.1}",
             target.name(),
             report.inputs,
             report.failure_count,
+            report.accepted,
             args.seed,
             target_start.elapsed().as_secs_f64()
         );

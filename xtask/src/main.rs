@@ -57,7 +57,7 @@ enum Command {
     },
     /// Fuzz a target (message-primary, message-secondary, scenario, node-config, master-file,
     /// or all) with seeded mutations of its corpus in fuzz/corpus/<target>/; one
-    /// `fuzz <target> inputs=<n> crashes=<k> seed=<s> secs=<t>` line per target.
+    /// `fuzz <target> inputs=<n> crashes=<k> accepted=<a> seed=<s> secs=<t>` line per target.
     Fuzz {
         target: String,
         /// Inputs per target (the corpus entries first, then mutations).

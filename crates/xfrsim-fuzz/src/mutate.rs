@@ -129,7 +129,12 @@ impl Mutator {
             return;
         }
         out.extend_from_slice(&corpus[self.pick(corpus.len())]);
-        let edits = 1 + self.rng.below(MAX_EDITS_PER_INPUT);
+        // Geometric: one edit half the time, two a quarter, ...: most inputs stay close to a
+        // corpus entry (and get past the first parser), a few are far from any.
+        let mut edits = 1;
+        while edits < MAX_EDITS_PER_INPUT && self.rng.below(2) == 0 {
+            edits += 1;
+        }
         for _ in 0..edits {
             self.edit(corpus, out);
         }

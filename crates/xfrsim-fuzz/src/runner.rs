@@ -75,6 +75,9 @@ pub struct RunReport {
     pub failures: Vec<Failure>,
     /// Failures found, including those not written.
     pub failure_count: u64,
+    /// Inputs the code under test accepted whole (a loaded scenario, configuration or zone; a
+    /// transfer the secondary installed): how deep the mutations reach.
+    pub accepted: u64,
 }
 
 /// The file name of a failing input: its stable 64-bit hash in hex, so one input is one file.
@@ -198,7 +201,11 @@ impl Runner {
     /// Runs one input and records it if it panics.
     fn check(&mut self, input: &[u8], report: &mut RunReport) -> Result<(), FuzzError> {
         report.inputs += 1;
-        if let Err(message) = self.run_input(input) {
+        let result = self.run_input(input);
+        if result.as_ref().is_ok_and(|reach| reach.accepted) {
+            report.accepted += 1;
+        }
+        if let Err(message) = result {
             report.failure_count += 1;
             let path = if report.failures.len() < MAX_WRITTEN_FAILURES {
                 Some(write_failure(&self.options.crash_dir, self.target, input)?)

@@ -136,7 +136,8 @@ impl Target {
 /// crate's test checks that the unmutated corpus reaches past the parsers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reach {
-    /// The loader accepted the text (text targets); the secondary installed a transfer.
+    /// The loader accepted the text (text targets); the secondary installed a transfer; the
+    /// primary answered the client with rcode NOERROR.
     pub accepted: bool,
     /// TCP messages the node wrote.
     pub sent_messages: usize,
@@ -255,6 +256,15 @@ struct Outgoing {
     /// the parsers.
     sent_messages: usize,
     sent_datagrams: usize,
+    /// Of those, the answers to the client with rcode NOERROR (not the node's own NOTIFY or
+    /// requests to its master).
+    sent_no_error: usize,
+}
+
+/// Whether a message the node sent carries rcode NOERROR (RFC 1035 §4.1.1: the low four bits of
+/// the fourth octet).
+fn is_no_error(payload: &[u8]) -> bool {
+    payload.get(3).is_some_and(|flags| flags & 0x0f == 0)
 }
 
 /// Drains a node: events dropped, transmits acted on as a willing network would (connections
@@ -272,9 +282,17 @@ fn pump(node: &mut Node, now: Time, outgoing: &mut Outgoing) {
                         outgoing.request_id = Some(u16::from_be_bytes([payload[0], payload[1]]));
                     }
                     outgoing.sent_messages += 1;
+                    if Some(conn) != outgoing.transfer {
+                        outgoing.sent_no_error += usize::from(is_no_error(&payload));
+                    }
                     sent.push(conn);
                 }
-                Transmit::Udp { .. } => outgoing.sent_datagrams += 1,
+                Transmit::Udp { to, payload, .. } => {
+                    outgoing.sent_datagrams += 1;
+                    if to == CLIENT_ADDRESS {
+                        outgoing.sent_no_error += usize::from(is_no_error(&payload));
+                    }
+                }
                 Transmit::Close { .. } => {}
             }
         }
@@ -337,15 +355,14 @@ fn message_primary(input: &[u8]) -> Reach {
     }
     node.handle_tcp_closed(now, conn);
     fire_deadlines(&mut node, now, &mut outgoing);
-    reach(&outgoing, true)
+    let answered = outgoing.sent_no_error > 0;
+    reach(&outgoing, answered)
 }
 
 fn with_id(message: &[u8], id: Option<u16>, patch: bool) -> Vec<u8> {
     let mut message = message.to_vec();
-    if let (true, Some(id)) = (patch, id) {
-        if message.len() >= 2 {
-            message[..2].copy_from_slice(&id.to_be_bytes());
-        }
+    if let (true, Some(id), true) = (patch, id, message.len() >= 2) {
+        message[..2].copy_from_slice(&id.to_be_bytes());
     }
     message
 }

@@ -2,6 +2,7 @@
 //! run per target (`cargo xtask fuzz` runs long ones).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use xfrsim_fuzz::runner::{RunOptions, Runner};
 use xfrsim_fuzz::{ALL_TARGETS, DEFAULT_ALLOC_CAP_BYTES, DEFAULT_DEADLINE, Mutator, Target};
@@ -126,38 +127,58 @@ fn same_seed_same_inputs() {
     assert!(inputs(3).iter().all(|i| i.len() <= xfrsim_fuzz::MAX_INPUT_BYTES));
 }
 
-/// Set in the child process of `allocation_overrun_ends_the_run`: where it writes the input.
+/// Set in the child process of the tests below: where it writes the input.
 const CHILD_CRASH_DIR: &str = "XFRSIM_FUZZ_TEST_CRASH_DIR";
 
 /// A cap small enough that loading a bundled scenario passes it.
 const TINY_ALLOC_CAP_BYTES: usize = 64 * 1024;
 
-/// The allocation cap ends the process, so the test runs itself again as a child process
-/// (this test alone) and checks the child's exit status and the input it wrote.
-#[test]
-fn allocation_overrun_ends_the_run_and_keeps_the_input() {
-    let input = std::fs::read(fuzz_dir().join("corpus/scenario/many-zones-transfer-quota.ron")).unwrap();
+/// A deadline every slow input passes: one watchdog tick.
+const TINY_DEADLINE: Duration = Duration::from_millis(1);
+
+/// A hang or an allocation overrun ends the process, so a test runs itself again as a child
+/// process (that test alone) and checks the child's exit status and the input it wrote. In the
+/// child (`CHILD_CRASH_DIR` set) this runs the input and must never return.
+fn assert_fatal(test: &str, target: Target, input: &[u8], deadline: Duration, alloc_cap_bytes: usize) {
     if let Some(crash_dir) = std::env::var_os(CHILD_CRASH_DIR) {
-        let options = RunOptions {
-            deadline: DEFAULT_DEADLINE * 5,
-            alloc_cap_bytes: TINY_ALLOC_CAP_BYTES,
-            crash_dir: crash_dir.into(),
-        };
-        let mut runner = Runner::new(Target::Scenario, options, Box::new(|_| {})).unwrap();
-        let _ = runner.run_input(&input);
-        panic!("the input ran to its end past the allocation cap");
+        let options = RunOptions { deadline, alloc_cap_bytes, crash_dir: crash_dir.into() };
+        let fatal = Box::new(|failure: &xfrsim_fuzz::Failure| println!("fatal: {}", failure.kind));
+        let mut runner = Runner::new(target, options, fatal).unwrap();
+        let _ = runner.run_input(input);
+        panic!("the input ran to its end");
     }
-    let crash_dir = std::env::temp_dir().join(format!("xfrsim-fuzz-test-crashes-{}", std::process::id()));
+    let crash_dir = std::env::temp_dir().join(format!("xfrsim-fuzz-test-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&crash_dir);
     let child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "allocation_overrun_ends_the_run_and_keeps_the_input", "--nocapture", "--test-threads=1"])
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(CHILD_CRASH_DIR, &crash_dir)
         .output()
         .unwrap();
-    let written = std::fs::read(crash_dir.join("scenario").join(xfrsim_fuzz::input_hash(&input)));
+    let written = std::fs::read(crash_dir.join(target.name()).join(xfrsim_fuzz::input_hash(input)));
     let _ = std::fs::remove_dir_all(&crash_dir);
     assert_eq!(child.status.code(), Some(xfrsim_fuzz::runner::FATAL_EXIT_CODE), "{child:?}");
     assert_eq!(written.unwrap(), input);
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    let expected = if alloc_cap_bytes == TINY_ALLOC_CAP_BYTES { "fatal: allocation cap" } else { "fatal: hang" };
+    assert!(stdout.contains(expected), "{stdout}");
+}
+
+#[test]
+fn allocation_overrun_ends_the_run_and_keeps_the_input() {
+    let input = std::fs::read(fuzz_dir().join("corpus/scenario/many-zones-transfer-quota.ron")).unwrap();
+    let test = "allocation_overrun_ends_the_run_and_keeps_the_input";
+    assert_fatal(test, Target::Scenario, &input, DEFAULT_DEADLINE * 5, TINY_ALLOC_CAP_BYTES);
+}
+
+#[test]
+fn hang_ends_the_run_and_keeps_the_input() {
+    // Half a million generated records: seconds of work, far past one watchdog tick.
+    let mut input = b"@ SOA ns1 hostmaster 1 3600 600 86400 300\n@ NS ns1\n".to_vec();
+    for i in 0..8 {
+        input.extend_from_slice(format!("$GENERATE 1-65535 h{i}-$ A 10.0.0.1\n").as_bytes());
+    }
+    let test = "hang_ends_the_run_and_keeps_the_input";
+    assert_fatal(test, Target::MasterFile, &input, TINY_DEADLINE, DEFAULT_ALLOC_CAP_BYTES);
 }
 
 #[test]

@@ -187,6 +187,10 @@ fn master_file(scratch: &Scratch, input: &[u8]) -> Reach {
     let path = scratch.dir.join(MASTER_FILE_NAME);
     // Confined to the scratch directory: `$INCLUDE` of anything outside must be refused.
     let options = ReadOptions::new(Confinement::Within(scratch.dir.clone()));
+    // A new file each time rather than the old one truncated: ext4 flushes a file rewritten
+    // through truncation when it is closed (`auto_da_alloc`), which can make each input wait
+    // for the disk.
+    let _ = std::fs::remove_file(&path);
     let accepted = std::fs::write(&path, input).is_ok() && xfrsim_zone::load_zone_file(&path, origin, &options).is_ok();
     // The same text as a bare record list: no zone rules, so every record line is read even
     // when the zone as a whole would be refused.

@@ -166,9 +166,10 @@ impl Runner {
         });
         let watched = Arc::clone(&shared);
         let watch_options = options.clone();
+        let scratch_dir = scratch.dir().to_path_buf();
         let watchdog = std::thread::Builder::new()
             .name(format!("fuzz-watchdog-{}", target.name()))
-            .spawn(move || watch(target, id, &watched, &watch_options, &fatal))
+            .spawn(move || watch(target, id, &watched, &watch_options, &scratch_dir, &fatal))
             .map_err(|e| {
                 alloc::unregister_runner();
                 FuzzError::Watchdog(e.kind())
@@ -264,7 +265,7 @@ impl Drop for Runner {
 
 /// The watchdog: every tick, is the input past the allocation cap, or has the same input been
 /// running for the whole deadline?
-fn watch(target: Target, runner: u32, shared: &Shared, options: &RunOptions, fatal: &FatalReport) {
+fn watch(target: Target, runner: u32, shared: &Shared, options: &RunOptions, scratch_dir: &Path, fatal: &FatalReport) {
     let ticks_per_deadline = (options.deadline.as_millis() / WATCHDOG_TICK.as_millis()).max(1);
     let mut last = u64::MAX;
     let mut still: u128 = 0;
@@ -286,6 +287,8 @@ fn watch(target: Target, runner: u32, shared: &Shared, options: &RunOptions, fat
             let input = shared.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
             let path = write_failure(&options.crash_dir, target, &input).ok();
             fatal(&Failure { target, kind, path });
+            // `exit` runs no destructors: the scratch directory would be left behind.
+            let _ = std::fs::remove_dir_all(scratch_dir);
             std::process::exit(FATAL_EXIT_CODE);
         }
     }

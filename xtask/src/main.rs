@@ -5,11 +5,13 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use xfrsim_scenario::DEFAULT_SEED;
 
 mod bench;
 mod bench_axfr;
 mod bless;
 mod events;
+mod fuzz;
 pub mod html;
 mod interop;
 mod logging;
@@ -115,6 +117,29 @@ enum Command {
         #[arg(long)]
         peer: Option<String>,
     },
+    /// Fuzz a target (message-primary, message-secondary, scenario, node-config, master-file,
+    /// or all) with seeded mutations of its corpus in fuzz/corpus/<target>/; one
+    /// `fuzz <target> inputs=<n> crashes=<k> accepted=<a> seed=<s> secs=<t>` line per target.
+    Fuzz {
+        target: String,
+        /// Inputs per target (the corpus entries first, then mutations).
+        #[arg(long, default_value_t = 10_000)]
+        iterations: u64,
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// An input running longer than this is a hang (recorded; the run stops).
+        #[arg(long, default_value_t = xfrsim_fuzz::DEFAULT_DEADLINE.as_millis() as u64)]
+        deadline_ms: u64,
+        /// An input holding more than this live is a failure (recorded; the run stops).
+        #[arg(long, default_value_t = xfrsim_fuzz::DEFAULT_ALLOC_CAP_BYTES >> 20)]
+        alloc_cap_mb: usize,
+        /// Run these saved inputs once each instead of fuzzing.
+        #[arg(long, num_args = 1..)]
+        replay: Vec<PathBuf>,
+        /// Write the captured DNS messages of the message targets to fuzz/corpus/ and stop.
+        #[arg(long)]
+        write_corpus: bool,
+    },
     /// Print the event catalog (Windows event ID, severity, symbolic name, meaning), or one
     /// event in full: parameters, when it fires, the BIND 9 and Knot lines.
     Events {
@@ -215,6 +240,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Interop { peer } => interop::run(peer.as_deref()),
         Command::Bench { case: Some(case) } => bench::run_case(&case),
         Command::Bench { case: None } => bench::run_all(),
+        Command::Fuzz { target, iterations, seed, deadline_ms, alloc_cap_mb, replay, write_corpus } => {
+            fuzz::run(&fuzz::FuzzArgs { target, iterations, seed, deadline_ms, alloc_cap_mb, replay, write_corpus })
+        }
         Command::Events { event: None, markdown: false } => events::list(),
         Command::Events { event: None, markdown: true } => {
             print!("{}", events::markdown());

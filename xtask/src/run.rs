@@ -100,14 +100,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
         if args.format == Format::Text {
             for line in &report.lines {
-                println!("{line}");
+                print_or_stop(line);
             }
         }
         reports.push(report);
     });
     match args.format {
-        Format::Text => println!("{}", report::totals_line(&reports)),
-        Format::Json => println!("{}", report::json(&reports)),
+        Format::Text => print_or_stop(&report::totals_line(&reports)),
+        Format::Json => print_or_stop(&report::json(&reports)),
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, report::junit(&reports)).with_context(|| format!("writing {}", path.display()))?;
@@ -200,6 +200,16 @@ fn run_one(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u6
         report.warnings = loaded.zone_warnings.iter().map(ToString::to_string).collect();
     }
     Some(report)
+}
+
+/// Prints a line of the report; once stdout is gone (a closed pipe, as with `| head`) the
+/// process ends quietly with the status a shell gives a command killed by SIGPIPE (128 + 13),
+/// instead of panicking in `println!`.
+fn print_or_stop(line: &str) {
+    use std::io::Write as _;
+    if writeln!(std::io::stdout().lock(), "{line}").is_err() {
+        std::process::exit(141);
+    }
 }
 
 /// Where failing runs' pictures go: `target/xfrsim/` (under `CARGO_TARGET_DIR` when set).

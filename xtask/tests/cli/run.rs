@@ -276,7 +276,7 @@ fn help_shows_the_command_users_type() {
 fn a_failing_run_writes_its_picture_and_names_it_after_the_reproduce_line() {
     let target = temp_dir("picture");
     let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["run", &data("never-converges.ron"), &data("jitter-window.ron"), "--seed", "1"])
+        .args(["run", &data("never-converges.ron"), &data("jitter-window.ron"), "--seed", "5"])
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(root())
         .output()
@@ -287,9 +287,28 @@ fn a_failing_run_writes_its_picture_and_names_it_after_the_reproduce_line() {
     let reproduce = reproduce.unwrap_or_else(|| panic!("{text}"));
     let picture = lines[reproduce + 1].strip_prefix("  picture: ").unwrap_or_else(|| panic!("{text}"));
     let html = std::fs::read_to_string(root().join(picture)).unwrap_or_else(|e| panic!("{picture}: {e}"));
-    assert!(picture.ends_with("xfrsim/never-converges-seed1.html"), "{picture}");
+    assert!(picture.ends_with("xfrsim/never-converges-seed5.html"), "{picture}");
     assert_eq!(html.matches("data-lane=").count(), 2, "a lane per server");
     // A passing run draws nothing.
-    assert!(text.contains("PASS jitter-window seed=1 "), "{text}");
-    assert!(!target.join("xfrsim/jitter-window-seed1.html").exists());
+    assert!(text.contains("PASS jitter-window seed=5 "), "{text}");
+    assert!(!target.join("xfrsim/jitter-window-seed5.html").exists());
+}
+
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    use std::io::Read as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        // Far more report than a pipe buffers (64 KiB), so writes fail once the reader is gone.
+        .args(["run", "--seeds", "0..2000", &data("jitter-window.ron")])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("xtask runs");
+    // Read one line, then close the pipe as `| head -1` does.
+    let mut first = [0u8; 16];
+    child.stdout.take().expect("piped").read_exact(&mut first).expect("a first line");
+    let out = child.wait_with_output().expect("xtask ends");
+    assert_eq!(out.status.code(), Some(141), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }

@@ -107,8 +107,10 @@ impl Diagnostic {
         marks.extend(
             self.marks.notes.iter().filter(|(range, _)| near(range)).map(|(r, l)| (r.clone(), l.clone(), false)),
         );
-        let start = marks.iter().map(|(r, _, _)| r.start).min().unwrap_or(0);
-        let end = marks.iter().map(|(r, _, _)| r.end).max().unwrap_or(0);
+        // Spans come from positions in the text; a position off a character boundary (or past
+        // the end) is moved back to one rather than trusted with a slice.
+        let start = char_floor(source, marks.iter().map(|(r, _, _)| r.start).min().unwrap_or(0));
+        let end = char_floor(source, marks.iter().map(|(r, _, _)| r.end).max().unwrap_or(0)).max(start);
         let from = source[..start].rfind('\n').map_or(0, |nl| nl + 1);
         let to = source[end..].find('\n').map_or(source.len(), |nl| end + nl);
         let (first_line, _) = line_col(source, from);
@@ -117,8 +119,14 @@ impl Diagnostic {
             .into_iter()
             .map(|(r, label, primary)| {
                 // An empty span (the end of the file) still gets a caret.
-                let r = (r.start - from)..(r.end - from);
-                let r = if r.is_empty() { r.start..(r.start + 1).min(text.len().max(r.start)) } else { r };
+                let r = char_floor(&text, r.start.saturating_sub(from))..char_floor(&text, r.end.saturating_sub(from));
+                let r = if r.start >= r.end {
+                    // One character wide, however many bytes it takes.
+                    let width = text[r.start..].chars().next().map_or(0, char::len_utf8);
+                    r.start..r.start + width
+                } else {
+                    r
+                };
                 (r, label, primary)
             })
             .collect();
@@ -283,6 +291,15 @@ pub(crate) fn one_of(names: &[&str]) -> String {
         [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
+}
+
+/// `at`, or the nearest character boundary before it, within `text`.
+fn char_floor(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 #[cfg(test)]

@@ -96,7 +96,12 @@ fn thing(outer: Option<&str>) -> String {
 fn field_before(source: &str, offset: usize) -> Option<&str> {
     let before = source[..offset].trim_end();
     let before = before.strip_suffix(':')?.trim_end();
-    let start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    // The byte after the last non-identifier character, which may be several bytes long.
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     Some(&before[start..]).filter(|name| !name.is_empty())
 }
 

@@ -30,59 +30,40 @@ impl Checker<'_> {
             if let Some(&at) = positions.get(i) {
                 self.anchor.set(at);
             }
-            let ends: Vec<(&str, Option<&str>)> = match &step.action {
-                Action::Partition(a, b)
-                | Action::PartitionOneway(a, b)
-                | Action::Reject(a, b)
-                | Action::RejectOneway(a, b)
-                | Action::Heal(a, b)
-                | Action::HealOneway(a, b)
-                | Action::Block { from: a, to: b, .. }
-                | Action::Unblock { from: a, to: b, .. }
-                | Action::Link { a, b, .. } => {
-                    vec![(a.as_str(), Some(b.as_str()))]
-                }
-                Action::Hold(a, b) | Action::Release(a, b) | Action::Latency(a, b, _) | Action::Loss(a, b, _) => {
-                    vec![(a.as_str(), Some(b.as_str()))]
-                }
-                Action::Isolate(a) | Action::Rejoin(a) => vec![(a.as_str(), None)],
-                _ => continue,
+            let Some((a, b)) = step.action.link_ends() else { continue };
+            if let Some(host) = [Some(a), b].into_iter().flatten().find(|h| silent(h)) {
+                return Err(self
+                    .error_at(
+                        host,
+                        format!("`{host}` is a silent host: nothing routes to it, so it has no link to change"),
+                    )
+                    .label("silent host")
+                    .hint("a silent host has no links; change the links of the server that talks to it"));
+            }
+            let touches_held = match b {
+                Some(b) => held.contains(&key(a, b)),
+                None => held.iter().any(|(x, y)| *x == addr(a) || *y == addr(a)),
             };
-            for (a, b) in ends {
-                if let Some(host) = [Some(a), b].into_iter().flatten().find(|h| silent(h)) {
+            match &step.action {
+                Action::Hold(_, b) => {
+                    held.insert(key(a, b));
+                }
+                Action::Release(_, b) => {
+                    held.remove(&key(a, b));
+                }
+                _ if touches_held => {
                     return Err(self
                         .error_at(
-                            host,
-                            format!("`{host}` is a silent host: nothing routes to it, so it has no link to change"),
+                            a,
+                            format!(
+                                "a link of `{a}` is held at {}; Release it before changing it",
+                                fmt_duration(step.at)
+                            ),
                         )
-                        .label("silent host")
-                        .hint("a silent host has no links; change the links of the server that talks to it"));
+                        .label("held link")
+                        .hint("add `Release(...)` for this link before this step"));
                 }
-                let touches_held = match b {
-                    Some(b) => held.contains(&key(a, b)),
-                    None => held.iter().any(|(x, y)| *x == addr(a) || *y == addr(a)),
-                };
-                match &step.action {
-                    Action::Hold(_, b) => {
-                        held.insert(key(a, b));
-                    }
-                    Action::Release(_, b) => {
-                        held.remove(&key(a, b));
-                    }
-                    _ if touches_held => {
-                        return Err(self
-                            .error_at(
-                                a,
-                                format!(
-                                    "a link of `{a}` is held at {}; Release it before changing it",
-                                    fmt_duration(step.at)
-                                ),
-                            )
-                            .label("held link")
-                            .hint("add `Release(...)` for this link before this step"));
-                    }
-                    _ => {}
-                }
+                _ => {}
             }
         }
         Ok(())

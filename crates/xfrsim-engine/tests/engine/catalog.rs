@@ -78,6 +78,8 @@ fn every_kind_documents_its_parameters_and_both_servers() {
         let documented: Vec<&str> = info.params.iter().map(|p| p.name).collect();
         let printed: Vec<&str> = kind.params().iter().map(|(name, _)| *name).collect();
         assert_eq!(documented, printed, "{}: catalog parameters differ from the timeline's", info.name);
+        // What the scenario loader looks up by name is the same row.
+        assert_eq!(xfrsim_engine::catalog_params(info.name), Some(info.params), "{}", info.name);
         for text in [info.message, info.fires, info.bind, info.knot] {
             assert!(!text.trim().is_empty(), "{}: an empty catalog field", info.name);
         }

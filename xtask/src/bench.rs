@@ -62,7 +62,7 @@ fn load_ms(steps: usize) -> Result<f64> {
         let action = if step % 2 == 0 { "Partition" } else { "Heal" };
         source.push_str(&format!("    (at: \"{}s\", action: {action}(\"ns1\", \"ns2\")),\n", step + 1));
     }
-    source.push_str("])\n");
+    source.push_str("], expect: [Converged(zone: \"example.com.\", by: \"30d\")])\n");
     let path = PathBuf::from("generated-load.ron");
     let mut best = f64::MAX;
     for _ in 0..3 {

@@ -4,6 +4,7 @@
 //! The same loop runs in simulation (turmoil-net sockets, harness-owned time) and on real sockets
 //! (tokio, wall time); [`transport`] is the only module that knows which.
 
+mod flow;
 pub mod transport;
 
 use std::cell::{Cell, RefCell};
@@ -17,6 +18,9 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use xfrsim_engine::{ConnId, ConnectFailure, Event, Node, Transmit};
 
+use crate::flow::{Flow, raise};
+
+pub use flow::{DriverStats, MAX_UNWRITTEN_BYTES};
 pub use transport::{Clock, HarnessClock, Tokio, Transport, TurmoilNet, WallClock, socket_calls};
 
 /// Where a node lives while it runs: shared by the driver and whoever owns the node (the
@@ -33,29 +37,6 @@ pub struct NodeSlot {
     pub cut_transfers_after: Rc<Cell<Option<usize>>>,
     /// What the driver holds for the node's inbound connections, for tests and diagnostics.
     pub stats: Rc<DriverStats>,
-}
-
-/// High-water marks of the driver's queues for inbound TCP connections: what bounds memory
-/// when clients misbehave.
-#[derive(Debug, Default)]
-pub struct DriverStats {
-    /// Inbound TCP connections open now, and the most open at once.
-    pub tcp_clients: Cell<usize>,
-    pub max_tcp_clients: Cell<usize>,
-    /// The most requests of one connection in progress at once (read, being answered, or
-    /// answered and not yet written), and the most answer bytes waiting to be written on one.
-    pub max_in_progress: Cell<usize>,
-    pub max_unwritten_bytes: Cell<usize>,
-    /// DNS messages read from inbound connections.
-    pub messages_read: Cell<u64>,
-    /// Failed `accept` calls (EMFILE, ENFILE, ...), each followed by a pause.
-    pub accept_errors: Cell<u64>,
-}
-
-fn raise(mark: &Cell<usize>, value: usize) {
-    if value > mark.get() {
-        mark.set(value);
-    }
 }
 
 impl NodeSlot {
@@ -135,11 +116,6 @@ struct ConnHandle {
     _slot: Option<OwnedSemaphorePermit>,
 }
 
-/// Answer bytes waiting to be written on one connection past which it is read no more: BIND's
-/// lib/isc/netmgr/tcp.c stops reading at `ISC_NETMGR_TCP_SENDBUF_SIZE` (a length prefix and
-/// one largest message) in the write queue ("the other side is not reading the data").
-pub const MAX_UNWRITTEN_BYTES: usize = 2 + 65_535;
-
 /// After `accept` fails for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)
 /// the listeners rest this long (NSD server.c `SLOW_ACCEPT_TIMEOUT`), so the loop neither
 /// spins nor starves the node's timers; other failures (a client gone before `accept`) pause
@@ -149,52 +125,6 @@ pub const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_mi
 
 /// At most one warning about failing `accept` calls per this interval; the rest are counted.
 pub const ACCEPT_WARNING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Backpressure of one inbound connection: the reader takes the next message only while
-/// fewer than `limit` requests are in progress and fewer than [`MAX_UNWRITTEN_BYTES`] wait to
-/// be written. A client that pipelines without reading its answers stops being read; its
-/// idle timer then closes the connection (RFC 7766 §6.2.3).
-struct Flow {
-    /// Messages read and queued for the loop, not yet given to the node.
-    unhandled: Cell<usize>,
-    /// The node's [`Node::server_backlog`] for the connection, as last seen.
-    backlog: Cell<usize>,
-    /// Answers handed to the writer and not yet written, and their bytes.
-    unwritten: Cell<usize>,
-    unwritten_bytes: Cell<usize>,
-    /// The node's `tcp_pipelined`.
-    limit: usize,
-    /// Wakes the reader when something above went down.
-    resume: Notify,
-}
-
-impl Flow {
-    fn new(limit: usize) -> Rc<Flow> {
-        Rc::new(Flow {
-            unhandled: Cell::new(0),
-            backlog: Cell::new(0),
-            unwritten: Cell::new(0),
-            unwritten_bytes: Cell::new(0),
-            limit: limit.max(1),
-            resume: Notify::new(),
-        })
-    }
-
-    fn in_progress(&self) -> usize {
-        self.unhandled.get() + self.backlog.get() + self.unwritten.get()
-    }
-
-    fn paused(&self) -> bool {
-        self.in_progress() >= self.limit || self.unwritten_bytes.get() >= MAX_UNWRITTEN_BYTES
-    }
-
-    /// Lets the reader check again (a stored permit if it is not waiting yet).
-    fn wake(&self) {
-        if !self.paused() {
-            self.resume.notify_one();
-        }
-    }
-}
 
 /// Sockets of SOA queries kept open at once (each waits for its answer or ICMP error); the
 /// oldest is closed beyond this. A secondary has one query in flight per zone being refreshed.

@@ -5,7 +5,25 @@
 //! `docs/events.md` (generated from it) and the scenario loader; `EventKind` maps each variant
 //! onto its row, and a test keeps the two in step.
 
-use crate::event::Severity;
+use core::fmt;
+
+/// Windows event-log level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
 
 /// One parameter of an event: its name as timelines print it, and what it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,24 +12,7 @@ use hickory_proto::rr::Name;
 use xfrsim_zone::Serial;
 
 use crate::Time;
-
-/// Windows event-log level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        })
-    }
-}
+use crate::catalog::Severity;
 
 /// Why a master could not be reached (6523).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -17,9 +17,10 @@ mod serve;
 mod time;
 pub mod wire;
 
+pub use catalog::Severity;
 pub use catalog::{EventInfo, ParamInfo, ParamKind, catalog_params, find_event};
 pub use config::{Acl, ConfigError, NodeConfig, Prefix, Role, ZoneConfig};
-pub use event::{BadResponse, CATALOG, Event, EventKind, Severity, Unreachable};
+pub use event::{BadResponse, CATALOG, Event, EventKind, Unreachable};
 
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
 pub use profile::{

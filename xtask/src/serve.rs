@@ -21,7 +21,7 @@ use hickory_proto::rr::Name;
 use xfrsim_driver::{Clock as _, NodeSlot, Tokio, WallClock};
 use xfrsim_engine::{Acl, Behaviour, Command, EventKind, Node, NodeConfig, Role, Time, ZoneConfig};
 use xfrsim_scenario::{LoadedNode, NodeZone, ServerProfile, ZoneFileData, parse_peer, read_zone_file};
-use xfrsim_zone::Zone;
+use xfrsim_zone::{Serial, Zone, ZoneDigest};
 
 /// The engine counts time from the node's start; files carry wall-clock times. One moment
 /// read from both clocks converts between them.
@@ -76,11 +76,15 @@ fn zone_configs(loaded: &LoadedNode, behaviour: &Behaviour, epoch: Epoch) -> Res
     for (zone, data) in loaded.node.zones.iter().zip(&loaded.zones) {
         let config = match zone {
             NodeZone::Primary { zone, notify, allow_transfer, allow_update, journal, options, .. } => {
-                // A primary whose file failed to load was reported and is skipped.
-                let Some(data) = data else { continue };
+                // A primary whose file failed to load was reported; as in BIND it stays
+                // configured, answering SERVFAIL, and a SIGHUP after the file is mended loads it.
+                let role = match data {
+                    Some(data) => Role::Primary { zone: data.zone.clone() },
+                    None => Role::PrimaryNotLoaded,
+                };
                 ZoneConfig {
                     origin: Name::from_ascii(zone).map_err(|e| anyhow!("zone `{zone}`: {e}"))?,
-                    role: Role::Primary { zone: data.zone.clone() },
+                    role,
                     notify: peers(notify),
                     allow_transfer: acl(allow_transfer),
                     allow_update: Acl::Only(prefixes(allow_update)),
@@ -125,15 +129,13 @@ fn zone_configs(loaded: &LoadedNode, behaviour: &Behaviour, epoch: Epoch) -> Res
     Ok(configs)
 }
 
-/// The zones with files, by origin: primaries that loaded, and secondaries that name a file.
+/// The zones with files, by origin: every primary (one whose file did not load has no
+/// modification time yet, so the next SIGHUP reads it), and secondaries that name a file.
 fn file_zones(loaded: &LoadedNode) -> BTreeMap<Name, FileZone> {
     let mut zones = BTreeMap::new();
     for (zone, data) in loaded.node.zones.iter().zip(&loaded.zones) {
         let (name, file, loaded_modified) = match zone {
-            NodeZone::Primary { zone, file, .. } => match data {
-                Some(data) => (zone, file, Some(data.modified)),
-                None => continue,
-            },
+            NodeZone::Primary { zone, file, .. } => (zone, file, Some(data.as_ref().and_then(|d| d.modified))),
             NodeZone::Secondary { zone, file: Some(file), .. } => (zone, file, None),
             NodeZone::Secondary { file: None, .. } => continue,
         };
@@ -225,6 +227,26 @@ fn write_atomically(path: &Path, contents: &[u8], modified: SystemTime) -> std::
     }
 }
 
+/// Why a reloaded file does not become a new version of a zone serving `current` (serial,
+/// digest): an empty string for the same serial and data (BIND "ixfr-from-differences:
+/// unchanged", nothing to say), the message for a serial that is not greater (BIND: "new serial
+/// (N) out of range [a - b]"); `None` when the file is a new version.
+fn reload_refusal(zone: &FileZone, data: &ZoneFileData, current: (Serial, ZoneDigest)) -> Option<String> {
+    let (serial, old) = (data.zone.serial(), current.0);
+    if serial == old && data.zone.digest() == current.1 {
+        return Some(String::new());
+    }
+    if serial.is_newer_than(old) {
+        return None;
+    }
+    let (min, max) = (old.0.wrapping_add(1), old.0.wrapping_add(0x7fff_ffff));
+    Some(format!(
+        "zone `{}` not reloaded: {}: new serial ({serial}) out of range [{min} - {max}]; serial {old} keeps serving",
+        zone.origin,
+        zone.path.display()
+    ))
+}
+
 /// SIGHUP: every primary's file modified since it was last loaded is read again (BIND zone.c
 /// `zone_load`: "skipping load: master file older than last load", `zone_touched`). A file that
 /// loads with a greater serial becomes a new version through the engine, which keeps the diff
@@ -264,23 +286,18 @@ async fn reload_primaries(
         for warning in &data.warnings {
             eprintln!("{warning}");
         }
-        let Some(Some(current)) = slot.with(|node| node.zone(&zone.origin).map(|z| (z.serial(), z.digest()))) else {
+        let Some(current) = slot.with(|node| node.zone(&zone.origin).map(|z| (z.serial(), z.digest()))) else {
             continue;
         };
-        let (serial, old) = (data.zone.serial(), current.0);
-        if serial == old && data.zone.digest() == current.1 {
-            // BIND: "ixfr-from-differences: unchanged".
-            zone.loaded_modified = Some(data.modified);
-            continue;
-        }
-        if !serial.is_newer_than(old) {
-            // BIND: "ixfr-from-differences: new serial (%u) out of range [%u - %u]".
-            let (min, max) = (old.0.wrapping_add(1), old.0.wrapping_add(0x7fff_ffff));
-            eprintln!(
-                "zone `{}` not reloaded: {}: new serial ({serial}) out of range [{min} - {max}]; serial {old} keeps serving",
-                zone.origin,
-                zone.path.display()
-            );
+        // A zone that never loaded takes whatever serial its file has.
+        if let Some(current) = current
+            && let Some(refused) = reload_refusal(zone, &data, current)
+        {
+            if refused.is_empty() {
+                zone.loaded_modified = Some(data.modified);
+            } else {
+                eprintln!("{refused}");
+            }
             continue;
         }
         let reloaded =

@@ -101,6 +101,11 @@ pub enum Role {
     /// `restored` is what survived a restart on disk: the last installed copy and the time at
     /// which it expires (BIND keeps this as the zone file's mtime + EXPIRE).
     Secondary { masters: Vec<SocketAddr>, restored: Option<(Zone, Time)> },
+    /// A primary zone whose file did not load: configured, answering SERVFAIL, until a reload
+    /// ([`crate::Command::Reload`]) installs a first version. BIND keeps such a zone (zone.c
+    /// `zone_postload`: "not loaded due to errors") and loads it on `rndc reload`; an unknown
+    /// zone would be answered REFUSED instead.
+    PrimaryNotLoaded,
 }
 
 /// One zone on a node.

@@ -83,6 +83,8 @@ pub enum CommandError {
     NotSecondary(String),
     #[error("update rejected: {0}")]
     Update(#[from] ZoneError),
+    #[error("zone {0} is not loaded")]
+    NotLoaded(String),
 }
 
 /// What a zone looks like from outside right now.
@@ -353,6 +355,7 @@ impl Node {
                     }
                     (Some(Arc::new(ZoneHistory::new(zone, zone_config.journal_max_diffs))), None)
                 }
+                Role::PrimaryNotLoaded => (None, None),
                 Role::Secondary { masters, restored } => {
                     let data = restored
                         .as_ref()
@@ -670,7 +673,11 @@ impl HeldZone {
         if self.secondary.is_some() {
             return Err(CommandError::NotPrimary(self.origin.to_string()));
         }
-        let history = Arc::make_mut(self.data.as_mut().expect("a primary always holds data"));
+        let Some(data) = self.data.as_mut() else {
+            // A primary whose file did not load has nothing to update yet.
+            return Err(CommandError::NotLoaded(self.origin.to_string()));
+        };
+        let history = Arc::make_mut(data);
         match history.update(changes)? {
             xfrsim_zone::UpdateOutcome::Unchanged => Ok(None),
             xfrsim_zone::UpdateOutcome::Committed { serial } => {
@@ -685,7 +692,7 @@ impl HeldZone {
         match self.apply_update(ctx, now, changes) {
             Ok(_) => Ok(()),
             Err(CommandError::Update(e)) => Err(e),
-            Err(other) => unreachable!("wire updates are only routed to primary zones: {other}"),
+            Err(other) => unreachable!("wire updates are only routed to loaded primary zones: {other}"),
         }
     }
 

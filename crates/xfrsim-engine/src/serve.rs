@@ -173,6 +173,10 @@ impl Node {
             self.ctx.emit(now, Some(&origin), EventKind::UpdateDenied { client: from });
             return wire::error_response(request, RCODE_REFUSED);
         }
+        if zone.data.is_none() {
+            // A primary whose file did not load (BIND answers SERVFAIL: the zone has no database).
+            return wire::error_response(request, RCODE_SERVFAIL);
+        }
         if !request.answers.is_empty() {
             // Prerequisites (§2.4) are not implemented: say so rather than ignore them.
             return wire::error_response(request, RCODE_NOTIMP);

@@ -309,6 +309,9 @@ fn a_zone_whose_file_fails_to_load_is_skipped_and_the_others_serve() {
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].starts_with("zone `broken.test.` not loaded: "), "{stderr}");
     assert!(lines[0].contains("broken.zone:2:"), "{stderr}");
+    // Still configured, as BIND keeps it: SERVFAIL rather than REFUSED for a stranger's zone.
+    assert_eq!(soa(at, "broken.test."), (ResponseCode::ServFail, None), "{}", primary.output());
+    assert_eq!(soa(at, "stranger.test.").0, ResponseCode::Refused);
     // A secondary's file that fails to load: one line too, and the file is set aside for
     // analysis (BIND renames it `db-XXXXXXXX`) while the zone is transferred again.
     let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("junk.copy")).collect();
@@ -320,6 +323,11 @@ fn a_zone_whose_file_fails_to_load_is_skipped_and_the_others_serve() {
         .filter_map(Result::ok)
         .filter(|e| e.file_name().to_string_lossy().starts_with("db-"));
     assert_eq!(aside.count(), 1);
+    // Mended and SIGHUP: the zone loads with the serial its file has.
+    std::fs::write(dir.join("broken.zone"), zone_text(3, "192.0.2.81")).unwrap();
+    primary.hangup();
+    primary.wait_stdout("XFRSIM_ZONE_RELOADED zone=broken.test. serial=3");
+    assert_eq!(soa(at, "broken.test."), (ResponseCode::NoError, Some(3)), "{}", primary.output());
     drop(primary);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -61,6 +61,9 @@ fn signature_of(failure: &str) -> String {
         let words: Vec<&str> = what.split(' ').take_while(|w| !w.starts_with(|c: char| c.is_ascii_digit())).collect();
         return format!("invariant: {}", words.join(" "));
     }
+    if failure.starts_with("panic: ") {
+        return "panic".to_string();
+    }
     "expectation: converged".to_string()
 }
 
@@ -79,10 +82,21 @@ pub fn load(plan: &Plan) -> Result<(String, LoadedScenario), ExploreError> {
     Ok((text, loaded))
 }
 
-/// Runs a plan twice and judges it.
+/// Runs a plan twice and judges it. A panic in the simulation is a failure of the plan (a bug
+/// in the harness or the engine), so it is shrunk and written like any other.
 pub fn judge(plan: &Plan, canary: Option<Canary>) -> Result<Verdict, ExploreError> {
     let (_, loaded) = load(plan)?;
-    judge_loaded(&loaded, canary)
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| judge_loaded(&loaded, canary))) {
+        Ok(verdict) => verdict,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                .unwrap_or_else(|| "(no message)".into());
+            Ok(Verdict { digest: 0, failures: vec![format!("panic: {message}")], nondeterminism: None })
+        }
+    }
 }
 
 /// Runs a loaded explore scenario twice (the second only to compare digests) and judges it.

@@ -600,6 +600,10 @@ impl Behaviour {
 
     /// Whether `theirs` is a newer version than `ours`, as this server decides it.
     pub fn is_newer(&self, theirs: Serial, ours: Serial) -> bool {
+        if self.canary == Some(crate::Canary::IntegerSerialCompare) {
+            // The planted bug: no RFC 1982 wrap, so 0 looks older than 4294967295.
+            return theirs.0 > ours.0;
+        }
         theirs.is_newer_than(ours) || (self.half_way_serial == HalfWaySerial::Newer && theirs.0 == ours.0 ^ 0x8000_0000)
     }
 

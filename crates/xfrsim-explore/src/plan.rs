@@ -336,6 +336,9 @@ impl Plan {
             }
             FaultKind::CutTransfers => {
                 let after_messages = 1 + usize::try_from(fault.detail % 3).unwrap_or(0);
+                // Half the time from the very start, so the secondaries' first AXFR (the only
+                // full transfer of a quiet run) is cut too.
+                let start = if fault.detail & 8 == 0 { Duration::ZERO } else { start };
                 step(start, Action::CutTransfers { server: primary.clone(), after_messages });
                 step(end, Action::StopCutting(primary));
             }

@@ -67,25 +67,49 @@ pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
     let start = *args.seeds.start();
     let seeds: Vec<u64> = args.seeds.clone().filter(|s| (s - start) % shard.count == shard.index - 1).collect();
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let began = std::time::Instant::now();
     let terminal = std::io::stderr().is_terminal();
-    let failures = run_seeds(&seeds, jobs, args.canary, |done, report| {
-        for line in &report.lines {
-            println!("{line}");
-        }
-        if terminal {
-            eprint!("\rexplored {done}/{} seeds", seeds.len());
-            let _ = std::io::stderr().flush();
-        } else if done % 100 == 0 || done == seeds.len() {
-            eprintln!("explored {done}/{} seeds", seeds.len());
-        }
+    let (failures, wall) = timed(|| {
+        run_seeds(&seeds, jobs, args.canary, |done, report| {
+            for line in &report.lines {
+                println!("{line}");
+            }
+            if terminal {
+                eprint!("\rexplored {done}/{} seeds", seeds.len());
+                let _ = std::io::stderr().flush();
+            } else if done % 100 == 0 || done == seeds.len() {
+                eprintln!("explored {done}/{} seeds", seeds.len());
+            }
+        })
     });
     if terminal {
         eprintln!();
     }
-    let secs = began.elapsed().as_secs_f64();
+    let secs = wall.as_secs_f64();
     println!("{}", totals_line(seeds.len(), secs, failures));
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `cargo xtask bench --case explore-500`: seeds 0..500 on every core, no canary.
+pub fn bench_case() -> Result<ExitCode> {
+    let seeds: Vec<u64> = (0..500).collect();
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (failures, wall) = timed(|| run_seeds(&seeds, jobs, None, |_, _| {}));
+    let secs = wall.as_secs_f64();
+    let rate = seeds.len() as f64 * 60.0 / secs.max(1e-9);
+    println!(
+        "bench explore-500 seeds={} wall={:.0} seeds_per_min={rate:.0} jobs={jobs} failures={failures}",
+        seeds.len(),
+        secs * 1000.0
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Wall time of a closure: explore reports its rate, the one thing here that is about real time.
+#[allow(clippy::disallowed_methods)]
+fn timed<T>(f: impl FnOnce() -> T) -> (T, std::time::Duration) {
+    let start = std::time::Instant::now();
+    let value = f();
+    (value, start.elapsed())
 }
 
 pub fn totals_line(seeds: usize, secs: f64, failures: usize) -> String {

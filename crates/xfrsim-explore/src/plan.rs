@@ -98,7 +98,7 @@ fn pick<T: Copy>(rng: &mut SeededRng, items: &[T]) -> T {
 }
 
 fn between(rng: &mut SeededRng, low: Duration, high: Duration) -> Duration {
-    let span = u64::try_from(high.saturating_sub(low).as_secs()).unwrap_or(0);
+    let span = high.saturating_sub(low).as_secs();
     low + Duration::from_secs(rng.below(span + 1))
 }
 

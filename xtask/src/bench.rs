@@ -9,6 +9,8 @@
 //! for 4, 16, 64 and 200 secondaries (the cost of one more server should be flat).
 //! Then `bench scenario-load steps5k_ms=<x> steps40k_ms=<y> growth=<y/x>`: loading a scenario
 //! of 5,000 and of 40,000 timeline steps (linear loading gives a growth near 8).
+//! Last, `bench explore-500 seeds=500 wall=<ms> seeds_per_min=<x> jobs=<n> failures=<k>`:
+//! `cargo xtask explore --seeds 0..500` on every core (each seed is two runs).
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -93,6 +95,9 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 pub fn run_case(name: &str) -> Result<ExitCode> {
     if name == "axfr-real-sockets" {
         return crate::bench_axfr::run();
+    }
+    if name == "explore-500" {
+        return crate::explore::bench_case();
     }
     let case = CASES.iter().find(|c| c.name == name).with_context(|| format!("no bench case `{name}`"))?;
     let path: PathBuf = workspace_root().join("xtask/bench").join(case.file);
@@ -196,6 +201,11 @@ pub fn run_all() -> Result<ExitCode> {
         Command::new(&exe).args(["bench", "--case", "axfr-real-sockets"]).output().context("running a bench case")?;
     print!("{}", String::from_utf8_lossy(&output.stdout));
     eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    ok &= output.status.success();
+    eprintln!("running bench case explore-500 ...");
+    let output =
+        Command::new(&exe).args(["bench", "--case", "explore-500"]).output().context("running a bench case")?;
+    print!("{}", String::from_utf8_lossy(&output.stdout));
     ok &= output.status.success();
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

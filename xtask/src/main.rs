@@ -11,6 +11,7 @@ mod bench;
 mod bench_axfr;
 mod bless;
 mod events;
+mod explore;
 mod fuzz;
 pub mod html;
 mod interop;
@@ -101,6 +102,33 @@ enum Command {
         /// Also write a picture of the run: one self-contained HTML file.
         #[arg(long, value_name = "OUT.html")]
         html: Option<PathBuf>,
+        /// Also judge the run with the explorer's outside checkers (a scenario `explore` wrote).
+        #[arg(long)]
+        invariants: bool,
+        /// Plant one bug in every server (as `explore --canary`).
+        #[arg(long, value_parser = explore::parse_canary)]
+        canary: Option<xfrsim_engine::Canary>,
+    },
+    /// Swarm exploration: for each seed a derived topology and fault schedule over the
+    /// built-in base, a safety phase, then heal and require convergence within the bound the
+    /// zone's timers give; each seed runs twice. Ends with
+    /// `explored <n> seeds in <s> s (<rate>/min), failures=<k>`.
+    Explore {
+        /// Base scenarios (not built yet: only the built-in base).
+        bases: Vec<PathBuf>,
+        /// Seeds: `A..B` (B excluded) or `A..=B`.
+        #[arg(long, value_parser = run::parse_seeds, default_value = "0..100")]
+        seeds: std::ops::RangeInclusive<u64>,
+        /// Threads (default: one per core).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Plant one bug in every server: accept-truncated-axfr, keep-expire-on-equal-serial,
+        /// no-axfr-fallback, integer-serial-compare, serve-during-transfer.
+        #[arg(long, value_parser = explore::parse_canary)]
+        canary: Option<xfrsim_engine::Canary>,
+        /// Only this share of the seeds: `K/N` (1-based).
+        #[arg(long, value_parser = explore::parse_shard)]
+        shard: Option<explore::Shard>,
     },
     /// Run one node on real sockets from a RON node configuration, until Ctrl-C.
     Serve {
@@ -218,7 +246,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Bless { targets } => bless::bless(&targets),
-        Command::Replay { path, seed, no_warp, server, zone, event, from, until, table, format, diff_seed, html } => {
+        Command::Replay {
+            path,
+            seed,
+            no_warp,
+            server,
+            zone,
+            event,
+            from,
+            until,
+            table,
+            format,
+            diff_seed,
+            html,
+            invariants,
+            canary,
+        } => {
             logging::init_tracing(None, false)?;
             let args = replay::ReplayArgs {
                 path,
@@ -233,8 +276,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 format,
                 diff_seed,
                 html,
+                invariants,
+                canary,
             };
             replay::replay(args)
+        }
+        Command::Explore { bases, seeds, jobs, canary, shard } => {
+            logging::init_tracing(None, false)?;
+            explore::explore(explore::ExploreArgs { bases, seeds, jobs: jobs.map(usize::from), canary, shard })
         }
         Command::Serve { config, seed } => serve::serve(&config, seed),
         Command::Interop { peer } => interop::run(peer.as_deref()),

@@ -35,6 +35,9 @@ pub struct ReplayArgs {
     pub format: Format,
     pub diff_seed: Option<u64>,
     pub html: Option<PathBuf>,
+    /// Judge with the explorer's outside checkers too.
+    pub invariants: bool,
+    pub canary: Option<xfrsim_engine::Canary>,
 }
 
 /// Writes a line to stdout; `false` once stdout is gone (a closed pipe, as with `| head`), so
@@ -76,7 +79,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
     // timeline is never held in memory.
     let (format, table) = (args.format, args.table);
     let mut printing = true;
-    let outcome = xfrsim_sim::run_streaming(&loaded, options, move |line| {
+    let outcome = xfrsim_sim::run_streaming_canary(&loaded, options, args.canary, move |line| {
         if table || !printing {
             return;
         }
@@ -98,16 +101,30 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         crate::html::write_html(&loaded, &outcome, path)?;
         eprintln!("wrote {}", path.display());
     }
+    // The explorer's checkers read only the status history and events, which a streamed run
+    // keeps.
+    let violations: Vec<String> = match args.invariants {
+        true => xfrsim_explore::outside_checks(&loaded, &outcome.recording)
+            .iter()
+            .map(|v| format!("invariant: {v}"))
+            .collect(),
+        false => Vec::new(),
+    };
+    let passed = outcome.passed() && violations.is_empty();
     if format == Format::Json {
-        let failures: Vec<String> = outcome.failures.iter().map(ToString::to_string).collect();
+        let mut failures: Vec<String> = outcome.failures.iter().map(ToString::to_string).collect();
+        failures.extend(violations);
         emit(&serde_json::json!({ "digest": outcome.digest_hex(), "seed": seed, "failures": failures }).to_string());
     } else {
         for failure in &outcome.failures {
             emit(&format!("FAILED {failure}"));
         }
+        for violation in &violations {
+            emit(&format!("FAILED {violation}"));
+        }
         emit(&format!("digest={}", outcome.digest_hex()));
     }
-    Ok(if outcome.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn millis(duration: std::time::Duration) -> u64 {

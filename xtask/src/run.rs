@@ -214,6 +214,11 @@ fn print_or_stop(line: &str) {
 
 /// Where failing runs' pictures go: `target/xfrsim/` (under `CARGO_TARGET_DIR` when set).
 fn pictures_dir() -> PathBuf {
+    xfrsim_dir()
+}
+
+/// `target/xfrsim/` (under `CARGO_TARGET_DIR` when set): what failing runs leave behind.
+pub fn xfrsim_dir() -> PathBuf {
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| crate::workspace_root().join("target"), PathBuf::from);
     target.join("xfrsim")

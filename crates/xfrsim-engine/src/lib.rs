@@ -5,6 +5,7 @@
 //! messages, connections to open and close, its next deadline and [`Event`]s. It never reads a
 //! clock, opens a socket or draws OS randomness; see [`Node`] for the drive contract.
 
+mod canary;
 pub mod catalog;
 mod config;
 mod event;
@@ -17,6 +18,7 @@ mod serve;
 mod time;
 pub mod wire;
 
+pub use canary::Canary;
 pub use catalog::Severity;
 pub use catalog::{EventInfo, ParamInfo, ParamKind, catalog_params, find_event};
 pub use config::{Acl, ConfigError, NodeConfig, Prefix, Role, ZoneConfig};

@@ -299,6 +299,9 @@ pub struct Behaviour {
     /// as in progress: past it the server reads nothing more from that connection until an
     /// answer is written (backpressure, not buffering).
     pub tcp_pipelined: u32,
+    /// A planted bug (explore's canaries); `None` in every profile and not reachable from any
+    /// option or file.
+    pub canary: Option<crate::Canary>,
 }
 
 const WEEK: u64 = 7 * 86_400;
@@ -384,6 +387,7 @@ impl Behaviour {
                 // streamdns.c pauses reading at that many active requests; tcp.c also stops
                 // reading while 64 KiB of answers wait to be written.
                 tcp_pipelined: 23,
+                canary: None,
                 transfer_denied_rcode: RCODE_REFUSED,
                 // zone.c `dns_zone_notifyreceive`: "refused notify from non-primary", REFUSED.
                 notify_refused_rcode: RCODE_REFUSED,
@@ -464,6 +468,7 @@ impl Behaviour {
                 // tcp-handler.c `tcp_handle`: one message received, answered in full, then back
                 // to polling.
                 tcp_pipelined: 1,
+                canary: None,
                 // The ACL check answers NOTAUTH for NOTIFY too ("ACL, denied, action notify";
                 // seen on knotd 3.2.6 by the interop check `events-notify-non-master`).
                 notify_refused_rcode: RCODE_NOTAUTH,
@@ -550,6 +555,7 @@ impl Behaviour {
                 // server.c: `handle_tcp_reading` reads one query, `handle_tcp_writing` writes its
                 // answer, and only then is the connection read again.
                 tcp_pipelined: 1,
+                canary: None,
                 // query.c `answer_notify`: REFUSED.
                 notify_refused_rcode: RCODE_REFUSED,
                 // No EDNS EXPIRE: its requests carry no OPT at all (nsd#274 is open).
@@ -594,6 +600,10 @@ impl Behaviour {
 
     /// Whether `theirs` is a newer version than `ours`, as this server decides it.
     pub fn is_newer(&self, theirs: Serial, ours: Serial) -> bool {
+        if self.canary == Some(crate::Canary::IntegerSerialCompare) {
+            // The planted bug: no RFC 1982 wrap, so 0 looks older than 4294967295.
+            return theirs.0 > ours.0;
+        }
         theirs.is_newer_than(ours) || (self.half_way_serial == HalfWaySerial::Newer && theirs.0 == ours.0 ^ 0x8000_0000)
     }
 

@@ -347,6 +347,17 @@ impl TransferReceiver {
         }
     }
 
+    /// The records of a full transfer received so far, as a zone (for the canaries that
+    /// install or serve a transfer before its end); `None` before the opening SOA.
+    pub fn partial_zone(&self) -> Option<Zone> {
+        if !matches!(self.phase, Phase::Full) {
+            return None;
+        }
+        let mut builder = self.full.clone();
+        builder.push(self.opening_soa.clone()?).ok()?;
+        builder.finish().ok()
+    }
+
     pub fn started(&self) -> bool {
         self.messages > 0
     }

@@ -118,12 +118,51 @@ pub fn run_streaming(
     run_with(loaded, options, Recording::streaming(server_names(loaded), Box::new(on_line)))
 }
 
+/// Runs with a planted bug ([`xfrsim_engine::Canary`]) in every server, or none, keeping no
+/// timeline lines (only the digest): the explorer's run.
+pub fn run_quiet(
+    loaded: &LoadedScenario,
+    options: RunOptions,
+    canary: Option<xfrsim_engine::Canary>,
+) -> Result<Outcome, SimError> {
+    let recording = Recording::streaming(server_names(loaded), Box::new(|_: &str| {}));
+    run_inner(loaded, options, recording, canary)
+}
+
+/// As [`run_quiet`], keeping the timeline lines (to show where two runs part).
+pub fn run_keeping(
+    loaded: &LoadedScenario,
+    options: RunOptions,
+    canary: Option<xfrsim_engine::Canary>,
+) -> Result<Outcome, SimError> {
+    run_inner(loaded, options, Recording::new(server_names(loaded)), canary)
+}
+
+/// As [`run_streaming`], with a planted bug in every server (`cargo xtask replay --canary`).
+pub fn run_streaming_canary(
+    loaded: &LoadedScenario,
+    options: RunOptions,
+    canary: Option<xfrsim_engine::Canary>,
+    on_line: impl FnMut(&str) + 'static,
+) -> Result<Outcome, SimError> {
+    run_inner(loaded, options, Recording::streaming(server_names(loaded), Box::new(on_line)), canary)
+}
+
 fn server_names(loaded: &LoadedScenario) -> Vec<String> {
     loaded.scenario.servers.iter().map(|s| s.name.clone()).collect()
 }
 
 fn run_with(loaded: &LoadedScenario, options: RunOptions, recording: Recording) -> Result<Outcome, SimError> {
-    let mut harness = harness::Harness::new(loaded.clone(), options.seed, options.warp, recording)?;
+    run_inner(loaded, options, recording, None)
+}
+
+fn run_inner(
+    loaded: &LoadedScenario,
+    options: RunOptions,
+    recording: Recording,
+    canary: Option<xfrsim_engine::Canary>,
+) -> Result<Outcome, SimError> {
+    let mut harness = harness::Harness::new(loaded.clone(), options.seed, options.warp, recording, canary)?;
     harness.run()?;
     let recording = std::mem::take(&mut *harness.recording.borrow_mut());
     let network = harness.network_stats();

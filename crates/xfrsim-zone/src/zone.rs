@@ -269,7 +269,7 @@ impl Zone {
 
 /// Builds a zone from records in any order (a transfer as it arrives, generated data):
 /// collected, then sorted once.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ZoneBuilder {
     origin: Name,
     apex: Dname,

@@ -146,7 +146,10 @@ impl HeldZone {
     /// The master holds our serial: REFRESH restarts and expire moves forward now (BIND
     /// `refresh_callback`: `DNS_REMOTE_MARKOK`, refreshtime and expiretime set at once).
     pub(super) fn master_equal(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, edns_expire: Option<u32>) {
-        self.extend_expire(now, edns_expire, true);
+        // The planted bug `keep-expire-on-equal-serial` skips this.
+        if self.behaviour.canary != Some(crate::Canary::KeepExpireOnEqualSerial) {
+            self.extend_expire(now, edns_expire, true);
+        }
         let equal_serial = self.behaviour.equal_serial;
         let round = self.sec().round_mut();
         round.in_sync_at = Some(now);

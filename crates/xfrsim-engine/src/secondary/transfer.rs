@@ -152,6 +152,12 @@ impl HeldZone {
 
     pub(super) fn on_transfer_closed(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr) {
         let qtype = self.transfer().qtype;
+        if qtype == TYPE_AXFR && self.behaviour.canary == Some(crate::Canary::AcceptTruncatedAxfr) {
+            // The planted bug: what arrived before the cut is taken as the whole zone.
+            if let Some(zone) = self.transfer().receiver.partial_zone() {
+                return self.transfer_done(ctx, now, master, qtype, TransferOutcome::Full { zone: Box::new(zone) });
+            }
+        }
         self.transfer_failed(ctx, now, master, qtype, Failure::Cut(BadResponse::ClosedMidStream));
     }
 
@@ -188,6 +194,12 @@ impl HeldZone {
             Err(_) => Err(BadResponse::Malformed),
         };
         match result {
+            Ok(None) if qtype == TYPE_AXFR && self.behaviour.canary == Some(crate::Canary::ServeDuringTransfer) => {
+                // The planted bug: the records so far are served while the rest is on its way.
+                if let Some(zone) = self.transfer().receiver.partial_zone() {
+                    self.data = Some(Arc::new(ZoneHistory::new(zone, self.journal_max_diffs)));
+                }
+            }
             Ok(None) => {}
             Ok(Some(outcome)) => self.transfer_done(ctx, now, master, qtype, outcome),
             Err(BadResponse::Rcode(code)) => self.transfer_failed(ctx, now, master, qtype, Failure::Rcode(code)),
@@ -336,7 +348,8 @@ impl HeldZone {
                 Failure::Bad(_) => true,
                 Failure::Cut(_) => self.behaviour.ixfr_cut_falls_back,
             };
-            if falls_back {
+            // The planted bug `no-axfr-fallback` never falls back.
+            if falls_back && self.behaviour.canary != Some(crate::Canary::NoAxfrFallback) {
                 let reason = match failure {
                     Failure::Rcode(code) => BadResponse::Rcode(code),
                     Failure::Bad(reason) | Failure::Cut(reason) => reason,

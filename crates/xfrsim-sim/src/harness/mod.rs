@@ -54,6 +54,8 @@ pub(crate) struct Harness {
     hosts: Vec<usize>,
     zones: Vec<(Name, Zone)>,
     update_counter: u32,
+    /// A planted bug in every server (explore's canaries), normally `None`.
+    canary: Option<xfrsim_engine::Canary>,
     pub(crate) recording: Rc<RefCell<Recording>>,
 }
 
@@ -68,6 +70,7 @@ impl Harness {
         seed: u64,
         warp: bool,
         recording: Recording,
+        canary: Option<xfrsim_engine::Canary>,
     ) -> Result<Harness, SimError> {
         let zones = build_zones(&loaded);
         let scenario = &loaded.scenario;
@@ -145,6 +148,7 @@ impl Harness {
             hosts,
             zones,
             update_counter: 0,
+            canary,
             recording,
         };
         for index in 0..harness.servers.len() {
@@ -190,14 +194,16 @@ impl Harness {
                 overrides: zone_spec.options().overrides(),
             });
         }
+        let mut behaviour = spec
+            .options
+            .behaviour(spec.profile)
+            .map_err(|e| SimError::Config(format!("server `{}`: {e}", spec.name)))?;
+        behaviour.canary = self.canary;
         Ok(NodeConfig {
             name: spec.name.clone(),
             addresses: spec.addresses().map(|ip| SocketAddr::new(ip, 53)).collect(),
             zones,
-            behaviour: spec
-                .options
-                .behaviour(spec.profile)
-                .map_err(|e| SimError::Config(format!("server `{}`: {e}", spec.name)))?,
+            behaviour,
         })
     }
 

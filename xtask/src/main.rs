@@ -130,7 +130,8 @@ enum Command {
         #[arg(long, value_parser = explore::parse_shard)]
         shard: Option<explore::Shard>,
     },
-    /// Run one node on real sockets from a RON node configuration, until Ctrl-C.
+    /// Run one node on real sockets from a RON node configuration until Ctrl-C; SIGHUP reloads
+    /// the primary zone files that changed.
     Serve {
         config: PathBuf,
         /// Seed for message ids and jitter (default: the process id; a real node has nothing

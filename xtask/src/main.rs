@@ -67,48 +67,7 @@ enum Command {
     },
     /// Replay one scenario: the whole timeline, then `digest=<16 hex>` (always of the whole,
     /// unfiltered timeline).
-    Replay {
-        path: PathBuf,
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Step through idle time tick by tick instead of jumping (slow; for checking the warp).
-        #[arg(long)]
-        no_warp: bool,
-        /// Only this server's events (and the actions that concern it).
-        #[arg(long)]
-        server: Option<String>,
-        /// Only this zone's events (trailing dot optional).
-        #[arg(long)]
-        zone: Option<String>,
-        /// Only this event: a Windows ID (6523) or a symbolic name, in any case.
-        #[arg(long, conflicts_with = "table")]
-        event: Option<String>,
-        /// Only from this time on (a duration such as 90s, 2h, 1d 6h).
-        #[arg(long)]
-        from: Option<String>,
-        /// Only until this time, inclusive.
-        #[arg(long)]
-        until: Option<String>,
-        /// Instead of the timeline: each server's zone state (serial, expired, - for not loaded)
-        /// at every change, one line per change, a column per server.
-        #[arg(long, conflicts_with = "format")]
-        table: bool,
-        /// `json`: one JSON object per timeline line, then one with the digest.
-        #[arg(long, value_enum, default_value = "text")]
-        format: replay::Format,
-        /// Instead of the timeline: where the run with this seed first differs.
-        #[arg(long, conflicts_with_all = ["table", "format", "server", "zone", "event", "from", "until"])]
-        diff_seed: Option<u64>,
-        /// Also write a picture of the run: one self-contained HTML file.
-        #[arg(long, value_name = "OUT.html")]
-        html: Option<PathBuf>,
-        /// Also judge the run with the explorer's outside checkers (a scenario `explore` wrote).
-        #[arg(long)]
-        invariants: bool,
-        /// Plant one bug in every server (as `explore --canary`).
-        #[arg(long, value_parser = explore::parse_canary)]
-        canary: Option<xfrsim_engine::Canary>,
-    },
+    Replay(replay::ReplayArgs),
     /// Swarm exploration: for each seed a derived topology and fault schedule over the
     /// built-in base, a safety phase, then heal and require convergence within the bound the
     /// zone's timers give; each seed runs twice. Ends with
@@ -247,39 +206,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Bless { targets } => bless::bless(&targets),
-        Command::Replay {
-            path,
-            seed,
-            no_warp,
-            server,
-            zone,
-            event,
-            from,
-            until,
-            table,
-            format,
-            diff_seed,
-            html,
-            invariants,
-            canary,
-        } => {
+        Command::Replay(args) => {
             logging::init_tracing(None, false)?;
-            let args = replay::ReplayArgs {
-                path,
-                seed,
-                no_warp,
-                server,
-                zone,
-                event,
-                from,
-                until,
-                table,
-                format,
-                diff_seed,
-                html,
-                invariants,
-                canary,
-            };
             replay::replay(args)
         }
         Command::Explore { bases, seeds, jobs, canary, shard } => {

@@ -21,22 +21,47 @@ pub enum Format {
 }
 
 /// What `replay` was asked for.
-#[derive(Debug)]
+#[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
     pub path: PathBuf,
+    #[arg(long)]
     pub seed: Option<u64>,
+    /// Step through idle time tick by tick instead of jumping (slow; for checking the warp).
+    #[arg(long)]
     pub no_warp: bool,
+    /// Only this server's events (and the actions that concern it).
+    #[arg(long)]
     pub server: Option<String>,
+    /// Only this zone's events (trailing dot optional).
+    #[arg(long)]
     pub zone: Option<String>,
+    /// Only this event: a Windows ID (6523) or a symbolic name, in any case.
+    #[arg(long, conflicts_with = "table")]
     pub event: Option<String>,
+    /// Only from this time on (a duration such as 90s, 2h, 1d 6h).
+    #[arg(long)]
     pub from: Option<String>,
+    /// Only until this time, inclusive.
+    #[arg(long)]
     pub until: Option<String>,
+    /// Instead of the timeline: each server's zone state (serial, expired, - for not loaded)
+    /// at every change, one line per change, a column per server.
+    #[arg(long, conflicts_with = "format")]
     pub table: bool,
+    /// `json`: one JSON object per timeline line, then one with the digest.
+    #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Instead of the timeline: where the run with this seed first differs.
+    #[arg(long, conflicts_with_all = ["table", "format", "server", "zone", "event", "from", "until"])]
     pub diff_seed: Option<u64>,
+    /// Also write a picture of the run: one self-contained HTML file.
+    #[arg(long, value_name = "OUT.html")]
     pub html: Option<PathBuf>,
-    /// Judge with the explorer's outside checkers too.
+    /// Also judge the run with the explorer's outside checkers (a scenario `explore` wrote).
+    #[arg(long)]
     pub invariants: bool,
+    /// Plant one bug in every server (as `explore --canary`).
+    #[arg(long, value_parser = crate::explore::parse_canary)]
     pub canary: Option<xfrsim_engine::Canary>,
 }
 

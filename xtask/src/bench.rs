@@ -103,19 +103,13 @@ pub fn run_case(name: &str) -> Result<ExitCode> {
     let path: PathBuf = workspace_root().join("xtask/bench").join(case.file);
     let mut loaded = xfrsim_scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(limit) = case.limit {
-        loaded.scenario.duration = limit;
-        loaded.scenario.timeline.retain(|s| s.at <= limit);
-        for step in &mut loaded.scenario.timeline {
-            if let xfrsim_scenario::Action::Updates { until, .. } = &mut step.action {
-                *until = (*until).min(limit);
-            }
-        }
+        loaded.setup.end_at(limit);
         loaded.scenario.expect.clear();
     }
     let seed = loaded.scenario.seed.unwrap_or(xfrsim_scenario::DEFAULT_SEED);
     let (outcome, wall) = timed(|| xfrsim_sim::run_streaming(&loaded, RunOptions { seed, warp: case.warp }, |_| {}));
     let outcome = outcome?;
-    let sim = loaded.scenario.duration.as_secs_f64();
+    let sim = loaded.setup.duration.as_secs_f64();
     let wall_ms = wall.as_secs_f64() * 1000.0;
     let ratio = sim / wall.as_secs_f64().max(1e-9);
     let records: usize = outcome

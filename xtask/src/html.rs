@@ -12,8 +12,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use xfrsim_engine::{Severity, Time};
+use xfrsim_scenario::Expectation;
 use xfrsim_scenario::LoadedScenario;
-use xfrsim_scenario::{Action, Expectation};
 use xfrsim_sim::{Outcome, Status};
 
 /// Where the plot starts (lane labels to its left) and how wide it is, in pixels.
@@ -124,86 +124,30 @@ struct Fault {
     key: Option<String>,
 }
 
-fn action_label(action: &Action) -> String {
-    let fmt = |d: &std::time::Duration| xfrsim_scenario::fmt_duration(*d);
-    match action {
-        // Debug would print the durations as seconds.
-        Action::Updates { server, zone, every, until } => {
-            format!("Updates {server} {zone} every {} until {}", fmt(every), fmt(until))
-        }
-        Action::Latency(a, b, latency) => format!("Latency {a} {b} {}", fmt(latency)),
-        _ => format!("{action:?}").replace('"', ""),
-    }
-}
-
 /// The scenario's timeline as bands (partitions, crashes, held links, cut transfers, update
-/// runs) and points (every other action).
+/// runs) and points (every other action), as [`xfrsim_scenario::Fault::band`] says; each is
+/// labelled with the line the timeline prints for it.
 fn faults(loaded: &LoadedScenario) -> Vec<Fault> {
-    let pair = |a: &str, b: &str| if a < b { format!("{a} {b}") } else { format!("{b} {a}") };
+    let setup = &loaded.setup;
     let mut out: Vec<Fault> = Vec::new();
-    for step in &loaded.scenario.timeline {
-        let at = ms(step.at);
-        let label = action_label(&step.action);
-        // (what opens a band, what it closes), as keys over the servers involved.
-        let (opens, closes, servers): (Option<String>, Vec<String>, Vec<&String>) = match &step.action {
-            Action::Partition(a, b) | Action::Reject(a, b) => {
-                (Some(format!("link {}", pair(a, b))), vec![], vec![a, b])
-            }
-            Action::PartitionOneway(a, b) | Action::RejectOneway(a, b) => {
-                (Some(format!("oneway {a} {b}")), vec![], vec![a, b])
-            }
-            Action::Block { from, to, protocol, oneway, .. } => {
-                let key = if *oneway { format!("oneway {from} {to}") } else { format!("link {}", pair(from, to)) };
-                (Some(format!("{key} {protocol:?}")), vec![], vec![from, to])
-            }
-            Action::Unblock { from, to, protocol, oneway } => {
-                let key = if *oneway { format!("oneway {from} {to}") } else { format!("link {}", pair(from, to)) };
-                (None, vec![format!("{key} {protocol:?}")], vec![from, to])
-            }
-            Action::Heal(a, b) => (
-                None,
-                vec![format!("link {}", pair(a, b)), format!("oneway {a} {b}"), format!("oneway {b} {a}")],
-                vec![a, b],
-            ),
-            Action::HealOneway(a, b) => (None, vec![format!("oneway {a} {b}")], vec![a, b]),
-            Action::Isolate(s) => (Some(format!("isolate {s}")), vec![], vec![s]),
-            Action::Rejoin(s) => (None, vec![format!("isolate {s}")], vec![s]),
-            Action::Hold(a, b) => (Some(format!("hold {}", pair(a, b))), vec![], vec![a, b]),
-            Action::Release(a, b) => (None, vec![format!("hold {}", pair(a, b))], vec![a, b]),
-            Action::Crash(s) => (Some(format!("crash {s}")), vec![], vec![s]),
-            Action::Restart(s) | Action::RestartWithSerial { server: s, .. } => {
-                (None, vec![format!("crash {s}")], vec![s])
-            }
-            Action::CutTransfers { server, .. } => (Some(format!("cut {server}")), vec![], vec![server]),
-            Action::StopCutting(s) => (None, vec![format!("cut {s}")], vec![s]),
-            Action::Updates { server, until, .. } => {
-                out.push(Fault {
-                    start_ms: at,
-                    end_ms: Some(ms(*until)),
-                    label,
-                    servers: vec![server.clone()],
-                    key: None,
-                });
-                continue;
-            }
-            Action::Latency(a, b, _) | Action::Loss(a, b, _) | Action::Link { a, b, .. } => (None, vec![], vec![a, b]),
-            Action::SetMasters { server, .. }
-            | Action::DenyTransfer { server, .. }
-            | Action::AllowTransfer { server, .. }
-            | Action::Update { server, .. }
-            | Action::Rollback { server, .. }
-            | Action::Refresh { server, .. } => (None, vec![], vec![server]),
-        };
-        // A closing action ends the bands it names (a band prefix matches: Heal ends Blocks).
+    for timed in &setup.timeline {
+        let at = ms(timed.at);
+        let label = timed.fault.line(setup, None);
+        let band = timed.fault.band(setup);
+        if let Some(until) = band.until {
+            out.push(Fault { start_ms: at, end_ms: Some(ms(until)), label, servers: band.lanes, key: None });
+            continue;
+        }
+        // A closing fault ends the bands it names (a band prefix matches: Heal ends Blocks).
         for fault in out.iter_mut().filter(|f| f.end_ms.is_none()) {
-            if fault.key.as_ref().is_some_and(|k| closes.iter().any(|c| k == c || k.starts_with(&format!("{c} ")))) {
+            if fault.key.as_ref().is_some_and(|k| band.closes.iter().any(|c| k == c || k.starts_with(&format!("{c} "))))
+            {
                 fault.end_ms = Some(at);
             }
         }
-        let servers = servers.into_iter().cloned().collect();
-        out.push(Fault { start_ms: at, end_ms: None, label, servers, key: opens });
+        out.push(Fault { start_ms: at, end_ms: None, label, servers: band.lanes, key: band.opens });
     }
-    let end = ms(loaded.scenario.duration);
+    let end = ms(setup.duration);
     for fault in &mut out {
         if fault.key.is_some() && fault.end_ms.is_none() {
             fault.end_ms = Some(end);
@@ -215,7 +159,7 @@ fn faults(loaded: &LoadedScenario) -> Vec<Fault> {
 /// The page.
 pub fn render(loaded: &LoadedScenario, outcome: &Outcome) -> String {
     let recording = &outcome.recording;
-    let end_ms = ms(loaded.scenario.duration);
+    let end_ms = ms(loaded.setup.duration);
     let faults = faults(loaded);
     let expectations = &loaded.scenario.expect;
 

@@ -85,7 +85,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         eprintln!("{warning}");
     }
     if let Some(server) = &filter.server
-        && !loaded.scenario.servers.iter().any(|s| s.name == *server)
+        && loaded.setup.server_id(server).is_none()
     {
         bail!("--server `{server}`: the scenario has no such server ({})", server_names(&loaded));
     }

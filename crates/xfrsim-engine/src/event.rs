@@ -386,7 +386,9 @@ impl Event {
     /// Everything after the time and server: id, name, zone, parameters.
     fn fields(&self) -> String {
         let id = self.kind.windows_id().map_or_else(|| "-".to_string(), |id| id.to_string());
-        let zone = self.zone.as_ref().map_or_else(|| "-".to_string(), ToString::to_string);
+        // Names print as master files write them (RFC 1035 §5.1 escapes), as scenarios do.
+        let zone =
+            self.zone.as_ref().map_or_else(|| "-".to_string(), |z| xfrsim_zone::Dname::from_hickory(z).to_string());
         let mut line = format!("{id} {} zone={zone}", self.kind.name());
         for (key, value) in self.kind.params() {
             if value.contains(' ') {

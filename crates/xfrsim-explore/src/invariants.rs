@@ -117,7 +117,7 @@ fn no_expiry_while_in_touch(
         let mine = recording
             .events
             .iter()
-            .filter(|e| usize::from(e.server) == index && e.zone.map(usize::from) == Some(zone_index));
+            .filter(|e| usize::from(e.server) == index && e.zone.map(|z| z as usize) == Some(zone_index));
         let expire = expire(server);
         let mut last_touch: Option<Time> = None;
         for event in mine {

@@ -158,7 +158,11 @@ impl Checker<'_> {
                     .scenario
                     .servers
                     .iter()
-                    .filter(|s| s.zones.iter().any(|z| z.zone() == zone && matches!(z, ServerZone::Primary { .. })))
+                    .filter(|s| {
+                        s.zones
+                            .iter()
+                            .any(|z| self.same_zone(z.zone(), zone) && matches!(z, ServerZone::Primary { .. }))
+                    })
                     .count();
                 if primaries != 1 {
                     return Err(self
@@ -214,7 +218,7 @@ impl Checker<'_> {
     }
 
     fn zone_exists(&self, zone: &str) -> Result<(), Diagnostic> {
-        match self.scenario.zones.iter().any(|z| z.origin == zone) {
+        match self.zone_index(zone).is_some() {
             true => Ok(()),
             false => Err(self.unknown_zone(zone, String::new())),
         }
@@ -273,10 +277,12 @@ impl Checker<'_> {
         let Some(role) = role_needed(name) else {
             return Ok(());
         };
-        let has_role = server.zones.iter().filter(|z| zone.is_none_or(|zone| z.zone() == zone)).any(|z| match role {
-            Role::Secondary => matches!(z, ServerZone::Secondary { .. }),
-            Role::Primary => matches!(z, ServerZone::Primary { .. }),
-        });
+        let has_role = server.zones.iter().filter(|z| zone.is_none_or(|zone| self.same_zone(z.zone(), zone))).any(
+            |z| match role {
+                Role::Secondary => matches!(z, ServerZone::Secondary { .. }),
+                Role::Primary => matches!(z, ServerZone::Primary { .. }),
+            },
+        );
         if has_role {
             return Ok(());
         }

@@ -2,36 +2,41 @@
 //! link is changed before it is released.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use crate::checker::Checker;
 use crate::diagnostics::Diagnostic;
+use crate::fault::{Endpoint, Fault, LinkChange, TimedFault};
 use crate::fmt_duration;
-use crate::model::{self, Action, Step};
+use crate::model::{self, Action};
 
 impl Checker<'_> {
     /// A held link keeps its queued traffic until `Release`; cutting or healing it meanwhile
     /// would leave that traffic in limbo, so the timeline must release it first. Links to
-    /// silent hosts are held for good and cannot be touched at all.
-    pub(crate) fn check_holds(&self) -> Result<(), Diagnostic> {
-        let s = self.scenario;
-        let ip = |reference: &str| s.resolve(reference).map(|a| a.ip());
-        let silent = |reference: &str| ip(reference).is_some_and(|a| s.silent_hosts.contains(&a));
+    /// silent hosts are held for good and cannot be touched at all. Checked on the lowered
+    /// timeline, where every link end is an address ([`Fault::link`] says which links a step
+    /// changes), so `Hold("ns1", "192.0.2.2")` and `Isolate("ns2")` meet.
+    pub(crate) fn check_holds(&self, timeline: &[TimedFault]) -> Result<(), Diagnostic> {
+        let silent: BTreeSet<IpAddr> = self.scenario.silent_hosts.iter().copied().collect();
         let positions = self.action_positions();
-        let mut steps: Vec<(usize, &Step)> = s.timeline.iter().enumerate().collect();
-        steps.sort_by_key(|(_, step)| step.at);
-        let mut held: BTreeSet<(String, String)> = BTreeSet::new();
-        // Links are keyed by address, so `Hold("ns1", "192.0.2.2")` and `Isolate("ns2")` meet.
-        let addr = |reference: &str| ip(reference).map_or_else(|| reference.to_string(), |a| a.to_string());
-        let key = |a: &str, b: &str| {
-            let (a, b) = (addr(a), addr(b));
-            if a <= b { (a, b) } else { (b, a) }
-        };
-        for (i, step) in steps {
-            if let Some(&at) = positions.get(i) {
+        let mut steps: Vec<&TimedFault> = timeline.iter().collect();
+        steps.sort_by_key(|timed| timed.at);
+        let key = |a: IpAddr, b: IpAddr| if a <= b { (a, b) } else { (b, a) };
+        let mut held: BTreeSet<(IpAddr, IpAddr)> = BTreeSet::new();
+        for timed in steps {
+            if let Some(&at) = positions.get(timed.step) {
                 self.anchor.set(at);
             }
-            let Some((a, b)) = step.action.link_ends() else { continue };
-            if let Some(host) = [Some(a), b].into_iter().flatten().find(|h| silent(h)) {
+            let Some(link) = timed.fault.link() else { continue };
+            let (a, b) = match link {
+                LinkChange::Between(a, b) => (a.clone(), Some(b)),
+                LinkChange::AllOf(server) => {
+                    let server = &self.scenario.servers[server.index()];
+                    (Endpoint { addr: server.address, written: server.name.clone() }, None)
+                }
+            };
+            if let Some(host) = [Some(&a), b].into_iter().flatten().find(|h| silent.contains(&h.addr)) {
+                let host = &host.written;
                 return Err(self
                     .error_at(
                         host,
@@ -41,23 +46,24 @@ impl Checker<'_> {
                     .hint("a silent host has no links; change the links of the server that talks to it"));
             }
             let touches_held = match b {
-                Some(b) => held.contains(&key(a, b)),
-                None => held.iter().any(|(x, y)| *x == addr(a) || *y == addr(a)),
+                Some(b) => held.contains(&key(a.addr, b.addr)),
+                None => held.iter().any(|(x, y)| *x == a.addr || *y == a.addr),
             };
-            match &step.action {
-                Action::Hold(_, b) => {
-                    held.insert(key(a, b));
+            match (&timed.fault, b) {
+                (Fault::Hold(..), Some(b)) => {
+                    held.insert(key(a.addr, b.addr));
                 }
-                Action::Release(_, b) => {
-                    held.remove(&key(a, b));
+                (Fault::Release(..), Some(b)) => {
+                    held.remove(&key(a.addr, b.addr));
                 }
                 _ if touches_held => {
+                    let a = &a.written;
                     return Err(self
                         .error_at(
                             a,
                             format!(
                                 "a link of `{a}` is held at {}; Release it before changing it",
-                                fmt_duration(step.at)
+                                fmt_duration(timed.at)
                             ),
                         )
                         .label("held link")

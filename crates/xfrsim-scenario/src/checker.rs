@@ -2,14 +2,17 @@
 //! limits, timelines that make sense. Expectations are checked in `check_expectations.rs`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::time::Duration;
 
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
+use crate::fault::TimedFault;
 use crate::model::{Action, Expectation, ServerSpec, ServerZone};
-use crate::{MAX_DURATION, MAX_GENERATED_HOSTS, MAX_LATENCY, MAX_SERVERS, MAX_TIMELINE_STEPS, Scenario};
+use crate::setup::{lower_timeline, parse_origin};
+use crate::{MAX_DURATION, MAX_GENERATED_HOSTS, MAX_LATENCY, MAX_SERVERS, MAX_TIMELINE_STEPS, MAX_ZONES, Scenario};
+use xfrsim_zone::Dname;
 
 /// Byte range of the first occurrence of `needle` (quoted first) at or after byte `from`,
 /// falling back to the whole text, then to the start.
@@ -33,6 +36,18 @@ pub(crate) fn locate_line_col(source: &str, needle: &str, from: usize) -> (usize
 pub(crate) struct Checker<'a> {
     pub(crate) source: &'a str,
     pub(crate) scenario: &'a Scenario,
+    /// Lookups built once, so checking stays linear in the size of the file.
+    server_by_name: BTreeMap<&'a str, usize>,
+    hosts: BTreeSet<IpAddr>,
+    /// Each zone origin (as RFC 1035 text reads it: case and escapes do not make another zone),
+    /// with its place in `zones`.
+    zone_by_origin: BTreeMap<Dname, usize>,
+    /// Origins in `zones` that are no domain name (reported once, where they are defined).
+    bad_origins: BTreeSet<&'a str>,
+    /// (server, zone) → whether the server holds the zone as primary.
+    held: BTreeMap<(usize, usize), bool>,
+    /// The lowered timeline, once every name in the file resolved.
+    timeline: RefCell<Option<Vec<TimedFault>>>,
     /// Every fault found so far: checking goes on after one, so a file's faults come at once.
     pub(crate) errors: RefCell<Vec<Diagnostic>>,
     /// Where in the source the item being checked starts: errors point at the first
@@ -42,7 +57,41 @@ pub(crate) struct Checker<'a> {
 
 impl<'a> Checker<'a> {
     pub(crate) fn new(source: &'a str, scenario: &'a Scenario) -> Self {
-        Checker { source, scenario, errors: RefCell::new(Vec::new()), anchor: Cell::new(0) }
+        let server_by_name = scenario.servers.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+        let hosts = scenario.host_addresses();
+        let mut zone_by_origin = BTreeMap::new();
+        let mut bad_origins = BTreeSet::new();
+        for (index, zone) in scenario.zones.iter().enumerate() {
+            match parse_origin(&zone.origin) {
+                Ok(origin) => {
+                    zone_by_origin.entry(origin).or_insert(index);
+                }
+                Err(_) => {
+                    bad_origins.insert(zone.origin.as_str());
+                }
+            }
+        }
+        let mut held = BTreeMap::new();
+        for (server, spec) in scenario.servers.iter().enumerate() {
+            for zone in &spec.zones {
+                let Some(&index) = parse_origin(zone.zone()).ok().and_then(|o| zone_by_origin.get(&o)) else {
+                    continue;
+                };
+                held.entry((server, index)).or_insert(matches!(zone, ServerZone::Primary { .. }));
+            }
+        }
+        Checker {
+            source,
+            scenario,
+            server_by_name,
+            hosts,
+            zone_by_origin,
+            bad_origins,
+            held,
+            timeline: RefCell::new(None),
+            errors: RefCell::new(Vec::new()),
+            anchor: Cell::new(0),
+        }
     }
 
     /// An error placed at the first occurrence of `needle` (quoted when it is a name).
@@ -88,6 +137,12 @@ impl<'a> Checker<'a> {
                     .label("too many servers")
                     .hint("split the scenario; each server is a node, a host and its sockets"));
             }
+            if s.zones.len() > MAX_ZONES {
+                return Err(self
+                    .error_at("zones", format!("{} zones; the limit is {MAX_ZONES}", s.zones.len()))
+                    .label("too many zones")
+                    .hint("split the scenario; every zone is built before the run and held by each of its servers (MAX_ZONES)"));
+            }
             self.check_ms("duration", end)?;
             if s.network.min_latency > s.network.max_latency {
                 return Err(self
@@ -100,18 +155,24 @@ impl<'a> Checker<'a> {
         // Zones.
         let mut origins = BTreeSet::new();
         for zone in &s.zones {
+            if s.zones.len() > MAX_ZONES {
+                break;
+            }
             self.keep((|| {
             if !zone.origin.ends_with('.') {
                 return Err(self
                     .error_at(&zone.origin, format!("zone origin `{}` must be absolute (end with `.`)", zone.origin)).label("not absolute").hint("write the origin with its trailing dot, e.g. `\"example.com.\"`"));
             }
-            if !origins.insert(zone.origin.as_str()) {
-                return Err(self.error_at(&zone.origin, format!("zone `{}` is defined twice", zone.origin)).label("second definition").hint("give each zone once in `zones`; several servers can hold the same zone"));
-            }
-            if let Err(e) = hickory_proto::rr::Name::from_ascii(&zone.origin) {
-                return Err(
-                    self.error_at(&zone.origin, format!("zone origin `{}` is not a domain name: {e}", zone.origin)).label("not a domain name").hint("labels of letters, digits and `-`, at most 63 bytes each, 255 in all")
-                );
+            // Read as zone files read names (RFC 1035 §5.1: `\DDD` is decimal), so a scenario's
+            // zone and its file's `$ORIGIN` are the same name.
+            let origin = match Dname::from_text(zone.origin.as_bytes(), &Dname::root()) {
+                Ok(origin) => origin,
+                Err(e) => return Err(
+                    self.error_at(&zone.origin, format!("zone origin `{}` is not a domain name: {e}", zone.origin)).label("not a domain name").hint("labels of at most 63 bytes each, 255 in all; `\\.` and `\\DDD` (decimal, RFC 1035 §5.1) escape a byte")
+                ),
+            };
+            if !origins.insert(origin) {
+                return Err(self.error_at(&zone.origin, format!("zone `{}` is defined twice", zone.origin)).label("second definition").hint("give each zone once in `zones` (names differing only in case are one zone); several servers can hold the same zone"));
             }
             if zone.hosts > MAX_GENERATED_HOSTS {
                 return Err(self.error_at(
@@ -213,10 +274,13 @@ impl<'a> Checker<'a> {
             let mut held = BTreeSet::new();
             for zone in &server.zones {
                 self.keep((|| {
-                if !origins.contains(zone.zone()) {
+                let Some(index) = self.zone_index(zone.zone()) else {
+                    if self.bad_origins.contains(zone.zone()) {
+                        return Ok(()); // Reported where the zone is defined.
+                    }
                     return Err(self.unknown_zone(zone.zone(), format!("server `{}`: ", server.name)));
-                }
-                if !held.insert(zone.zone()) {
+                };
+                if !held.insert(index) {
                     return Err(self.error_at(
                         zone.zone(),
                         format!("server `{}` holds zone `{}` twice", server.name, zone.zone()),
@@ -249,7 +313,6 @@ impl<'a> Checker<'a> {
         // Timeline. Each step's errors point at its own `action:` (found by moving on from the
         // last one, so loading stays linear in the number of steps).
         self.anchor_at("timeline", 0);
-        self.keep(self.check_holds());
         let positions = self.action_positions();
         let mut expanded: u64 = 0;
         for (i, step) in s.timeline.iter().enumerate() {
@@ -294,8 +357,27 @@ impl<'a> Checker<'a> {
                 break;
             }
         }
+        // Held links are followed on the lowered timeline, where every end is an address; it
+        // can only be lowered once every name in it resolves.
+        if self.errors.borrow().is_empty() {
+            match lower_timeline(s) {
+                Ok(timeline) => {
+                    self.keep(self.check_holds(&timeline));
+                    *self.timeline.borrow_mut() = Some(timeline);
+                }
+                Err(e) => self.keep(Err(self
+                    .error_at("timeline", format!("cannot lower the timeline: {e}"))
+                    .label("passed the checks, yet does not resolve")
+                    .hint("this is a bug in xfrsim's loader: please report it with this file"))),
+            }
+        }
         self.check_expectations();
         self.errors.take()
+    }
+
+    /// The timeline as [`Checker::check`] lowered it (`None` when the file had faults).
+    pub(crate) fn take_timeline(&self) -> Option<Vec<TimedFault>> {
+        self.timeline.take()
     }
 
     /// Where each timeline step's `action:` is in the source, in order (one pass: errors about
@@ -359,13 +441,19 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn check_peer(&self, reference: &str) -> Result<(), Diagnostic> {
-        let s = self.scenario;
-        let Some(addr) = s.resolve(reference) else {
-            return Err(self.not_a_server(reference, "is neither a server name nor an IP address"));
+        let addr = match self.server_by_name.get(reference) {
+            Some(&index) => self.scenario.servers[index].address,
+            None => {
+                match reference.parse::<std::net::SocketAddr>().map(|a| a.ip()).or_else(|_| reference.parse::<IpAddr>())
+                {
+                    Ok(ip) => ip,
+                    Err(_) => return Err(self.not_a_server(reference, "is neither a server name nor an IP address")),
+                }
+            }
         };
-        if !s.host_addresses().contains(&addr.ip()) {
+        if !self.hosts.contains(&addr) {
             return Err(self
-                .error_at(reference, format!("address {} is not a host of this scenario", addr.ip()))
+                .error_at(reference, format!("address {addr} is not a host of this scenario"))
                 .label("nothing is at this address")
                 .hint(
                     "add it to `silent_hosts` (nothing answers) or `closed_hosts` (no DNS service), or name a server",
@@ -375,7 +463,20 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn server(&self, name: &str) -> Result<&ServerSpec, Diagnostic> {
-        self.scenario.servers.iter().find(|s| s.name == name).ok_or_else(|| self.not_a_server(name, "is not a server"))
+        match self.server_by_name.get(name) {
+            Some(&index) => Ok(&self.scenario.servers[index]),
+            None => Err(self.not_a_server(name, "is not a server")),
+        }
+    }
+
+    /// Whether two zone names written in the file name the same zone of the scenario.
+    pub(crate) fn same_zone(&self, a: &str, b: &str) -> bool {
+        a == b || self.zone_index(a).is_some_and(|z| self.zone_index(b) == Some(z))
+    }
+
+    /// The place in `zones` of the zone `text` names (case and escapes as RFC 1035 reads them).
+    pub(crate) fn zone_index(&self, text: &str) -> Option<usize> {
+        parse_origin(text).ok().and_then(|origin| self.zone_by_origin.get(&origin).copied())
     }
 
     /// `name` names no server: the error, with the nearest server name when one is close.
@@ -406,19 +507,21 @@ impl<'a> Checker<'a> {
     }
 
     pub(crate) fn link_end(&self, reference: &str) -> Result<(), Diagnostic> {
-        if self.scenario.server_index(reference).is_some() {
+        if self.server_by_name.contains_key(reference) {
             return Ok(());
         }
         match reference.parse::<IpAddr>() {
-            Ok(ip) if self.scenario.host_addresses().contains(&ip) => Ok(()),
+            Ok(ip) if self.hosts.contains(&ip) => Ok(()),
             _ => Err(self.not_a_server(reference, "is not a server or host")),
         }
     }
 
     pub(crate) fn zone_on(&self, server: &str, zone: &str, want_primary: Option<bool>) -> Result<(), Diagnostic> {
         let spec = self.server(server)?;
-        let Some(held) = spec.zones.iter().find(|z| z.zone() == zone) else {
-            if !self.scenario.zones.iter().any(|z| z.origin == zone) {
+        let index = self.server_by_name[server];
+        let held = self.zone_index(zone).and_then(|z| self.held.get(&(index, z)).copied());
+        let Some(primary) = held else {
+            if self.zone_index(zone).is_none() {
                 return Err(self.unknown_zone(zone, String::new()));
             }
             let held: Vec<&str> = spec.zones.iter().map(ServerZone::zone).collect();
@@ -427,14 +530,14 @@ impl<'a> Checker<'a> {
                 .label("not on this server")
                 .hint(format!("`{server}` holds {}", one_of(&held))));
         };
-        match (want_primary, held) {
-            (Some(true), ServerZone::Secondary { .. }) => Err(self
+        match (want_primary, primary) {
+            (Some(true), false) => Err(self
                 .error_at(zone, format!("zone `{zone}` is a secondary on `{server}`; this action needs its primary"))
                 .label("a secondary here")
                 .hint(
                     "Update, Updates, Rollback and RestartWithSerial act on the server holding the zone as `Primary`",
                 )),
-            (Some(false), ServerZone::Primary { .. }) => Err(self
+            (Some(false), true) => Err(self
                 .error_at(zone, format!("zone `{zone}` is a primary on `{server}`; this action needs a secondary"))
                 .label("a primary here")
                 .hint("SetMasters and Refresh act on a server holding the zone as `Secondary`")),

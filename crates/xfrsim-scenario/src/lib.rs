@@ -8,9 +8,11 @@ mod check_expectations;
 mod check_timeline;
 mod checker;
 mod diagnostics;
+mod fault;
 mod model;
 mod node;
 mod ron_error;
+mod setup;
 mod zones;
 
 use std::collections::BTreeSet;
@@ -20,10 +22,12 @@ use std::time::Duration;
 
 pub use checker::fmt_duration;
 pub use diagnostics::{Diagnostic, ScenarioError, colour_wanted};
+pub use fault::{AclPeer, Band, Endpoint, Fault, LinkChange, LinkShape, TimedFault};
 pub use model::*;
 pub use node::{
     LoadedNode, NodeFile, NodeZone, NodeZoneError, ZoneFileData, load_node, parse_node, parse_peer, read_zone_file,
 };
+pub use setup::{HeldZone, LowerError, ServerId, Setup, SetupServer, SetupZone, ZoneId, ZoneRole, parse_origin};
 pub use zones::{ZoneLoadError, build_zone, generated_zone};
 
 /// The seed used when neither the command line nor the file gives one.
@@ -41,6 +45,9 @@ pub const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
 pub const MAX_TIMELINE_STEPS: u64 = 1_000_000;
 /// Servers in one scenario.
 pub const MAX_SERVERS: usize = 1_000;
+/// Zones in one scenario. A hosting operator's secondary holds a few hundred thousand; every
+/// zone is built (SOA, NS, generated hosts) before the run, and held by each of its servers.
+pub const MAX_ZONES: usize = 250_000;
 /// Generated hosts in one zone (each is two records).
 pub const MAX_GENERATED_HOSTS: u32 = 1_000_000;
 /// One-way latency or jitter of a link (a geostationary satellite hop is 0.6 s).
@@ -49,11 +56,12 @@ pub const MAX_LATENCY: Duration = Duration::from_secs(60);
 /// A scenario that loaded and passed every check, with what it was loaded from.
 #[derive(Debug, Clone)]
 pub struct LoadedScenario {
+    /// The file as written (what the picture shows and the explorer writes).
     pub scenario: Scenario,
+    /// The same scenario lowered: what the harness runs.
+    pub setup: Setup,
     pub path: PathBuf,
     pub name: String,
-    /// Each zone of `scenario.zones`, in order, as its primaries load it.
-    pub zones: Vec<xfrsim_zone::Zone>,
     /// What loading the zone files warned about (BIND's warnings: out-of-zone data skipped,
     /// TTLs unified within an RRset).
     pub zone_warnings: Vec<xfrsim_zone::ZoneFileWarning>,
@@ -92,13 +100,19 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError>
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    // A zone file is read as the server holding the zone as primary reads it.
+    // A zone file is read as the server holding the zone as primary reads it (the first such
+    // server in file order; a zone no server holds as primary is read as BIND reads it).
+    let mut primary_profile: std::collections::BTreeMap<&str, ServerProfile> = std::collections::BTreeMap::new();
+    for server in &scenario.servers {
+        for zone in &server.zones {
+            if let model::ServerZone::Primary { zone, .. } = zone {
+                primary_profile.entry(zone.as_str()).or_insert(server.profile);
+            }
+        }
+    }
     let rrset_ttl = |origin: &str| {
-        let primary = scenario
-            .servers
-            .iter()
-            .find(|s| s.zones.iter().any(|z| matches!(z, model::ServerZone::Primary { zone, .. } if zone == origin)));
-        xfrsim_engine::Behaviour::of(primary.map_or(ServerProfile::Bind, |s| s.profile).engine()).rrset_ttl
+        let profile = primary_profile.get(origin).copied().unwrap_or(ServerProfile::Bind);
+        xfrsim_engine::Behaviour::of(profile.engine()).rrset_ttl
     };
     let (zones, zone_warnings) = zones::build_all(&scenario.zones, dir, rrset_ttl).map_err(|(index, e)| {
         // Point at this zone's `file:` value (the same file may serve several zones).
@@ -118,11 +132,20 @@ pub fn parse(source: &str, path: &Path) -> Result<LoadedScenario, ScenarioError>
             .hint(hint);
         ScenarioError::from_diagnostics(&shown, source, vec![diagnostic])
     })?;
+    let timeline = checker.take_timeline().unwrap_or_default();
+    let setup = Setup::lower(&scenario, zones, timeline).map_err(|e| {
+        let diagnostic = checker
+            .error_at("servers", format!("cannot lower the scenario: {e}"))
+            .label("passed the checks, yet does not resolve")
+            .hint("this is a bug in xfrsim's loader: please report it with this file");
+        ScenarioError::from_diagnostics(&shown, source, vec![diagnostic])
+    })?;
     drop(checker);
     // Peers in expectations' parameters are written as everywhere else (a name, an IP); the
     // events print `IP:port`: rewrite them once, here, so matching is plain comparison.
     check_expectations::normalise_params(&mut scenario);
-    Ok(LoadedScenario { scenario, path: path.to_path_buf(), name, zones, zone_warnings })
+    setup.normalise_zones(&mut scenario);
+    Ok(LoadedScenario { scenario, setup, path: path.to_path_buf(), name, zone_warnings })
 }
 
 /// Whether `text` holds a `:line:col:` position.

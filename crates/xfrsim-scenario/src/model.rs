@@ -447,30 +447,6 @@ pub enum Action {
     StopCutting(String),
 }
 
-impl Action {
-    /// The link an action changes: its two ends, or one server for `Isolate`/`Rejoin` (all of
-    /// its links); `None` for actions that change no link.
-    pub fn link_ends(&self) -> Option<(&str, Option<&str>)> {
-        match self {
-            Action::Partition(a, b)
-            | Action::PartitionOneway(a, b)
-            | Action::Reject(a, b)
-            | Action::RejectOneway(a, b)
-            | Action::Heal(a, b)
-            | Action::HealOneway(a, b)
-            | Action::Block { from: a, to: b, .. }
-            | Action::Unblock { from: a, to: b, .. }
-            | Action::Link { a, b, .. }
-            | Action::Hold(a, b)
-            | Action::Release(a, b)
-            | Action::Latency(a, b, _)
-            | Action::Loss(a, b, _) => Some((a.as_str(), Some(b.as_str()))),
-            Action::Isolate(a) | Action::Rejoin(a) => Some((a.as_str(), None)),
-            _ => None,
-        }
-    }
-}
-
 /// A transport protocol, for `Block`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Protocol {

@@ -233,9 +233,9 @@ pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError
     let mut origins = Vec::with_capacity(node.zones.len());
     for zone in &node.zones {
         let (NodeZone::Primary { zone, .. } | NodeZone::Secondary { zone, .. }) = zone;
-        let origin = hickory_proto::rr::Name::from_ascii(zone)
-            .map_err(|e| error(zone, format!("zone origin `{zone}` is not a domain name: {e}")))?;
-        origins.push(origin);
+        // Read as scenario files and zone files read names (RFC 1035 §5.1: `\DDD` is decimal).
+        let origin = crate::setup::parse_origin(zone).map_err(|e| error(zone, e.to_string()))?;
+        origins.push(origin.to_hickory());
     }
     // Zone files are read now, before anything listens. As BIND (zone.c `zone_postload`), a
     // zone whose file fails to load is reported and skipped, the others serve; a secondary's

@@ -23,7 +23,7 @@ pub enum ZoneLoadError {
     #[error("generated zone: {0}")]
     Generated(#[from] ZoneError),
     #[error("origin is not a domain name: {0}")]
-    Origin(String),
+    Origin(xfrsim_zone::NameError),
 }
 
 /// Builds every zone of a scenario, in order, with the warnings their files gave; on failure,
@@ -37,7 +37,10 @@ pub(crate) fn build_all(
     let mut zones = Vec::with_capacity(specs.len());
     let mut warnings = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
-        let origin = Name::from_ascii(&spec.origin).map_err(|e| (index, ZoneLoadError::Origin(e.to_string())))?;
+        // Read as every scenario name is read (RFC 1035 §5.1 escapes, `\DDD` decimal).
+        let origin = Dname::from_text(spec.origin.as_bytes(), &Dname::root())
+            .map_err(|e| (index, ZoneLoadError::Origin(e)))?
+            .to_hickory();
         let loaded = build_zone(spec, &origin, dir, rrset_ttl(&spec.origin)).map_err(|e| (index, e))?;
         warnings.extend(loaded.warnings);
         zones.push(loaded.zone);

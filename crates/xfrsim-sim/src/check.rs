@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use xfrsim_engine::Time;
-use xfrsim_scenario::{Count, EventMatch, Expectation, Scenario, ZoneState, fmt_duration};
+use xfrsim_scenario::{Count, EventMatch, Expectation, Scenario, Setup, ZoneState, fmt_duration};
 use xfrsim_zone::Serial;
 
 use crate::record::{Observed, Recording, Status, status_in};
@@ -72,7 +72,7 @@ fn t(d: Duration) -> Time {
 fn matches(recording: &Recording, e: &Observed, m: &EventMatch) -> bool {
     recording.servers[usize::from(e.server)] == m.on
         && (e.kind.name() == m.event || e.kind.windows_id().is_some_and(|id| id.to_string() == m.event))
-        && m.zone.as_ref().is_none_or(|z| e.zone.is_some_and(|ez| recording.zones[usize::from(ez)] == *z))
+        && m.zone.as_ref().is_none_or(|z| e.zone.is_some_and(|ez| recording.zones[ez as usize] == *z))
         && m.from.is_none_or(|from| e.at >= t(from))
         && m.until.is_none_or(|until| e.at <= t(until))
         && {
@@ -139,20 +139,20 @@ fn none_at_all(nearest: &[String], m: &EventMatch) -> String {
 
 /// The events of a zone nearest an instant, on any server.
 fn nearest_in_zone(recording: &Recording, zone: &str, at: Time) -> Vec<String> {
-    closest(recording, at, |o| o.zone.is_some_and(|z| recording.zones[usize::from(z)] == zone))
+    closest(recording, at, |o| o.zone.is_some_and(|z| recording.zones[z as usize] == zone))
 }
 
-pub(crate) fn check(scenario: &Scenario, recording: &Recording, end: Time) -> Vec<Failure> {
+pub(crate) fn check(scenario: &Scenario, setup: &Setup, recording: &Recording, end: Time) -> Vec<Failure> {
     let mut failures = Vec::new();
     for expectation in &scenario.expect {
-        if let Some(failure) = check_one(scenario, recording, end, expectation) {
+        if let Some(failure) = check_one(setup, recording, end, expectation) {
             failures.push(failure);
         }
     }
     failures
 }
 
-fn check_one(scenario: &Scenario, recording: &Recording, end: Time, expectation: &Expectation) -> Option<Failure> {
+fn check_one(setup: &Setup, recording: &Recording, end: Time, expectation: &Expectation) -> Option<Failure> {
     match expectation {
         Expectation::Event { on, event, zone, params, from, until, count } => {
             let m = EventMatch {
@@ -206,19 +206,19 @@ fn check_one(scenario: &Scenario, recording: &Recording, end: Time, expectation:
             }
         }
         Expectation::Converged { zone, by } => {
-            let since = converged_since(scenario, recording, zone, end);
+            let since = converged_since(setup, recording, zone, end);
             let deadline = t(*by);
             let expected =
                 format!("every server holding {zone} on the same serial and content by {deadline} and from then on");
             let seen = match since {
                 Some(at) if at <= deadline => return None,
                 Some(at) => format!("converged only at {at}"),
-                None => format!("not converged at the end ({end}): {}", states_at(scenario, recording, zone, end)),
+                None => format!("not converged at the end ({end}): {}", states_at(setup, recording, zone, end)),
             };
-            Some(with_states(Failure::new(expected, seen), scenario, recording, zone, deadline))
+            Some(with_states(Failure::new(expected, seen), setup, recording, zone, deadline))
         }
         Expectation::Lag { zone, from, until, max_serials, max_lag } => {
-            check_lag(scenario, recording, zone, t(*from), t(*until), *max_serials, *max_lag)
+            check_lag(setup, recording, zone, t(*from), t(*until), *max_serials, *max_lag)
         }
         Expectation::State { on, zone, at, state } => {
             let seen = recording.status_at(on, zone, t(*at));
@@ -232,7 +232,7 @@ fn check_one(scenario: &Scenario, recording: &Recording, end: Time, expectation:
                     format!("{zone} on {on} at {} to be {}", t(*at), show_state(state)),
                     show_status(seen),
                 );
-                with_states(failure, scenario, recording, zone, t(*at))
+                with_states(failure, setup, recording, zone, t(*at))
             })
         }
     }
@@ -254,14 +254,8 @@ fn show_status(status: Status) -> String {
 }
 
 /// Adds every holder's state at `deadline` and the zone's events nearest it.
-fn with_states(
-    mut failure: Failure,
-    scenario: &Scenario,
-    recording: &Recording,
-    zone: &str,
-    deadline: Time,
-) -> Failure {
-    failure.states = holders(scenario, zone)
+fn with_states(mut failure: Failure, setup: &Setup, recording: &Recording, zone: &str, deadline: Time) -> Failure {
+    failure.states = holders(setup, zone)
         .into_iter()
         .map(|server| ServerState { server: server.to_string(), status: recording.status_at(server, zone, deadline) })
         .collect();
@@ -270,13 +264,14 @@ fn with_states(
     failure
 }
 
-/// The servers holding a zone, by name.
-fn holders<'s>(scenario: &'s Scenario, zone: &str) -> Vec<&'s str> {
-    scenario.servers.iter().filter(|s| s.zones.iter().any(|z| z.zone() == zone)).map(|s| s.name.as_str()).collect()
+/// The servers holding a zone, by name (none for a name that is no zone of the scenario).
+fn holders<'s>(setup: &'s Setup, zone: &str) -> Vec<&'s str> {
+    let Some(id) = setup.zone_named(zone) else { return Vec::new() };
+    setup.holders(id).iter().map(|s| setup.server(*s).name.as_str()).collect()
 }
 
-fn states_at(scenario: &Scenario, recording: &Recording, zone: &str, at: Time) -> String {
-    holders(scenario, zone)
+fn states_at(setup: &Setup, recording: &Recording, zone: &str, at: Time) -> String {
+    holders(setup, zone)
         .iter()
         .map(|server| format!("{server} {}", show_status(recording.status_at(server, zone, at))))
         .collect::<Vec<_>>()
@@ -284,8 +279,8 @@ fn states_at(scenario: &Scenario, recording: &Recording, zone: &str, at: Time) -
 }
 
 /// The start of the final stretch during which every holder served the same (serial, digest).
-fn converged_since(scenario: &Scenario, recording: &Recording, zone: &str, end: Time) -> Option<Time> {
-    let servers = holders(scenario, zone);
+fn converged_since(setup: &Setup, recording: &Recording, zone: &str, end: Time) -> Option<Time> {
+    let servers = holders(setup, zone);
     let mut times: Vec<Time> = servers
         .iter()
         .filter_map(|s| recording.history.get(&(s.to_string(), zone.to_string())))
@@ -314,24 +309,21 @@ fn converged_since(scenario: &Scenario, recording: &Recording, zone: &str, end: 
 }
 
 /// When every zone of the scenario had converged for good (the latest of them), if all did.
-pub(crate) fn converged_at(scenario: &Scenario, recording: &Recording, end: Time) -> Option<Time> {
+pub(crate) fn converged_at(setup: &Setup, recording: &Recording, end: Time) -> Option<Time> {
     let mut latest = Time::ZERO;
-    for zone in &scenario.zones {
-        latest = latest.max(converged_since(scenario, recording, &zone.origin, end)?);
+    for zone in &setup.zones {
+        latest = latest.max(converged_since(setup, recording, &zone.text, end)?);
     }
     Some(latest)
 }
 
-fn primary_of<'s>(scenario: &'s Scenario, zone: &str) -> Option<&'s str> {
-    scenario
-        .servers
-        .iter()
-        .find(|s| s.zones.iter().any(|z| z.zone() == zone && matches!(z, xfrsim_scenario::ServerZone::Primary { .. })))
-        .map(|s| s.name.as_str())
+fn primary_of<'s>(setup: &'s Setup, zone: &str) -> Option<&'s str> {
+    let primary = setup.primary_of(setup.zone_named(zone)?)?;
+    Some(setup.server(primary).name.as_str())
 }
 
 fn check_lag(
-    scenario: &Scenario,
+    setup: &Setup,
     recording: &Recording,
     zone: &str,
     from: Time,
@@ -339,7 +331,7 @@ fn check_lag(
     max_serials: Option<u32>,
     max_lag: Option<Duration>,
 ) -> Option<Failure> {
-    let Some(primary) = primary_of(scenario, zone) else {
+    let Some(primary) = primary_of(setup, zone) else {
         return Some(Failure::new(format!("a primary for {zone} to measure lag against"), "none".into()));
     };
     let expected = {
@@ -355,7 +347,7 @@ fn check_lag(
     let Some(primary_history) = recording.history.get(&(primary.to_string(), zone.to_string())) else {
         return Some(Failure::new(expected, format!("{primary} never served {zone}")));
     };
-    for secondary in holders(scenario, zone).into_iter().filter(|s| *s != primary) {
+    for secondary in holders(setup, zone).into_iter().filter(|s| *s != primary) {
         let Some(history) = recording.history.get(&(secondary.to_string(), zone.to_string())) else { continue };
         // Lag can only peak at a change of either copy or just before one: check those
         // instants, in time order, walking both histories once.

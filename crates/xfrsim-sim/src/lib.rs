@@ -105,7 +105,7 @@ impl Outcome {
 /// Runs a loaded scenario with the given options, keeping the timeline in
 /// `outcome.recording.lines`.
 pub fn run(loaded: &LoadedScenario, options: RunOptions) -> Result<Outcome, SimError> {
-    run_with(loaded, options, Recording::new(server_names(loaded)))
+    run_with(loaded, options, Recording::new(&loaded.setup))
 }
 
 /// Runs a loaded scenario, handing each timeline line to `on_line` as the simulation goes
@@ -115,7 +115,7 @@ pub fn run_streaming(
     options: RunOptions,
     on_line: impl FnMut(&str) + 'static,
 ) -> Result<Outcome, SimError> {
-    run_with(loaded, options, Recording::streaming(server_names(loaded), Box::new(on_line)))
+    run_with(loaded, options, Recording::streaming(&loaded.setup, Box::new(on_line)))
 }
 
 /// Runs with a planted bug ([`xfrsim_engine::Canary`]) in every server, or none, keeping no
@@ -125,7 +125,7 @@ pub fn run_quiet(
     options: RunOptions,
     canary: Option<xfrsim_engine::Canary>,
 ) -> Result<Outcome, SimError> {
-    let recording = Recording::streaming(server_names(loaded), Box::new(|_: &str| {}));
+    let recording = Recording::streaming(&loaded.setup, Box::new(|_: &str| {}));
     run_inner(loaded, options, recording, canary)
 }
 
@@ -135,7 +135,7 @@ pub fn run_keeping(
     options: RunOptions,
     canary: Option<xfrsim_engine::Canary>,
 ) -> Result<Outcome, SimError> {
-    run_inner(loaded, options, Recording::new(server_names(loaded)), canary)
+    run_inner(loaded, options, Recording::new(&loaded.setup), canary)
 }
 
 /// As [`run_streaming`], with a planted bug in every server (`cargo xtask replay --canary`).
@@ -145,11 +145,7 @@ pub fn run_streaming_canary(
     canary: Option<xfrsim_engine::Canary>,
     on_line: impl FnMut(&str) + 'static,
 ) -> Result<Outcome, SimError> {
-    run_inner(loaded, options, Recording::streaming(server_names(loaded), Box::new(on_line)), canary)
-}
-
-fn server_names(loaded: &LoadedScenario) -> Vec<String> {
-    loaded.scenario.servers.iter().map(|s| s.name.clone()).collect()
+    run_inner(loaded, options, Recording::streaming(&loaded.setup, Box::new(on_line)), canary)
 }
 
 fn run_with(loaded: &LoadedScenario, options: RunOptions, recording: Recording) -> Result<Outcome, SimError> {
@@ -162,21 +158,21 @@ fn run_inner(
     recording: Recording,
     canary: Option<xfrsim_engine::Canary>,
 ) -> Result<Outcome, SimError> {
-    let mut harness = harness::Harness::new(loaded.clone(), options.seed, options.warp, recording, canary)?;
+    let mut harness = harness::Harness::new(loaded, options.seed, options.warp, recording, canary)?;
     harness.run()?;
     let recording = std::mem::take(&mut *harness.recording.borrow_mut());
     let network = harness.network_stats();
     drop(harness);
-    let end = Time::from_duration(loaded.scenario.duration);
-    let failures = check::check(&loaded.scenario, &recording, end);
-    let converged = check::converged_at(&loaded.scenario, &recording, end);
+    let end = Time::from_duration(loaded.setup.duration);
+    let failures = check::check(&loaded.scenario, &loaded.setup, &recording, end);
+    let converged = check::converged_at(&loaded.setup, &recording, end);
     Ok(Outcome {
         name: loaded.name.clone(),
         seed: options.seed,
         recording,
         failures,
         converged,
-        sim_duration: loaded.scenario.duration,
+        sim_duration: loaded.setup.duration,
         network,
     })
 }

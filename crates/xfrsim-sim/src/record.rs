@@ -10,7 +10,8 @@ use std::fmt;
 
 use hickory_proto::rr::Name;
 use xfrsim_engine::{Event, EventKind, Time, ZoneStatus};
-use xfrsim_zone::StableHasher;
+use xfrsim_scenario::Setup;
+use xfrsim_zone::{Dname, StableHasher};
 
 /// One event, attributed to its server: what the checkers match on.
 #[derive(Debug, Clone)]
@@ -19,7 +20,7 @@ pub struct Observed {
     /// Index into [`Recording::servers`].
     pub server: u16,
     /// Index into [`Recording::zones`]; `None` for node-wide events.
-    pub zone: Option<u16>,
+    pub zone: Option<u32>,
     pub kind: EventKind,
 }
 
@@ -41,8 +42,11 @@ pub struct Recording {
     pub events: Vec<Observed>,
     /// Server names, in scenario order.
     pub servers: Vec<String>,
-    /// Zone origins seen in events.
+    /// Zone origins: the scenario's, in order, then any other an event named (a request for a
+    /// zone no server holds), as timelines print them.
     pub zones: Vec<String>,
+    /// Where each origin is in `zones`.
+    zone_index: BTreeMap<Name, u32>,
     /// (server, zone origin) → status changes, first entry at time 0.
     pub history: BTreeMap<(String, String), Vec<(Time, Status)>>,
     /// Lines of the instant being simulated (an action line goes before the events it caused).
@@ -85,14 +89,17 @@ impl Status {
 }
 
 impl Recording {
-    /// A recording that keeps its timeline lines.
-    pub(crate) fn new(servers: Vec<String>) -> Self {
-        Recording { servers, ..Recording::default() }
+    /// A recording that keeps its timeline lines, of a scenario with these servers and zones.
+    pub(crate) fn new(setup: &Setup) -> Self {
+        let servers = setup.servers.iter().map(|s| s.name.clone()).collect();
+        let zones = setup.zones.iter().map(|z| z.text.clone()).collect();
+        let zone_index = setup.zones.iter().enumerate().map(|(i, z)| (z.name.clone(), i as u32)).collect();
+        Recording { servers, zones, zone_index, ..Recording::default() }
     }
 
     /// A recording that hands each timeline line to `sink` instead of keeping it.
-    pub(crate) fn streaming(servers: Vec<String>, sink: Box<dyn FnMut(&str)>) -> Self {
-        Recording { servers, sink: Sink::Hand(sink), ..Recording::default() }
+    pub(crate) fn streaming(setup: &Setup, sink: Box<dyn FnMut(&str)>) -> Self {
+        Recording { sink: Sink::Hand(sink), ..Recording::new(setup) }
     }
 
     pub fn event_line(&mut self, server: u16, event: &Event) {
@@ -102,15 +109,14 @@ impl Recording {
         self.events.push(Observed { at: event.at, server, zone, kind: event.kind.clone() });
     }
 
-    fn zone_index(&mut self, origin: &Name) -> u16 {
-        let text = origin.to_ascii();
-        match self.zones.iter().position(|z| *z == text) {
-            Some(i) => u16::try_from(i).expect("zones of a scenario fit in u16"),
-            None => {
-                self.zones.push(text);
-                u16::try_from(self.zones.len() - 1).expect("zones of a scenario fit in u16")
-            }
+    fn zone_index(&mut self, origin: &Name) -> u32 {
+        if let Some(&index) = self.zone_index.get(origin) {
+            return index;
         }
+        let index = u32::try_from(self.zones.len()).expect("fewer zones than u32::MAX");
+        self.zones.push(Dname::from_hickory(origin).to_string());
+        self.zone_index.insert(origin.clone(), index);
+        index
     }
 
     /// Lines recorded so far in the current instant (where an action line is inserted).
@@ -142,7 +148,10 @@ impl Recording {
 
     /// The event as the engine emitted it (for showing it).
     pub fn event(&self, observed: &Observed) -> Event {
-        let zone = observed.zone.and_then(|z| Name::from_ascii(&self.zones[usize::from(z)]).ok());
+        let zone = observed.zone.and_then(|z| {
+            let text = &self.zones[z as usize];
+            Dname::from_text(text.as_bytes(), &Dname::root()).ok().map(|d| d.to_hickory())
+        });
         Event { at: observed.at, zone, kind: observed.kind.clone() }
     }
 

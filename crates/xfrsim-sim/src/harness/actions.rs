@@ -1,138 +1,97 @@
-//! Timeline actions: what each scenario step does to the network, a server or a zone, and the
-//! line it leaves in the timeline (before the events it caused).
+//! Timeline faults: what each one does to the network, a server or a zone. The line it leaves
+//! in the timeline (before the events it caused) is [`Fault::line`]'s, with a note when the
+//! server it acts on is down.
 
 use std::net::IpAddr;
 
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record};
 use xfrsim_engine::{Acl, Command, Time};
-use xfrsim_scenario::{Action, Protocol, Step};
+use xfrsim_scenario::{Endpoint, Fault, LinkShape, Protocol, ServerId, TimedFault, ZoneId};
 use xfrsim_zone::{Change, Serial, ZoneRecord};
 
-use super::{Harness, peer_ips};
+use super::Harness;
 use crate::SimError;
 use crate::network::{Filter, Protocols};
 
 impl Harness {
     /// Every host address except `ip` and the silent ones (which have no links).
     fn others(&self, ip: IpAddr) -> Vec<IpAddr> {
-        let scenario = &self.loaded.scenario;
-        scenario.host_addresses().into_iter().filter(|o| *o != ip && !scenario.silent_hosts.contains(o)).collect()
+        self.setup.host_addresses(false).into_iter().filter(|o| *o != ip).collect()
     }
 
-    fn filter_both(&mut self, a: IpAddr, b: IpAddr, protocols: Protocols, filter: Filter) {
-        self.net.set_filter(a, b, protocols, filter);
-        self.net.set_filter(b, a, protocols, filter);
+    fn filter_both(&mut self, a: &Endpoint, b: &Endpoint, protocols: Protocols, filter: Filter) {
+        self.net.set_filter(a.addr, b.addr, protocols, filter);
+        self.net.set_filter(b.addr, a.addr, protocols, filter);
     }
 
-    fn index(&self, name: &str) -> usize {
-        self.loaded.scenario.server_index(name).expect("validated server name")
-    }
-
-    fn ip_of(&self, reference: &str) -> IpAddr {
-        match self.loaded.scenario.server_index(reference) {
-            Some(i) => self.servers[i].address,
-            None => reference.parse().expect("validated host address"),
-        }
-    }
-
-    fn command(&mut self, server: &str, now: Time, command: Command) -> Result<bool, SimError> {
-        let index = self.index(server);
-        let slot = self.servers[index].slot.clone();
+    /// Hands a command to a server's node; `false` when the server is down.
+    fn command(&mut self, server: ServerId, now: Time, command: Command) -> Result<bool, SimError> {
+        let slot = self.slot(server).clone();
         match slot.with(|n| n.handle_command(now, command)) {
             None => Ok(false),
             Some(Ok(())) => {
                 slot.wake.notify_one();
                 Ok(true)
             }
-            Some(Err(e)) => Err(SimError::Action(format!("{server}: {e}"))),
+            Some(Err(e)) => Err(SimError::Action(format!("{}: {e}", self.setup.server(server).name))),
         }
     }
 
-    pub(super) fn apply(&mut self, step: &Step, now: Time) -> Result<(), SimError> {
+    fn zone_name(&self, zone: ZoneId) -> Name {
+        self.setup.zone(zone).name.clone()
+    }
+
+    pub(super) fn apply(&mut self, timed: &TimedFault, now: Time) -> Result<(), SimError> {
         let lines_before = self.recording.borrow().pending_len();
-        let (target, text) = match &step.action {
-            Action::Partition(a, b) | Action::Reject(a, b) => {
-                let reject = matches!(step.action, Action::Reject(..));
-                let filter = if reject { Filter::Reject } else { Filter::Drop };
-                self.filter_both(self.ip_of(a), self.ip_of(b), Protocols::Both, filter);
-                ("*".to_string(), format!("{} {a} {b}", if reject { "Reject" } else { "Partition" }))
-            }
-            Action::PartitionOneway(a, b) | Action::RejectOneway(a, b) => {
-                let reject = matches!(step.action, Action::RejectOneway(..));
-                let filter = if reject { Filter::Reject } else { Filter::Drop };
-                self.net.set_filter(self.ip_of(a), self.ip_of(b), Protocols::Both, filter);
-                ("*".to_string(), format!("{} {a} {b}", if reject { "RejectOneway" } else { "PartitionOneway" }))
-            }
-            Action::Heal(a, b) => {
-                self.filter_both(self.ip_of(a), self.ip_of(b), Protocols::Both, Filter::Open);
-                ("*".to_string(), format!("Heal {a} {b}"))
-            }
-            Action::HealOneway(a, b) => {
-                self.net.set_filter(self.ip_of(a), self.ip_of(b), Protocols::Both, Filter::Open);
-                ("*".to_string(), format!("HealOneway {a} {b}"))
-            }
-            Action::Isolate(s) | Action::Rejoin(s) => {
-                let isolate = matches!(step.action, Action::Isolate(_));
-                let ip = self.ip_of(s);
+        // Whether the server acted on was up (network faults always apply), and for an
+        // update, the owner it added.
+        let mut applied = true;
+        let mut update_owner = None;
+        match &timed.fault {
+            Fault::Partition(a, b) => self.filter_both(a, b, Protocols::Both, Filter::Drop),
+            Fault::Reject(a, b) => self.filter_both(a, b, Protocols::Both, Filter::Reject),
+            Fault::PartitionOneway(a, b) => self.net.set_filter(a.addr, b.addr, Protocols::Both, Filter::Drop),
+            Fault::RejectOneway(a, b) => self.net.set_filter(a.addr, b.addr, Protocols::Both, Filter::Reject),
+            Fault::Heal(a, b) => self.filter_both(a, b, Protocols::Both, Filter::Open),
+            Fault::HealOneway(a, b) => self.net.set_filter(a.addr, b.addr, Protocols::Both, Filter::Open),
+            Fault::Isolate(server) | Fault::Rejoin(server) => {
+                let filter = if matches!(timed.fault, Fault::Isolate(_)) { Filter::Drop } else { Filter::Open };
+                let ip = self.setup.server(*server).address();
                 for other in self.others(ip) {
-                    self.filter_both(ip, other, Protocols::Both, if isolate { Filter::Drop } else { Filter::Open });
+                    self.net.set_filter(ip, other, Protocols::Both, filter);
+                    self.net.set_filter(other, ip, Protocols::Both, filter);
                 }
-                (s.clone(), if isolate { "Isolate" } else { "Rejoin" }.to_string())
             }
-            Action::Block { from, to, protocol, oneway, .. } | Action::Unblock { from, to, protocol, oneway } => {
-                let block = matches!(step.action, Action::Block { .. });
-                let reject = matches!(step.action, Action::Block { reject: true, .. });
-                let filter = match (block, reject) {
-                    (false, _) => Filter::Open,
-                    (true, false) => Filter::Drop,
-                    (true, true) => Filter::Reject,
-                };
-                let protocols = match protocol {
-                    Protocol::Tcp => Protocols::Tcp,
-                    Protocol::Udp => Protocols::Udp,
-                };
-                let (x, y) = (self.ip_of(from), self.ip_of(to));
-                self.net.set_filter(x, y, protocols, filter);
-                if !oneway {
-                    self.net.set_filter(y, x, protocols, filter);
+            Fault::Block { from, to, protocol, reject, oneway } => {
+                let filter = if *reject { Filter::Reject } else { Filter::Drop };
+                self.filter_protocol(from, to, *protocol, *oneway, filter);
+            }
+            Fault::Unblock { from, to, protocol, oneway } => {
+                self.filter_protocol(from, to, *protocol, *oneway, Filter::Open);
+            }
+            Fault::Hold(a, b) => {
+                for (from, to) in [(a.addr, b.addr), (b.addr, a.addr)] {
+                    self.net.hold(from, to);
                 }
-                let verb = if block { "Block" } else { "Unblock" };
-                let how = match (reject, *oneway) {
-                    (true, true) => " reject oneway",
-                    (true, false) => " reject",
-                    (false, true) => " oneway",
-                    (false, false) => "",
-                };
-                ("*".to_string(), format!("{verb} {protocol:?} {from} {to}{how}"))
             }
-            Action::Hold(a, b) | Action::Release(a, b) => {
-                let hold = matches!(step.action, Action::Hold(..));
-                let (x, y) = (self.ip_of(a), self.ip_of(b));
-                for (from, to) in [(x, y), (y, x)] {
-                    if hold { self.net.hold(from, to) } else { self.net.release(from, to, now) }
+            Fault::Release(a, b) => {
+                for (from, to) in [(a.addr, b.addr), (b.addr, a.addr)] {
+                    self.net.release(from, to, now);
                 }
-                ("*".to_string(), format!("{} {a} {b}", if hold { "Hold" } else { "Release" }))
             }
-            Action::Latency(a, b, latency) => {
-                let (x, y) = (self.ip_of(a), self.ip_of(b));
-                for (from, to) in [(x, y), (y, x)] {
+            Fault::Latency(a, b, latency) => {
+                for (from, to) in [(a.addr, b.addr), (b.addr, a.addr)] {
                     self.net.set_latency(from, to, *latency, *latency);
                 }
-                ("*".to_string(), format!("Latency {a} {b} {}", xfrsim_scenario::fmt_duration(*latency)))
             }
-            Action::Loss(a, b, rate) => {
-                let (x, y) = (self.ip_of(a), self.ip_of(b));
-                for (from, to) in [(x, y), (y, x)] {
+            Fault::Loss(a, b, rate) => {
+                for (from, to) in [(a.addr, b.addr), (b.addr, a.addr)] {
                     self.net.set_loss(from, to, *rate);
                 }
-                ("*".to_string(), format!("Loss {a} {b} {rate}"))
             }
-            Action::Link { a, b, latency, jitter, loss, bandwidth } => {
-                let (x, y) = (self.ip_of(a), self.ip_of(b));
-                let mut text = format!("Link {a} {b}");
-                let fmt = xfrsim_scenario::fmt_duration;
-                for (from, to) in [(x, y), (y, x)] {
+            Fault::Link(LinkShape { a, b, latency, jitter, loss, bandwidth }) => {
+                for (from, to) in [(a.addr, b.addr), (b.addr, a.addr)] {
                     if latency.is_some() || jitter.is_some() {
                         let (base, _) = self.net.latency(from, to);
                         let base = latency.unwrap_or(base);
@@ -141,77 +100,46 @@ impl Harness {
                     if let Some(rate) = loss {
                         self.net.set_loss(from, to, *rate);
                     }
-                    if let Some(bandwidth) = bandwidth {
-                        self.net.set_bandwidth(from, to, xfrsim_scenario::parse_bandwidth(bandwidth));
+                    if let Some((bps, _)) = bandwidth {
+                        self.net.set_bandwidth(from, to, Some(*bps));
                     }
                 }
-                if let Some(latency) = latency {
-                    text.push_str(&format!(" latency={}", fmt(*latency)));
-                }
-                if let Some(jitter) = jitter {
-                    text.push_str(&format!(" jitter={}", fmt(*jitter)));
-                }
-                if let Some(loss) = loss {
-                    text.push_str(&format!(" loss={loss}"));
-                }
-                if let Some(bandwidth) = bandwidth {
-                    text.push_str(&format!(" bandwidth={bandwidth}"));
-                }
-                ("*".to_string(), text)
             }
-            Action::Crash(s) => {
-                let index = self.index(s);
-                self.crash_server(index);
-                (s.clone(), "Crash".to_string())
-            }
-            Action::Restart(s) => {
-                let index = self.index(s);
-                self.restart_server(index, now)?;
-                (s.clone(), "Restart".to_string())
-            }
-            Action::RestartWithSerial { server, zone, serial } => {
-                let index = self.index(server);
+            Fault::Crash(server) => self.crash_server(server.index()),
+            Fault::Restart(server) => self.restart_server(server.index(), now)?,
+            Fault::RestartWithSerial { server, zone, serial } => {
+                let index = server.index();
                 if self.servers[index].up {
                     self.crash_server(index);
                 }
-                let origin = Name::from_ascii(zone).expect("validated zone name");
-                let original =
-                    self.zones.iter().find(|(o, _)| *o == origin).map(|(_, z)| z.clone()).expect("validated zone");
-                if let Some((_, data)) = self.servers[index].primary_data.iter_mut().find(|(o, _)| *o == origin) {
-                    *data = original.with_serial(Serial(*serial));
-                }
+                let slot =
+                    self.setup.server(*server).slot(*zone).expect("the loader checked the server holds the zone");
+                let original = self.setup.zone(*zone).data.with_serial(Serial(*serial));
+                self.servers[index].primary_data[slot] = Some(original);
                 self.restart_server(index, now)?;
-                (server.clone(), format!("RestartWithSerial {zone} {serial}"))
             }
-            Action::SetMasters { server, zone, masters } => {
-                let addrs = masters.iter().filter_map(|m| self.loaded.scenario.resolve(m)).collect();
-                let origin = Name::from_ascii(zone).expect("validated zone name");
-                let applied = self.command(server, now, Command::SetMasters { zone: origin, masters: addrs })?;
-                (server.clone(), format!("SetMasters {zone} [{}]{}", masters.join(", "), down_note(applied)))
+            Fault::SetMasters { server, zone, masters, .. } => {
+                let command = Command::SetMasters { zone: self.zone_name(*zone), masters: masters.clone() };
+                applied = self.command(*server, now, command)?;
             }
-            Action::DenyTransfer { server, zone, peer } | Action::AllowTransfer { server, zone, peer } => {
-                let deny = matches!(step.action, Action::DenyTransfer { .. });
-                let index = self.index(server);
-                let origin = Name::from_ascii(zone).expect("validated zone name");
-                let peer_addresses = peer_ips(&self.loaded.scenario, peer);
-                let everyone: Vec<IpAddr> = self.loaded.scenario.host_addresses().into_iter().collect();
-                let entry =
-                    self.servers[index].acls.iter_mut().find(|(o, _)| *o == origin).expect("validated zone on server");
-                let mut list = entry.1.clone().unwrap_or(everyone);
-                list.retain(|ip| !peer_addresses.contains(ip));
+            Fault::DenyTransfer { server, zone, peer } | Fault::AllowTransfer { server, zone, peer } => {
+                let deny = matches!(timed.fault, Fault::DenyTransfer { .. });
+                let slot =
+                    self.setup.server(*server).slot(*zone).expect("the loader checked the server holds the zone");
+                let everyone = || self.setup.host_addresses(true).into_iter().collect::<Vec<_>>();
+                let mut list = self.servers[server.index()].acls[slot].clone().unwrap_or_else(everyone);
+                list.retain(|ip| !peer.addresses.contains(ip));
                 if !deny {
-                    list.extend(peer_addresses);
+                    list.extend(peer.addresses.iter().copied());
                 }
-                entry.1 = Some(list.clone());
-                let applied =
-                    self.command(server, now, Command::SetAllowTransfer { zone: origin, acl: Acl::hosts(list) })?;
-                let verb = if deny { "DenyTransfer" } else { "AllowTransfer" };
-                (server.clone(), format!("{verb} {zone} {peer}{}", down_note(applied)))
+                self.servers[server.index()].acls[slot] = Some(list.clone());
+                let command = Command::SetAllowTransfer { zone: self.zone_name(*zone), acl: Acl::hosts(list) };
+                applied = self.command(*server, now, command)?;
             }
-            Action::Update { server, zone } => {
+            Fault::Update { server, zone } => {
                 self.update_counter += 1;
                 let n = self.update_counter;
-                let origin = Name::from_ascii(zone).expect("validated zone name");
+                let origin = self.zone_name(*zone);
                 let owner = Name::from_ascii(format!("upd{n}")).and_then(|l| l.append_domain(&origin));
                 let owner = owner.map_err(|e| SimError::Action(e.to_string()))?;
                 let [_, _, hi, lo] = n.to_be_bytes();
@@ -221,44 +149,40 @@ impl Harness {
                     RData::A(A::new(198, 51, hi, lo)),
                 ))
                 .map_err(|e| SimError::Action(e.to_string()))?;
-                let applied =
-                    self.command(server, now, Command::Update { zone: origin, changes: vec![Change::Add(record)] })?;
-                (server.clone(), format!("Update {zone} add {owner} A{}", down_note(applied)))
+                let command = Command::Update { zone: origin, changes: vec![Change::Add(record)] };
+                applied = self.command(*server, now, command)?;
+                update_owner = Some(xfrsim_zone::Dname::from_hickory(&owner).to_string());
             }
-            Action::Updates { .. } => unreachable!("expanded before the run"),
-            Action::CutTransfers { server, after_messages } => {
-                let index = self.index(server);
-                self.servers[index].slot.cut_transfers_after.set(Some(*after_messages));
-                (server.clone(), format!("CutTransfers after {after_messages} messages"))
+            Fault::Updates { .. } => unreachable!("the schedule holds single updates"),
+            Fault::CutTransfers { server, after_messages } => {
+                self.slot(*server).cut_transfers_after.set(Some(*after_messages));
             }
-            Action::StopCutting(server) => {
-                let index = self.index(server);
-                self.servers[index].slot.cut_transfers_after.set(None);
-                (server.clone(), "StopCutting".to_string())
+            Fault::StopCutting(server) => self.slot(*server).cut_transfers_after.set(None),
+            Fault::Rollback { server, zone, serial } => {
+                let original = self.setup.zone(*zone).data.with_serial(Serial(*serial));
+                applied = self.command(*server, now, Command::Reload { zone: Box::new(original) })?;
             }
-            Action::Rollback { server, zone, serial } => {
-                let origin = Name::from_ascii(zone).expect("validated zone name");
-                let original =
-                    self.zones.iter().find(|(o, _)| *o == origin).map(|(_, z)| z.clone()).expect("validated zone");
-                let applied = self.command(
-                    server,
-                    now,
-                    Command::Reload { zone: Box::new(original.with_serial(Serial(*serial))) },
-                )?;
-                (server.clone(), format!("Rollback {zone} {serial}{}", down_note(applied)))
+            Fault::Refresh { server, zone } => {
+                applied = self.command(*server, now, Command::Refresh { zone: self.zone_name(*zone) })?;
             }
-            Action::Refresh { server, zone } => {
-                let origin = Name::from_ascii(zone).expect("validated zone name");
-                let applied = self.command(server, now, Command::Refresh { zone: origin })?;
-                (server.clone(), format!("Refresh {zone}{}", down_note(applied)))
-            }
-        };
+        }
+        let target = timed.fault.server().map_or_else(|| "*".to_string(), |s| self.setup.server(s).name.clone());
+        let note = if applied { "" } else { " (server down: skipped)" };
+        let text = timed.fault.line(&self.setup, update_owner.as_deref());
         // The action line goes before the events it caused (already recorded by `command`).
-        self.recording.borrow_mut().insert_line(lines_before, format!("{now} {target} action {text}"));
+        self.recording.borrow_mut().insert_line(lines_before, format!("{now} {target} action {text}{note}"));
         Ok(())
     }
-}
 
-fn down_note(applied: bool) -> &'static str {
-    if applied { "" } else { " (server down: skipped)" }
+    /// One protocol filtered from `from` to `to`, and back unless `oneway`.
+    fn filter_protocol(&mut self, from: &Endpoint, to: &Endpoint, protocol: Protocol, oneway: bool, filter: Filter) {
+        let protocols = match protocol {
+            Protocol::Tcp => Protocols::Tcp,
+            Protocol::Udp => Protocols::Udp,
+        };
+        self.net.set_filter(from.addr, to.addr, protocols, filter);
+        if !oneway {
+            self.net.set_filter(to.addr, from.addr, protocols, filter);
+        }
+    }
 }

@@ -13,38 +13,39 @@
 mod actions;
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use xfrsim_driver::{HarnessClock, NodeSlot, TurmoilNet};
-use xfrsim_engine::{Acl, Node, NodeConfig, Role, Time, ZoneConfig};
-use xfrsim_scenario::{LoadedScenario, ServerZone};
+use xfrsim_engine::{Acl, Node, NodeConfig, PersistedZone, Role, Time, ZoneConfig};
+use xfrsim_scenario::{LoadedScenario, ServerId, Setup, ZoneRole};
 use xfrsim_zone::{Zone, mix64};
 
 use crate::SimError;
 use crate::network::{Network, PortUnreachable};
 use crate::record::{Recording, Status};
 
-/// One server of the scenario while it runs.
+/// One server of the scenario while it runs. Its zones are in the order of its
+/// [`xfrsim_scenario::SetupServer::zones`].
 struct Server {
-    name: String,
-    address: IpAddr,
     slot: Rc<NodeSlot>,
-    /// Zone data each primary zone restarts with (what it had on disk).
-    primary_data: Vec<(Name, Zone)>,
-    /// Secondary copies and expire times that survive a crash.
-    persisted: Vec<xfrsim_engine::PersistedZone>,
-    acls: Vec<(Name, Option<Vec<IpAddr>>)>,
+    /// Per zone: the data a primary zone restarts with (what it had on disk); `None` for a
+    /// secondary zone.
+    primary_data: Vec<Option<Zone>>,
+    /// Per zone: who may transfer it now (`None`: anyone), as the timeline changed it.
+    acls: Vec<Option<Vec<std::net::IpAddr>>>,
+    /// Secondary copies and expire times that survive a crash, by origin.
+    persisted: BTreeMap<Name, PersistedZone>,
     restarts: u64,
     up: bool,
 }
 
 pub(crate) struct Harness {
     net: Network,
-    loaded: LoadedScenario,
+    setup: Setup,
     seed: u64,
     clock: HarnessClock,
     now: Time,
@@ -52,54 +53,41 @@ pub(crate) struct Harness {
     servers: Vec<Server>,
     /// Host index in the network of each server.
     hosts: Vec<usize>,
-    zones: Vec<(Name, Zone)>,
     update_counter: u32,
     /// A planted bug in every server (explore's canaries), normally `None`.
     canary: Option<xfrsim_engine::Canary>,
     pub(crate) recording: Rc<RefCell<Recording>>,
 }
 
-/// The zones of a scenario as their primaries load them (built when the scenario loaded).
-pub(crate) fn build_zones(loaded: &LoadedScenario) -> Vec<(Name, Zone)> {
-    loaded.zones.iter().map(|zone| (zone.origin().clone(), zone.clone())).collect()
-}
-
 impl Harness {
     pub(crate) fn new(
-        loaded: LoadedScenario,
+        loaded: &LoadedScenario,
         seed: u64,
         warp: bool,
         recording: Recording,
         canary: Option<xfrsim_engine::Canary>,
     ) -> Result<Harness, SimError> {
-        let zones = build_zones(&loaded);
-        let scenario = &loaded.scenario;
+        let setup = loaded.setup.clone();
         // One host per server, then one per closed host (a machine with no DNS service: its
         // kernel answers RST and port unreachable). Silent hosts are no host at all: nothing
         // routes to them, so packets vanish.
         // A server's host lists its transfer source first: turmoil-net opens TCP connections
         // from a host's first address.
-        let mut host_ips: Vec<Vec<IpAddr>> = scenario
+        let mut host_ips: Vec<Vec<std::net::IpAddr>> = setup
             .servers
             .iter()
-            .map(|spec| {
-                let source = spec.zones.iter().find_map(|z| z.sources().1);
-                let mut ips: Vec<IpAddr> = Vec::new();
-                for ip in source.into_iter().chain(spec.addresses()) {
-                    if !ips.contains(&ip) {
-                        ips.push(ip);
-                    }
-                }
-                ips
+            .map(|server| {
+                let source = server.transfer_source();
+                std::iter::once(source).chain(server.addresses.iter().copied().filter(|ip| *ip != source)).collect()
             })
             .collect();
-        host_ips.extend(scenario.closed_hosts.iter().map(|ip| vec![*ip]));
-        let latency = (scenario.network.min_latency, scenario.network.max_latency);
+        host_ips.extend(setup.closed_hosts.iter().map(|ip| vec![*ip]));
+        let latency = (setup.min_latency, setup.max_latency);
         let net = Network::new(&host_ips, mix64(seed ^ 0x6e65_7477_6f72_6b00), latency);
         let recording = Rc::new(RefCell::new(recording));
         let clock = HarnessClock::default();
-        let mut servers = Vec::new();
-        for (index, spec) in scenario.servers.iter().enumerate() {
+        let mut servers = Vec::with_capacity(setup.servers.len());
+        for (index, spec) in setup.servers.iter().enumerate() {
             let recording_for_events = recording.clone();
             let server = u16::try_from(index).map_err(|_| SimError::Config("more than 65,535 servers".into()))?;
             let slot =
@@ -107,46 +95,24 @@ impl Harness {
             let primary_data = spec
                 .zones
                 .iter()
-                .filter_map(|z| match z {
-                    ServerZone::Primary { zone, .. } => zones.iter().find(|(o, _)| o.to_ascii() == *zone).cloned(),
-                    ServerZone::Secondary { .. } => None,
+                .map(|held| match held.role {
+                    ZoneRole::Primary => Some(setup.zone(held.zone).data.clone()),
+                    ZoneRole::Secondary { .. } => None,
                 })
                 .collect();
-            let acls = spec
-                .zones
-                .iter()
-                .map(|z| {
-                    let (zone, acl) = match z {
-                        ServerZone::Primary { zone, allow_transfer, .. }
-                        | ServerZone::Secondary { zone, allow_transfer, .. } => (zone, allow_transfer),
-                    };
-                    let origin = Name::from_ascii(zone).expect("validated zone name");
-                    let acl = acl.as_ref().map(|peers| peers.iter().flat_map(|p| peer_ips(scenario, p)).collect());
-                    (origin, acl)
-                })
-                .collect();
-            servers.push(Server {
-                name: spec.name.clone(),
-                address: spec.address,
-                slot,
-                primary_data,
-                persisted: Vec::new(),
-                acls,
-                restarts: 0,
-                up: false,
-            });
+            let acls = spec.zones.iter().map(|held| held.allow_transfer.clone()).collect();
+            servers.push(Server { slot, primary_data, acls, persisted: BTreeMap::new(), restarts: 0, up: false });
         }
         let hosts = (0..servers.len()).collect();
         let mut harness = Harness {
             net,
-            loaded,
+            setup,
             seed,
             clock,
             now: Time::ZERO,
             warp,
             servers,
             hosts,
-            zones,
             update_counter: 0,
             canary,
             recording,
@@ -157,54 +123,44 @@ impl Harness {
         Ok(harness)
     }
 
-    fn node_config(&self, index: usize) -> Result<NodeConfig, SimError> {
-        let scenario = &self.loaded.scenario;
-        let spec = &scenario.servers[index];
+    fn node_config(&self, index: usize) -> NodeConfig {
+        let spec = &self.setup.servers[index];
         let server = &self.servers[index];
-        let resolve = |peers: &[String]| peers.iter().filter_map(|p| scenario.resolve(p)).collect::<Vec<_>>();
-        let mut zones = Vec::new();
-        for zone_spec in &spec.zones {
-            let origin = Name::from_ascii(zone_spec.zone()).expect("validated zone name");
-            let acl = match server.acls.iter().find(|(o, _)| *o == origin).and_then(|(_, acl)| acl.clone()) {
-                Some(ips) => Acl::hosts(ips),
-                None => Acl::Any,
-            };
-            let (role, notify, journal) = match zone_spec {
-                ServerZone::Primary { notify, journal, .. } => {
-                    let data = server.primary_data.iter().find(|(o, _)| *o == origin).map(|(_, z)| z.clone());
-                    let zone = data.ok_or_else(|| SimError::Zone(format!("no data for primary zone {origin}")))?;
-                    (Role::Primary { zone }, resolve(notify), *journal)
+        let zones = spec
+            .zones
+            .iter()
+            .enumerate()
+            .map(|(slot, held)| {
+                let zone = self.setup.zone(held.zone);
+                let role = match (&held.role, &server.primary_data[slot]) {
+                    (ZoneRole::Primary, Some(data)) => Role::Primary { zone: data.clone() },
+                    (ZoneRole::Secondary { masters }, _) => {
+                        let restored = server.persisted.get(&zone.name).map(|p| (p.zone.clone(), p.expire_at));
+                        Role::Secondary { masters: masters.clone(), restored }
+                    }
+                    (ZoneRole::Primary, None) => unreachable!("every primary zone of a server keeps its data"),
+                };
+                ZoneConfig {
+                    origin: zone.name.clone(),
+                    role,
+                    notify: held.notify.clone(),
+                    allow_transfer: server.acls[slot].clone().map_or(Acl::Any, Acl::hosts),
+                    allow_update: Acl::None,
+                    journal_max_diffs: held.journal,
+                    notify_source: held.notify_source,
+                    transfer_source: held.transfer_source,
+                    overrides: held.overrides.clone(),
                 }
-                ServerZone::Secondary { masters, notify, journal, .. } => {
-                    let restored =
-                        server.persisted.iter().find(|p| p.origin == origin).map(|p| (p.zone.clone(), p.expire_at));
-                    (Role::Secondary { masters: resolve(masters), restored }, resolve(notify), *journal)
-                }
-            };
-            let (notify_source, transfer_source) = zone_spec.sources();
-            zones.push(ZoneConfig {
-                origin,
-                role,
-                notify,
-                allow_transfer: acl,
-                allow_update: Acl::None,
-                journal_max_diffs: journal,
-                notify_source,
-                transfer_source,
-                overrides: zone_spec.options().overrides(),
-            });
-        }
-        let mut behaviour = spec
-            .options
-            .behaviour(spec.profile)
-            .map_err(|e| SimError::Config(format!("server `{}`: {e}", spec.name)))?;
+            })
+            .collect();
+        let mut behaviour = spec.behaviour.clone();
         behaviour.canary = self.canary;
-        Ok(NodeConfig {
+        NodeConfig {
             name: spec.name.clone(),
-            addresses: spec.addresses().map(|ip| SocketAddr::new(ip, 53)).collect(),
+            addresses: spec.addresses.iter().map(|ip| SocketAddr::new(*ip, 53)).collect(),
             zones,
             behaviour,
-        })
+        }
     }
 
     fn node_seed(&self, index: usize) -> u64 {
@@ -213,17 +169,17 @@ impl Harness {
     }
 
     fn start_server(&mut self, index: usize, now: Time) -> Result<(), SimError> {
-        let config = self.node_config(index)?;
+        let config = self.node_config(index);
         let seed = self.node_seed(index);
         let node = Node::new(config, seed, now)
-            .map_err(|e| SimError::Config(format!("server `{}`: {e}", self.servers[index].name)))?;
+            .map_err(|e| SimError::Config(format!("server `{}`: {e}", self.setup.servers[index].name)))?;
         let server = &mut self.servers[index];
         *server.slot.node.borrow_mut() = Some(node);
         server.up = true;
         // Events emitted by `Node::new` (503, ...) are drained by the next `with`.
         server.slot.with(|_| ());
         let listen: Vec<SocketAddr> =
-            self.loaded.scenario.servers[index].addresses().map(|ip| SocketAddr::new(ip, 53)).collect();
+            self.setup.servers[index].addresses.iter().map(|ip| SocketAddr::new(*ip, 53)).collect();
         let (slot, clock) = (server.slot.clone(), self.clock.clone());
         self.net.spawn(self.hosts[index], async move {
             // Binding the server's own addresses on a fresh host (or a freed port) cannot fail;
@@ -239,11 +195,12 @@ impl Harness {
     /// closes a dead process's sockets), the machine stays up, so its DNS port now answers RST
     /// and ICMP port unreachable. What survives is what a real server keeps on disk.
     fn crash_server(&mut self, index: usize) {
+        let spec = &self.setup.servers[index];
         let server = &mut self.servers[index];
         if let Some(node) = server.slot.node.borrow_mut().take() {
-            server.persisted = node.persisted();
-            for (origin, data) in &mut server.primary_data {
-                if let Some(zone) = node.zone(origin) {
+            server.persisted = node.persisted().into_iter().map(|p| (p.origin.clone(), p)).collect();
+            for (held, data) in spec.zones.iter().zip(&mut server.primary_data) {
+                if let (Some(data), Some(zone)) = (data.as_mut(), node.zone(&self.setup.zone(held.zone).name)) {
                     // RFC 2136 §3.5: a primary commits updates to stable storage before answering.
                     *data = zone.clone();
                 }
@@ -261,13 +218,9 @@ impl Harness {
         self.net.free_port(self.hosts[index], 53, now);
         self.start_server(index, now)
     }
-}
 
-/// The addresses a peer reference stands for in an ACL: all of a server's, or the one given.
-fn peer_ips(scenario: &xfrsim_scenario::Scenario, reference: &str) -> Vec<IpAddr> {
-    match scenario.server_index(reference) {
-        Some(i) => scenario.servers[i].addresses().collect(),
-        None => scenario.resolve(reference).map(|a| a.ip()).into_iter().collect(),
+    fn slot(&self, server: ServerId) -> &Rc<NodeSlot> {
+        &self.servers[server.index()].slot
     }
 }
 
@@ -277,8 +230,8 @@ const TICK: Duration = Duration::from_millis(1);
 impl Harness {
     /// Runs the scenario to its end.
     pub(crate) fn run(&mut self) -> Result<(), SimError> {
-        let end = Time::from_duration(self.loaded.scenario.duration);
-        let steps = self.loaded.scenario.expanded_timeline();
+        let end = Time::from_duration(self.setup.duration);
+        let steps = std::mem::take(&mut self.setup.schedule);
         let mut next_step = 0;
         let mut seen_lines = usize::MAX;
         // Set when the last instant left a host runnable or a TCP retransmission clock running:
@@ -306,8 +259,7 @@ impl Harness {
             }
             // 2. Scripted actions (rare: they may touch any server).
             while next_step < steps.len() && Time::from_duration(steps[next_step].at) <= now {
-                let step = steps[next_step].clone();
-                self.apply(&step, now)?;
+                self.apply(&steps[next_step], now)?;
                 next_step += 1;
                 active = true;
                 touched.extend(0..self.servers.len());
@@ -373,7 +325,8 @@ impl Harness {
     /// An ICMP port unreachable reached the server that sent the datagram; returns that server.
     fn port_unreachable(&self, now: Time, unreachable: PortUnreachable) -> Option<usize> {
         let host = self.net.host_of(unreachable.sender)?;
-        let index = self.hosts.iter().position(|h| *h == host)?;
+        // Servers are the first hosts, in order; a closed host sends nothing.
+        let index = Some(host).filter(|h| *h < self.servers.len())?;
         let slot = &self.servers[index].slot;
         slot.with(|n| n.handle_udp_unreachable(now, unreachable.to, unreachable.id))?;
         slot.wake.notify_one();
@@ -385,11 +338,12 @@ impl Harness {
     fn sample(&self, now: Time, servers: BTreeSet<usize>) {
         let mut recording = self.recording.borrow_mut();
         for index in servers {
-            let (server, spec) = (&self.servers[index], &self.loaded.scenario.servers[index]);
-            for zone in &spec.zones {
-                let origin = Name::from_ascii(zone.zone()).expect("validated zone name");
-                let status = server.slot.node.borrow().as_ref().map(|n| n.zone_status(&origin));
-                recording.sample(now, &server.name, zone.zone(), Status::of(status.flatten()));
+            let (server, spec) = (&self.servers[index], &self.setup.servers[index]);
+            let node = server.slot.node.borrow();
+            for held in &spec.zones {
+                let zone = self.setup.zone(held.zone);
+                let status = node.as_ref().and_then(|n| n.zone_status(&zone.name));
+                recording.sample(now, &spec.name, &zone.text, Status::of(status));
             }
         }
     }

@@ -312,7 +312,36 @@ pub fn is_at_or_below(child: &[u8], parent: &[u8]) -> bool {
 /// rightmost, case-insensitively, as octet strings (a missing octet sorts first); a name that
 /// runs out of labels first sorts first.
 pub fn compare_canonical(a: &[u8], b: &[u8]) -> Ordering {
-    sort_key(a).cmp(&sort_key(b))
+    // Without allocating (names are map keys, compared on every lookup): the label starts of
+    // each name, then labels compared from the right, as lower-cased octet strings.
+    let (mut starts_a, mut starts_b) = ([0u8; 128], [0u8; 128]);
+    let (count_a, count_b) = (label_starts(a, &mut starts_a), label_starts(b, &mut starts_b));
+    for (&at_a, &at_b) in starts_a[..count_a].iter().rev().zip(starts_b[..count_b].iter().rev()) {
+        let (la, lb) = (label_at(a, at_a), label_at(b, at_b));
+        let order = la.iter().map(u8::to_ascii_lowercase).cmp(lb.iter().map(u8::to_ascii_lowercase));
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    count_a.cmp(&count_b)
+}
+
+/// The label whose length octet is at `at`.
+fn label_at(wire: &[u8], at: u8) -> &[u8] {
+    let at = usize::from(at);
+    &wire[at + 1..at + 1 + usize::from(wire[at])]
+}
+
+/// The offsets of a wire name's labels (root excluded), at most 127 for a valid name; the
+/// number written.
+fn label_starts(wire: &[u8], starts: &mut [u8; 128]) -> usize {
+    let (mut n, mut at) = (0, 0);
+    while at < wire.len() && wire[at] != 0 && n < starts.len() {
+        starts[n] = at as u8;
+        n += 1;
+        at += 1 + usize::from(wire[at]);
+    }
+    n
 }
 
 /// A byte string whose plain lexicographic order is the canonical name order of RFC 4034
@@ -358,5 +387,35 @@ pub(crate) fn push_sort_key(wire: &[u8], key: &mut Vec<u8>) {
             }
         }
         key.push(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{compare_canonical, sort_key};
+
+    /// Wire names of up to four labels over an alphabet that exercises case folding and the
+    /// octets the sort key escapes (0x00, 0x01).
+    fn wire_name() -> impl Strategy<Value = Vec<u8>> {
+        let octet = prop::sample::select(vec![0u8, 1, 2, b'a', b'A', b'b', b'B', b'z', 0xff]);
+        prop::collection::vec(prop::collection::vec(octet, 1..4), 0..4).prop_map(|labels| {
+            let mut wire = Vec::new();
+            for label in labels {
+                wire.push(label.len() as u8);
+                wire.extend(label);
+            }
+            wire.push(0);
+            wire
+        })
+    }
+
+    proptest! {
+        /// The comparison that allocates nothing orders names exactly as the sort key does.
+        #[test]
+        fn compare_canonical_agrees_with_sort_key(a in wire_name(), b in wire_name()) {
+            prop_assert_eq!(compare_canonical(&a, &b), sort_key(&a).cmp(&sort_key(&b)));
+        }
     }
 }

@@ -10,8 +10,9 @@ use xfrsim_zone::Serial;
 use xfrsim_zone::wire::Message;
 
 use crate::Time;
+use crate::ctx::{Conn, ConnId, Ctx};
 use crate::event::EventKind;
-use crate::node::{Conn, ConnId, Ctx, HeldZone};
+use crate::node::HeldZone;
 use crate::profile::NotifyTransport;
 use crate::wire;
 

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 
-use hickory_proto::rr::Name;
 use xfrsim_zone::wire::{
     CLASS_ANY, CLASS_NONE, MAX_MESSAGE_LEN, MIN_UDP_PAYLOAD, Message, OPCODE_NOTIFY, OPCODE_QUERY, OPCODE_UPDATE,
     RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_NOTZONE, RCODE_NXDOMAIN, RCODE_REFUSED,
@@ -12,22 +11,10 @@ use xfrsim_zone::wire::{
 use xfrsim_zone::{CLASS_IN, Change, Dname, SOA, Serial};
 
 use crate::Time;
+use crate::ctx::{Conn, ConnId, Outgoing};
 use crate::event::EventKind;
-use crate::node::{Conn, ConnId, Node};
+use crate::node::Node;
 use crate::wire::{self, TransferStream};
-
-/// A transfer being sent: encoded one message per `handle_tcp_sent`, so a peer that stops
-/// reading stalls the transfer rather than the node's memory.
-pub(crate) struct Outgoing {
-    stream: TransferStream,
-    zone: Name,
-}
-
-impl Outgoing {
-    pub fn serial(&self) -> Serial {
-        self.stream.serial()
-    }
-}
 
 impl Node {
     /// Answers a request that takes one response message (everything but a TCP transfer).

@@ -21,8 +21,9 @@ use xfrsim_zone::wire::Message;
 use xfrsim_zone::{SOA, Serial, Zone, ZoneHistory};
 
 use crate::Time;
+use crate::ctx::{ConnId, ConnectFailure, Ctx};
 use crate::event::{BadResponse, EventKind, Unreachable};
-use crate::node::{ConnId, ConnectFailure, Ctx, HeldZone};
+use crate::node::HeldZone;
 use crate::profile::{Backoff, Behaviour, MasterOrder, RoundVerdict, SoaQuery};
 use crate::wire::{self, TransferReceiver};
 
@@ -228,10 +229,10 @@ impl HeldZone {
         ctx: &mut Ctx,
         now: Time,
         masters: Vec<SocketAddr>,
-    ) -> Result<(), crate::CommandError> {
+    ) -> Result<(), crate::command::CommandError> {
         let origin = self.origin.clone();
         let Some(sec) = self.secondary.as_mut() else {
-            return Err(crate::CommandError::NotSecondary(origin.to_string()));
+            return Err(crate::command::CommandError::NotSecondary(origin.to_string()));
         };
         sec.masters = masters;
         if sec.masters.is_empty() {
@@ -246,9 +247,9 @@ impl HeldZone {
         Ok(())
     }
 
-    pub(crate) fn refresh_now(&mut self, ctx: &mut Ctx, now: Time) -> Result<(), crate::CommandError> {
+    pub(crate) fn refresh_now(&mut self, ctx: &mut Ctx, now: Time) -> Result<(), crate::command::CommandError> {
         if self.secondary.is_none() {
-            return Err(crate::CommandError::NotSecondary(self.origin.to_string()));
+            return Err(crate::command::CommandError::NotSecondary(self.origin.to_string()));
         }
         if self.sec().round.is_none() {
             self.start_round(ctx, now, None);

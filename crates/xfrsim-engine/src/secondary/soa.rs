@@ -11,8 +11,9 @@ use xfrsim_zone::{SOA, Serial};
 
 use super::{LastAnswer, SoaTimers, Step, StepEnd};
 use crate::Time;
+use crate::ctx::{Conn, Ctx};
 use crate::event::{BadResponse, EventKind, Unreachable};
-use crate::node::{Conn, Ctx, HeldZone};
+use crate::node::HeldZone;
 use crate::profile::EqualSerial;
 
 impl HeldZone {

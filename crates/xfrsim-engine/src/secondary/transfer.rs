@@ -9,8 +9,9 @@ use xfrsim_zone::wire::{Message, TYPE_AXFR, TYPE_IXFR};
 
 use super::{Failure, LastAnswer, Step, StepEnd, receiver};
 use crate::Time;
+use crate::ctx::{Conn, ConnId, Ctx};
 use crate::event::{BadResponse, EventKind, Unreachable};
-use crate::node::{Conn, ConnId, Ctx, HeldZone};
+use crate::node::HeldZone;
 use crate::wire::{self, TransferOutcome, TransferReceiver};
 
 pub(super) struct Transfer {

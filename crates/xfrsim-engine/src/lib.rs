@@ -12,13 +12,14 @@ mod config;
 mod ctx;
 mod event;
 mod node;
-mod notify;
+mod primary;
 mod profile;
 mod rng;
 mod secondary;
-mod serve;
 mod time;
+mod timer;
 pub mod wire;
+mod zone_core;
 
 pub use canary::Canary;
 pub use catalog::Severity;

@@ -1,4 +1,10 @@
-//! The node: one DNS server's zones behind a sans-IO interface.
+//! The node: one DNS server's zones behind a sans-IO interface. This file is the public
+//! surface (construction, the drive contract's inputs and outputs, inspection) and routes
+//! each input to the zone and role it concerns (`zones.rs`); answering requests and the
+//! served TCP connections are `serve.rs`.
+
+mod serve;
+mod zones;
 
 use core::time::Duration;
 use std::collections::{BTreeMap, VecDeque};
@@ -7,15 +13,18 @@ use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 use xfrsim_zone::wire::Message;
-use xfrsim_zone::{Change, Serial, Zone, ZoneDigest, ZoneError, ZoneHistory};
+use xfrsim_zone::{Serial, Zone, ZoneDigest, ZoneHistory};
 
 use crate::Time;
 use crate::command::{Command, CommandError};
-use crate::config::{Acl, ConfigError, NodeConfig, Role};
+use crate::config::{ConfigError, NodeConfig, Role};
 use crate::ctx::{Conn, ConnId, ConnectFailure, Ctx, Transmit};
-use crate::event::{Event, EventKind};
+use crate::event::Event;
+use crate::primary::PrimaryZone;
 use crate::profile::Behaviour;
-use crate::secondary::SecondaryState;
+use crate::secondary::SecondaryZone;
+use crate::zone_core::ZoneCore;
+use zones::HeldZone;
 
 /// What a zone looks like from outside right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,48 +44,12 @@ pub struct PersistedZone {
     pub expire_at: Time,
 }
 
-/// What a connection a zone opened is for.
-enum Opened {
-    Refresh,
-    Notify,
-}
-
-/// One zone held by the node.
-pub(crate) struct HeldZone {
-    pub origin: Name,
-    /// `origin` in wire form, for comparing with names read from messages.
-    pub apex: xfrsim_zone::Dname,
-    /// The version served; `None` when never loaded or expired. Shared with outgoing
-    /// transfers so a version in flight is never mixed with a newer one (RFC 1035 §6.3).
-    pub data: Option<Arc<ZoneHistory>>,
-    pub notify_targets: Vec<SocketAddr>,
-    pub notify_source: Option<IpAddr>,
-    pub transfer_source: Option<IpAddr>,
-    pub allow_transfer: Acl,
-    pub allow_update: Acl,
-    pub journal_max_diffs: usize,
-    /// The node's behaviour with this zone's own settings over it; server-wide rows (quotas,
-    /// network timers, jitter, rcodes) are read from the node's.
-    pub behaviour: Behaviour,
-    pub notifies: BTreeMap<SocketAddr, crate::notify::PendingNotify>,
-    /// `notify-delay`: until then, a new version's NOTIFY waits (`notify_pending`).
-    pub notify_held_until: Option<Time>,
-    pub notify_pending: bool,
-    /// `Some` for a secondary zone; `None` for a primary.
-    pub secondary: Option<SecondaryState>,
-}
-
-impl HeldZone {
-    pub fn serial(&self) -> Option<Serial> {
-        self.data.as_ref().map(|h| h.zone().serial())
-    }
-
-    pub fn next_deadline(&self) -> Option<Time> {
-        let held = self.notify_held_until.filter(|_| self.notify_pending);
-        let notify = self.notifies.values().map(|n| n.next_at).chain(held).min();
-        let secondary = self.secondary.as_ref().and_then(SecondaryState::next_deadline);
-        [notify, secondary].into_iter().flatten().min()
-    }
+/// The zone a client connection was opened for, as the role that opened it.
+enum ClientOf<'a> {
+    /// A secondary's refresh round (SOA over TCP, or a transfer).
+    Refresh(&'a mut SecondaryZone),
+    /// NOTIFY over TCP, for either role.
+    Notify(&'a mut ZoneCore),
 }
 
 /// A DNS server's zone-transfer engine: primaries and secondaries for any number of zones,
@@ -127,7 +100,8 @@ impl Node {
                 .clone()
                 .with(&zone_config.overrides)
                 .map_err(|error| ConfigError::ZoneOption { zone: origin.to_string(), error })?;
-            let (data, secondary) = match zone_config.role {
+            let mut core = ZoneCore::new(origin.clone(), &zone_config, behaviour);
+            let held = match zone_config.role {
                 Role::Primary { zone } => {
                     if *zone.origin() != origin {
                         return Err(ConfigError::OriginMismatch {
@@ -135,36 +109,19 @@ impl Node {
                             loaded: zone.origin().to_string(),
                         });
                     }
-                    (Some(Arc::new(ZoneHistory::new(zone, zone_config.journal_max_diffs))), None)
+                    core.data = Some(Arc::new(ZoneHistory::new(zone, core.journal_max_diffs)));
+                    HeldZone::Primary(PrimaryZone::new(core, zone_config.allow_update))
                 }
-                Role::PrimaryNotLoaded => (None, None),
+                Role::PrimaryNotLoaded => HeldZone::Primary(PrimaryZone::new(core, zone_config.allow_update)),
                 Role::Secondary { masters, restored } => {
-                    let data = restored
-                        .as_ref()
-                        .map(|(zone, _)| Arc::new(ZoneHistory::new(zone.clone(), zone_config.journal_max_diffs)));
-                    let state = SecondaryState::new(masters, restored.as_ref().map(|(z, at)| (z, *at)), &behaviour);
-                    (data, Some(state))
+                    let expire_at = restored.map(|(zone, at)| {
+                        core.data = Some(Arc::new(ZoneHistory::new(zone, core.journal_max_diffs)));
+                        at
+                    });
+                    HeldZone::Secondary(SecondaryZone::new(core, zone_config.transfer_source, masters, expire_at))
                 }
             };
-            let held = HeldZone {
-                apex: xfrsim_zone::Dname::from_hickory(&origin),
-                origin: origin.clone(),
-                data,
-                notify_targets: zone_config.notify,
-                notify_source: zone_config.notify_source,
-                transfer_source: zone_config.transfer_source,
-                allow_transfer: zone_config.allow_transfer,
-                allow_update: zone_config.allow_update,
-                journal_max_diffs: zone_config.journal_max_diffs,
-                behaviour,
-                notifies: BTreeMap::new(),
-                notify_held_until: None,
-                notify_pending: false,
-                secondary: None,
-            };
-            node.zones.insert(origin.clone(), held);
-            let zone = node.zones.get_mut(&origin).expect("just inserted");
-            zone.secondary = secondary;
+            let zone = node.zones.entry(origin).or_insert(held);
             zone.start(&mut node.ctx, now);
         }
         Ok(node)
@@ -218,7 +175,9 @@ impl Node {
     /// it as ECONNREFUSED on the query's connected socket; the simulated network reports it here.
     pub fn handle_udp_unreachable(&mut self, now: Time, to: SocketAddr, id: u16) {
         for zone in self.zones.values_mut() {
-            if zone.on_udp_unreachable(&mut self.ctx, now, to, id) {
+            if let HeldZone::Secondary(zone) = zone
+                && zone.on_udp_unreachable(&mut self.ctx, now, to, id)
+            {
                 break;
             }
         }
@@ -233,8 +192,8 @@ impl Node {
 
     pub fn handle_tcp_connected(&mut self, now: Time, conn: ConnId) {
         match self.client_zone(conn) {
-            Some((zone, ctx, Opened::Refresh)) => zone.on_connected(ctx, now, conn),
-            Some((zone, ctx, Opened::Notify)) => zone.on_notify_connected(ctx, conn),
+            Some((ClientOf::Refresh(zone), ctx)) => zone.on_connected(ctx, now, conn),
+            Some((ClientOf::Notify(zone), ctx)) => zone.on_notify_connected(ctx, conn),
             None => {}
         }
         self.resume_deferred(now);
@@ -242,8 +201,8 @@ impl Node {
 
     pub fn handle_tcp_connect_failed(&mut self, now: Time, conn: ConnId, failure: ConnectFailure) {
         match self.client_zone(conn) {
-            Some((zone, ctx, Opened::Refresh)) => zone.on_connect_failed(ctx, now, conn, failure),
-            Some((zone, ctx, Opened::Notify)) => zone.on_notify_conn_lost(ctx, now, conn),
+            Some((ClientOf::Refresh(zone), ctx)) => zone.on_connect_failed(ctx, now, conn, failure),
+            Some((ClientOf::Notify(zone), ctx)) => zone.on_notify_conn_lost(ctx, now, conn),
             None => {}
         }
         self.resume_deferred(now);
@@ -253,8 +212,8 @@ impl Node {
     pub fn handle_tcp_message(&mut self, now: Time, conn: ConnId, payload: &[u8]) {
         let served = matches!(self.ctx.conns.get(&conn), Some(Conn::Server { .. }));
         match self.client_zone(conn) {
-            Some((zone, ctx, Opened::Refresh)) => zone.on_tcp_message(ctx, now, conn, payload),
-            Some((zone, ctx, Opened::Notify)) => zone.on_notify_tcp_message(ctx, conn, payload),
+            Some((ClientOf::Refresh(zone), ctx)) => zone.on_tcp_message(ctx, now, conn, payload),
+            Some((ClientOf::Notify(zone), ctx)) => zone.on_notify_tcp_message(ctx, conn, payload),
             None if served => self.on_server_message(now, conn, payload.to_vec()),
             None => {}
         }
@@ -270,8 +229,8 @@ impl Node {
     pub fn handle_tcp_closed(&mut self, now: Time, conn: ConnId) {
         let served = matches!(self.ctx.conns.get(&conn), Some(Conn::Server { .. }));
         match self.client_zone(conn) {
-            Some((zone, ctx, Opened::Refresh)) => zone.on_closed(ctx, now, conn),
-            Some((zone, ctx, Opened::Notify)) => zone.on_notify_conn_lost(ctx, now, conn),
+            Some((ClientOf::Refresh(zone), ctx)) => zone.on_closed(ctx, now, conn),
+            Some((ClientOf::Notify(zone), ctx)) => zone.on_notify_conn_lost(ctx, now, conn),
             None if served => self.on_server_closed(now, conn),
             None => {}
         }
@@ -306,7 +265,7 @@ impl Node {
         }
         let waiting: Vec<Name> = self.ctx.deferred.drain(..).collect();
         for origin in waiting {
-            if let Some(zone) = self.zones.get_mut(&origin) {
+            if let Some(HeldZone::Secondary(zone)) = self.zones.get_mut(&origin) {
                 zone.resume_transfer(&mut self.ctx, now);
             }
         }
@@ -323,13 +282,29 @@ impl Node {
         let Some(zone) = self.zones.get_mut(&origin) else {
             return Err(CommandError::UnknownZone(origin.to_string()));
         };
-        let result = match command {
-            Command::Update { changes, .. } => zone.apply_update(&mut self.ctx, now, &changes).map(|_| ()),
-            Command::Reload { zone: data } => zone.reload(&mut self.ctx, now, *data),
-            Command::SetMasters { masters, .. } => zone.set_masters(&mut self.ctx, now, masters),
-            Command::Refresh { .. } => zone.refresh_now(&mut self.ctx, now),
-            Command::SetAllowTransfer { acl, .. } => {
-                zone.allow_transfer = acl;
+        let ctx = &mut self.ctx;
+        let result = match (command, zone) {
+            (Command::Update { changes, .. }, HeldZone::Primary(zone)) => zone.apply_update(ctx, now, &changes),
+            (Command::Reload { zone: data }, HeldZone::Primary(zone)) => {
+                zone.reload(ctx, now, *data);
+                Ok(())
+            }
+            (Command::Update { .. } | Command::Reload { .. }, HeldZone::Secondary(_)) => {
+                Err(CommandError::NotPrimary(origin.to_string()))
+            }
+            (Command::SetMasters { masters, .. }, HeldZone::Secondary(zone)) => {
+                zone.set_masters(ctx, now, masters);
+                Ok(())
+            }
+            (Command::Refresh { .. }, HeldZone::Secondary(zone)) => {
+                zone.refresh_now(ctx, now);
+                Ok(())
+            }
+            (Command::SetMasters { .. } | Command::Refresh { .. }, HeldZone::Primary(_)) => {
+                Err(CommandError::NotSecondary(origin.to_string()))
+            }
+            (Command::SetAllowTransfer { acl, .. }, zone) => {
+                zone.core_mut().allow_transfer = acl;
                 Ok(())
             }
         };
@@ -386,24 +361,26 @@ impl Node {
 
     pub fn zone_status(&self, origin: &Name) -> Option<ZoneStatus> {
         let zone = self.zones.get(origin)?;
-        Some(match &zone.data {
+        Some(match &zone.core().data {
             Some(history) => ZoneStatus::Serving { serial: history.zone().serial(), digest: history.zone().digest() },
-            None => ZoneStatus::NotServing { expired: zone.secondary.as_ref().is_some_and(|s| s.expired) },
+            None => ZoneStatus::NotServing { expired: zone.secondary().is_some_and(|s| s.expired) },
         })
     }
 
     /// The served copy of a zone, if any.
     pub fn zone(&self, origin: &Name) -> Option<&Zone> {
-        self.zones.get(origin)?.data.as_deref().map(ZoneHistory::zone)
+        self.zones.get(origin)?.core().data.as_deref().map(ZoneHistory::zone)
     }
 
     /// What survives a crash: every secondary copy with its expire time.
     pub fn persisted(&self) -> Vec<PersistedZone> {
         self.zones
             .values()
+            .filter_map(HeldZone::secondary)
             .filter_map(|z| {
-                let expire_at = z.secondary.as_ref()?.expire_at?;
-                Some(PersistedZone { origin: z.origin.clone(), zone: z.data.as_deref()?.zone().clone(), expire_at })
+                let expire_at = z.expire_at()?;
+                let zone = z.core.data.as_deref()?.zone().clone();
+                Some(PersistedZone { origin: z.core.origin.clone(), zone, expire_at })
             })
             .collect()
     }
@@ -413,18 +390,22 @@ impl Node {
     /// disk stores `expire_at - expire` as the file's modification time, so that the next start
     /// computes the same expiry from it (BIND zone.c `setmodtime`).
     pub fn expiry(&self, origin: &Name) -> Option<(Time, Duration)> {
-        self.zones.get(origin)?.secondary.as_ref()?.expiry()
+        self.zones.get(origin)?.secondary()?.expiry()
     }
 
-    /// Splits the node into the zone owning client connection `conn`, the shared context, and
-    /// what the connection was opened for.
-    fn client_zone(&mut self, conn: ConnId) -> Option<(&mut HeldZone, &mut Ctx, Opened)> {
-        let (zone, opened) = match self.ctx.conns.get(&conn)? {
-            Conn::Client { zone } => (zone, Opened::Refresh),
-            Conn::Notify { zone } => (zone, Opened::Notify),
+    /// Splits the node into the zone owning client connection `conn`, as the role that opened
+    /// it, and the shared context.
+    fn client_zone(&mut self, conn: ConnId) -> Option<(ClientOf<'_>, &mut Ctx)> {
+        let client = match self.ctx.conns.get(&conn)? {
+            Conn::Client { zone } => match self.zones.get_mut(zone)? {
+                HeldZone::Secondary(zone) => ClientOf::Refresh(zone),
+                // Only a secondary's refresh round opens client connections.
+                HeldZone::Primary(_) => return None,
+            },
+            Conn::Notify { zone } => ClientOf::Notify(self.zones.get_mut(zone)?.core_mut()),
             Conn::Server { .. } => return None,
         };
-        Some((self.zones.get_mut(zone)?, &mut self.ctx, opened))
+        Some((client, &mut self.ctx))
     }
 
     fn on_udp_response(&mut self, now: Time, from: SocketAddr, message: &Message) {
@@ -439,56 +420,5 @@ impl Node {
     /// The zone a query name falls in: the longest held origin that encloses it.
     pub(crate) fn zone_for(&self, qname: &Name) -> Option<&Name> {
         self.zones.keys().filter(|origin| origin.zone_of(qname)).max_by_key(|origin| origin.num_labels())
-    }
-}
-
-impl HeldZone {
-    fn start(&mut self, ctx: &mut Ctx, now: Time) {
-        match self.secondary.is_some() {
-            true => self.start_secondary(ctx, now),
-            // RFC 1996 §4.2: notifying every zone's set at startup is reasonable.
-            false => self.notify_all(ctx, now),
-        }
-    }
-
-    fn apply_update(&mut self, ctx: &mut Ctx, now: Time, changes: &[Change]) -> Result<Option<Serial>, CommandError> {
-        if self.secondary.is_some() {
-            return Err(CommandError::NotPrimary(self.origin.to_string()));
-        }
-        let Some(data) = self.data.as_mut() else {
-            // A primary whose file did not load has nothing to update yet.
-            return Err(CommandError::NotLoaded(self.origin.to_string()));
-        };
-        let history = Arc::make_mut(data);
-        match history.update(changes)? {
-            xfrsim_zone::UpdateOutcome::Unchanged => Ok(None),
-            xfrsim_zone::UpdateOutcome::Committed { serial } => {
-                ctx.emit(now, Some(&self.origin), EventKind::DynamicUpdate { serial });
-                self.notify_all(ctx, now);
-                Ok(Some(serial))
-            }
-        }
-    }
-
-    pub(crate) fn update_from_wire(&mut self, ctx: &mut Ctx, now: Time, changes: &[Change]) -> Result<(), ZoneError> {
-        match self.apply_update(ctx, now, changes) {
-            Ok(_) => Ok(()),
-            Err(CommandError::Update(e)) => Err(e),
-            Err(other) => unreachable!("wire updates are only routed to loaded primary zones: {other}"),
-        }
-    }
-
-    fn reload(&mut self, ctx: &mut Ctx, now: Time, zone: Zone) -> Result<(), CommandError> {
-        if self.secondary.is_some() {
-            return Err(CommandError::NotPrimary(self.origin.to_string()));
-        }
-        let serial = zone.serial();
-        match self.data.as_mut() {
-            Some(history) => Arc::make_mut(history).replace(zone),
-            None => self.data = Some(Arc::new(ZoneHistory::new(zone, self.journal_max_diffs))),
-        }
-        ctx.emit(now, Some(&self.origin), EventKind::ZoneReloaded { serial });
-        self.notify_all(ctx, now);
-        Ok(())
     }
 }

@@ -7,16 +7,19 @@
 
 mod canary;
 pub mod catalog;
+mod command;
 mod config;
+mod ctx;
 mod event;
 mod node;
-mod notify;
+mod primary;
 mod profile;
 mod rng;
 mod secondary;
-mod serve;
 mod time;
+mod timer;
 pub mod wire;
+mod zone_core;
 
 pub use canary::Canary;
 pub use catalog::Severity;
@@ -24,7 +27,9 @@ pub use catalog::{EventInfo, ParamInfo, ParamKind, catalog_params, find_event};
 pub use config::{Acl, ConfigError, NodeConfig, Prefix, Role, ZoneConfig};
 pub use event::{BadResponse, CATALOG, Event, EventKind, Unreachable};
 
-pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
+pub use command::{Command, CommandError};
+pub use ctx::{ConnId, ConnectFailure, Transmit};
+pub use node::{Node, PersistedZone, ZoneStatus};
 pub use profile::{
     Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, Overrides, Profile,
     ProfileError, RoundVerdict, SoaQuery, TcpClients, Timeouts,

@@ -1,6 +1,9 @@
 //! Behaviour profiles: where BIND 9, Knot DNS and NSD differ, in one table.
 //!
-//! The state machines (`secondary`, `notify`, `serve`) never ask which server they are; they
+//! Long because it is that table: one row per difference with its source, and the options
+//! that override each row. Splitting it would scatter the comparison it exists to make.
+//!
+//! The state machines (`primary/`, `secondary/`, `node/`) never ask which server they are; they
 //! read a [`Behaviour`] row. Each row below names the server's source file and function, or
 //! its manual, where the value was read (BIND 9.18/9.20 `isc-projects/bind9`, Knot DNS 3.x
 //! `CZ-NIC/knot`, NSD 4.x `NLnetLabs/nsd`). docs/scenarios.md has the same table for users.

@@ -5,31 +5,32 @@ use core::time::Duration;
 use std::net::SocketAddr;
 
 use xfrsim_zone::wire::{
-    Message, OPCODE_NOTIFY, OPCODE_QUERY, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL,
+    Message, OPCODE_QUERY, RCODE_FORMERR, RCODE_NOERROR, RCODE_NOTIMP, RCODE_REFUSED, RCODE_SERVFAIL,
 };
 use xfrsim_zone::{SOA, Serial};
 
-use super::{LastAnswer, SoaTimers, Step, StepEnd};
+use super::{LastAnswer, SecondaryZone, SoaTimers, Step, StepEnd};
 use crate::Time;
+use crate::ctx::{Conn, Ctx};
 use crate::event::{BadResponse, EventKind, Unreachable};
-use crate::node::{Conn, Ctx, HeldZone};
 use crate::profile::EqualSerial;
+use crate::timer::TimerName;
 
-impl HeldZone {
+impl SecondaryZone {
     /// Asks `master` for the SOA over UDP, with EDNS (and its EXPIRE option) or without.
     pub(super) fn soa_over_udp(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, edns: bool) {
         let id = ctx.rng.next_id();
-        let query = crate::wire::query_asking_expire(id, &self.origin, SOA, edns);
+        let query = crate::wire::query_asking_expire(id, &self.core.origin, SOA, edns);
         ctx.send_query(self.transfer_source, master, id, query);
-        let deadline = now + ctx.behaviour.timeouts.udp_query;
-        self.sec().round_mut().step = Step::SoaUdp { id, sends: 1, deadline, edns };
+        self.enter_step(Step::SoaUdp { id, sends: 1, edns });
+        self.core.timers.set(TimerName::SoaQuery, now + ctx.behaviour.timeouts.udp_query);
     }
 
     pub(super) fn soa_over_tcp(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr) {
-        let conn = ctx.connect(self.transfer_source, master, Conn::Client { zone: self.origin.clone() });
+        let conn = ctx.connect(self.transfer_source, master, Conn::Client { zone: self.core.origin.clone() });
         let id = ctx.rng.next_id();
-        let deadline = now + ctx.behaviour.timeouts.tcp_connect;
-        self.sec().round_mut().step = Step::SoaTcp { conn, id, deadline };
+        self.enter_step(Step::SoaTcp { conn, id });
+        self.core.timers.set(TimerName::Connect, now + ctx.behaviour.timeouts.tcp_connect);
     }
 
     /// The SOA query to the current master was answered by ICMP port unreachable: nothing
@@ -37,13 +38,12 @@ impl HeldZone {
     /// ...: connection refused" and moves to the next primary without trying TCP. True if it
     /// was ours.
     pub(crate) fn on_udp_unreachable(&mut self, ctx: &mut Ctx, now: Time, to: SocketAddr, id: u16) -> bool {
-        let Some(sec) = self.secondary.as_ref() else { return false };
-        let ours = sec.current_master() == Some(to)
-            && matches!(sec.round.as_ref().map(|r| &r.step), Some(Step::SoaUdp { id: sent, .. }) if *sent == id);
+        let ours = self.current_master() == Some(to)
+            && matches!(self.round.as_ref().map(|r| &r.step), Some(Step::SoaUdp { id: sent, .. }) if *sent == id);
         if !ours {
             return false;
         }
-        let origin = self.origin.clone();
+        let origin = self.core.origin.clone();
         ctx.emit(
             now,
             Some(&origin),
@@ -55,12 +55,8 @@ impl HeldZone {
 
     /// A UDP response: ours if it answers the SOA query in flight (same master, id, question).
     pub(crate) fn on_udp_response(&mut self, ctx: &mut Ctx, now: Time, from: SocketAddr, message: &Message) -> bool {
-        if message.opcode() == OPCODE_NOTIFY {
-            return self.on_notify_response(ctx, from, message);
-        }
-        let Some(sec) = self.secondary.as_ref() else { return false };
-        let Some(Step::SoaUdp { id, .. }) = sec.round.as_ref().map(|r| &r.step) else { return false };
-        if sec.current_master() != Some(from) || message.id != *id || !self.echoes_soa_question(message) {
+        let Some(Step::SoaUdp { id, .. }) = self.round.as_ref().map(|r| &r.step) else { return false };
+        if self.current_master() != Some(from) || message.id != *id || !self.echoes_soa_question(message) {
             return false;
         }
         if message.is_truncated() {
@@ -74,23 +70,23 @@ impl HeldZone {
 
     pub(super) fn echoes_soa_question(&self, message: &Message) -> bool {
         message.opcode() == OPCODE_QUERY
-            && matches!(message.questions.as_slice(), [q] if q.name == self.apex && q.qtype == SOA)
+            && matches!(message.questions.as_slice(), [q] if q.name == self.core.apex && q.qtype == SOA)
     }
 
     /// Decides on an SOA answer from `master` (BIND zone.c `refresh_callback`; Knot refresh.c
     /// `soa_query_consume`).
     pub(super) fn on_soa_answer(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, message: &Message) {
-        let origin = self.origin.clone();
+        let origin = self.core.origin.clone();
         let rcode = message.rcode();
-        let with_edns = matches!(self.sec().round_mut().step, Step::SoaUdp { edns: true, .. });
+        let with_edns = matches!(self.round_mut().step, Step::SoaUdp { edns: true, .. });
         let edns_suspect = rcode == u16::from(RCODE_SERVFAIL)
             || rcode == u16::from(RCODE_NOTIMP)
             || (rcode == u16::from(RCODE_FORMERR) && message.edns_payload.is_none());
-        if with_edns && edns_suspect && self.behaviour.soa_retry_without_edns {
+        if with_edns && edns_suspect && self.core.behaviour.soa_retry_without_edns {
             // BIND zone.c `refresh_callback`: "refresh: rcode (...) retrying without EDNS".
             return self.soa_over_udp(ctx, now, master, false);
         }
-        if rcode == u16::from(RCODE_REFUSED) && self.behaviour.refused_soa_tries_transfer {
+        if rcode == u16::from(RCODE_REFUSED) && self.core.behaviour.refused_soa_tries_transfer {
             // BIND: "perhaps AXFR/IXFR is allowed even if SOA queries aren't" — try a transfer.
             self.start_transfer(ctx, now, master);
             return;
@@ -105,7 +101,7 @@ impl HeldZone {
         let soas: Vec<Serial> = message
             .answers
             .iter()
-            .filter(|r| r.rtype == SOA && message.owner_is(r, &self.apex))
+            .filter(|r| r.rtype == SOA && message.owner_is(r, &self.core.apex))
             .filter_map(|r| message.soa_serial(r).map(Serial))
             .collect();
         let theirs = match (bad, soas.as_slice()) {
@@ -119,14 +115,14 @@ impl HeldZone {
                 return self.master_failed(ctx, now);
             }
         };
-        match self.serial() {
+        match self.core.serial() {
             // No copy (never loaded, or expired): any serial is taken (RFC 1034 §4.3.5; after
             // expiry even a lower one, as BIND, Knot and NSD `zone_expire_serial` do).
             None => {
                 ctx.emit(now, Some(&origin), EventKind::ZoneTransferInProgress { serial: theirs, master });
                 self.start_transfer(ctx, now, master);
             }
-            Some(ours) if self.behaviour.is_newer(theirs, ours) => {
+            Some(ours) if self.core.behaviour.is_newer(theirs, ours) => {
                 ctx.emit(now, Some(&origin), EventKind::ZoneTransferInProgress { serial: theirs, master });
                 self.start_transfer(ctx, now, master);
             }
@@ -135,7 +131,7 @@ impl HeldZone {
                 self.master_equal(ctx, now, master, message.edns_expire);
             }
             Some(ours) => {
-                if !self.behaviour.multi_master {
+                if !self.core.behaviour.multi_master {
                     ctx.emit(now, Some(&origin), EventKind::ZoneNewerThanServerVersion { ours, theirs, master });
                 }
                 self.master_older(ctx, now);
@@ -147,11 +143,11 @@ impl HeldZone {
     /// `refresh_callback`: `DNS_REMOTE_MARKOK`, refreshtime and expiretime set at once).
     pub(super) fn master_equal(&mut self, ctx: &mut Ctx, now: Time, master: SocketAddr, edns_expire: Option<u32>) {
         // The planted bug `keep-expire-on-equal-serial` skips this.
-        if self.behaviour.canary != Some(crate::Canary::KeepExpireOnEqualSerial) {
+        if self.core.behaviour.canary != Some(crate::Canary::KeepExpireOnEqualSerial) {
             self.extend_expire(now, edns_expire, true);
         }
-        let equal_serial = self.behaviour.equal_serial;
-        let round = self.sec().round_mut();
+        let equal_serial = self.core.behaviour.equal_serial;
+        let round = self.round_mut();
         round.in_sync_at = Some(now);
         round.last = LastAnswer::Equal;
         let from_notifier = round.notifier == Some(master);
@@ -167,8 +163,8 @@ impl HeldZone {
     /// The master is behind us: no transfer, on to the next (BIND "< ours"; Knot "remote is
     /// outdated", which ends the round when the notifier says it; NSD "ignoring old serial").
     pub(super) fn master_older(&mut self, ctx: &mut Ctx, now: Time) {
-        let equal_serial = self.behaviour.equal_serial;
-        let round = self.sec().round_mut();
+        let equal_serial = self.core.behaviour.equal_serial;
+        let round = self.round_mut();
         round.last = LastAnswer::Older;
         let master = round.order.get(round.index).copied();
         let from_notifier = round.notifier.is_some() && round.notifier == master;
@@ -188,21 +184,20 @@ impl HeldZone {
     /// after a transfer too where the profile says so, unless the SOA's EXPIRE changed (BIND
     /// `dns__zone_xfrdone`: `oldexpire != zone->expire` or later).
     pub(super) fn extend_expire(&mut self, now: Time, edns_expire: Option<u32>, in_sync: bool) {
-        let (honour, floor) = (self.behaviour.request_expire, self.behaviour.edns_expire_min_secs);
-        let transfer_only_later = self.behaviour.transfer_expire_only_later;
-        let timers = self.data.as_ref().map(|h| SoaTimers::of(h.zone(), &self.behaviour));
-        let sec = self.sec();
-        let old_expire = sec.timers.map(|t| t.expire);
+        let (honour, floor) = (self.core.behaviour.request_expire, self.core.behaviour.edns_expire_min_secs);
+        let transfer_only_later = self.core.behaviour.transfer_expire_only_later;
+        let timers = self.core.data.as_ref().map(|h| SoaTimers::of(h.zone(), &self.core.behaviour));
+        let old_expire = self.soa_timers.map(|t| t.expire);
         if let Some(t) = timers {
-            sec.timers = Some(t);
+            self.soa_timers = Some(t);
         }
-        let Some(t) = sec.timers else { return };
+        let Some(t) = self.soa_timers else { return };
         let only_later = in_sync || (transfer_only_later && old_expire == Some(t.expire));
         let option = edns_expire.filter(|_| honour).filter(|&v| v >= floor).map(|v| Duration::from_secs(u64::from(v)));
         let expire = option.map_or(t.expire, |o| o.min(t.expire));
         let at = now + expire;
-        if !only_later || sec.expire_at.is_none_or(|current| at > current) {
-            sec.expire_at = Some(at);
+        if !only_later || self.expire_at().is_none_or(|current| at > current) {
+            self.core.timers.set(TimerName::Expire, at);
         }
     }
 }

@@ -6,30 +6,30 @@
 
 use std::net::SocketAddr;
 
-use xfrsim_zone::Serial;
 use xfrsim_zone::wire::Message;
 
 use crate::Time;
+use crate::ctx::{Conn, ConnId, Ctx};
 use crate::event::EventKind;
-use crate::node::{Conn, ConnId, Ctx, HeldZone};
 use crate::profile::NotifyTransport;
+use crate::timer::TimerName;
 use crate::wire;
+use crate::zone_core::{PendingNotify, ZoneCore};
 
-pub(crate) struct PendingNotify {
-    id: u16,
-    serial: Serial,
-    /// Datagrams sent so far, the first included.
-    sends: u32,
-    /// The TCP try, once the datagrams went unanswered.
-    tcp: Option<ConnId>,
-    pub next_at: Time,
-}
+impl ZoneCore {
+    /// Keeps the `NotifyRetransmit` timer at the earliest target's next try; called after
+    /// every change to `notifies`.
+    fn rearm_notify_retransmit(&mut self) {
+        let earliest = self.notifies.values().map(|n| n.next_at).min();
+        self.timers.set_or_stop(TimerName::NotifyRetransmit, earliest);
+    }
 
-impl HeldZone {
     /// A new version exists: notify now, or when `notify_delay` since the last NOTIFY is over.
     pub(crate) fn notify_all(&mut self, ctx: &mut Ctx, now: Time) {
-        if self.notify_held_until.is_some_and(|until| now < until) {
-            self.notify_pending = true;
+        let delay = self.behaviour.notify_delay;
+        if let Some(until) = self.last_notify_at.map(|at| at + delay).filter(|until| now < *until) {
+            // Held: one NOTIFY for the newest version when the delay is over.
+            self.timers.set(TimerName::NotifyDelay, until);
             return;
         }
         self.send_notifies(ctx, now);
@@ -38,12 +38,11 @@ impl HeldZone {
     /// Notifies every target of the current version. A NOTIFY still outstanding for an older
     /// version is superseded (RFC 1996 §4.6: only the latest matters).
     fn send_notifies(&mut self, ctx: &mut Ctx, now: Time) {
-        self.notify_pending = false;
+        self.timers.stop(TimerName::NotifyDelay);
         let Some(history) = self.data.as_ref() else { return };
         let soa = history.zone().soa_record().clone();
         let serial = history.zone().serial();
-        let delay = self.behaviour.notify_delay;
-        self.notify_held_until = (!delay.is_zero()).then(|| now + delay);
+        self.last_notify_at = Some(now);
         for target in self.notify_targets.clone() {
             if ctx.is_own_address(target) {
                 continue;
@@ -65,6 +64,7 @@ impl HeldZone {
             };
             self.notifies.insert(target, pending);
         }
+        self.rearm_notify_retransmit();
     }
 
     /// Opens a TCP connection for a NOTIFY; returns it and the deadline of the try.
@@ -74,9 +74,13 @@ impl HeldZone {
         (conn, deadline)
     }
 
+    /// Runs NOTIFY out's timers due at `now`: the held NOTIFY, then the targets' retries.
     pub(crate) fn notify_timeouts(&mut self, ctx: &mut Ctx, now: Time) {
-        if self.notify_pending && self.notify_held_until.is_some_and(|until| until <= now) {
+        if self.fire(TimerName::NotifyDelay, now, &ctx.name) {
             self.send_notifies(ctx, now);
+        }
+        if !self.fire(TimerName::NotifyRetransmit, now, &ctx.name) {
+            return;
         }
         let due: Vec<SocketAddr> = self.notifies.iter().filter(|(_, n)| n.next_at <= now).map(|(t, _)| *t).collect();
         let soa = self.data.as_ref().map(|h| h.zone().soa_record().clone());
@@ -111,6 +115,7 @@ impl HeldZone {
                 }
             }
         }
+        self.rearm_notify_retransmit();
     }
 
     /// A try went unanswered. Over UDP the NOTIFY is given up; Knot tries again after the
@@ -153,6 +158,7 @@ impl HeldZone {
             // Already forgotten by the context: not closed again.
             self.notifies.get_mut(&target).expect("found above").tcp = None;
             self.notify_failed(ctx, now, target);
+            self.rearm_notify_retransmit();
         }
     }
 
@@ -164,6 +170,7 @@ impl HeldZone {
         if Message::parse(payload).is_ok_and(|m| m.is_response() && m.id == self.notifies[&target].id) {
             self.notifies.remove(&target);
             ctx.close(conn);
+            self.rearm_notify_retransmit();
         }
     }
 
@@ -180,6 +187,7 @@ impl HeldZone {
                 if let Some(PendingNotify { tcp: Some(conn), .. }) = self.notifies.remove(&target) {
                     ctx.close(conn);
                 }
+                self.rearm_notify_retransmit();
                 true
             }
             None => false,

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use xfrsim_engine::EventInfo;
 use xfrsim_engine::catalog::EVENTS;
+use xfrsim_engine::{Emitter, EventInfo};
 
 fn id_text(info: &EventInfo) -> String {
     info.windows_id.map_or_else(|| "-".to_string(), |id| id.to_string())
@@ -38,40 +38,25 @@ pub fn lookup(query: &str) -> Result<&'static EventInfo> {
     }
 }
 
+/// `; did you mean 6523 DNS_EVENT_...?` (the name alone for an `XFRSIM_` event) for the event
+/// the catalog suggests, or nothing.
 fn did_you_mean(query: &str) -> String {
-    let query = query.trim().to_ascii_uppercase();
-    let distance = |info: &EventInfo| {
-        let id = id_text(info);
-        let short = info.name.strip_prefix("DNS_EVENT_").unwrap_or(info.name);
-        [edit_distance(&query, &id), edit_distance(&query, info.name), edit_distance(&query, short)]
-            .into_iter()
-            .min()
-            .unwrap_or(usize::MAX)
-    };
-    // The first of the closest, in catalog order, so the suggestion is the same on every run.
-    let best = EVENTS.iter().min_by_key(|info| distance(info));
-    match best {
-        Some(info) if distance(info) <= query.len().div_ceil(3).max(1) => {
-            format!("; did you mean {} {}?", id_text(info), info.name)
-        }
-        _ => String::new(),
+    match xfrsim_engine::suggest_event(query) {
+        Some(info) => match info.windows_id {
+            Some(id) => format!("; did you mean {id} {}?", info.name),
+            None => format!("; did you mean {}?", info.name),
+        },
+        None => String::new(),
     }
 }
 
-/// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
-        }
+/// Who emits an event, in words.
+fn emitted_by_text(emitter: Emitter) -> &'static str {
+    match emitter {
+        Emitter::Secondary => "a server holding the zone as a secondary",
+        Emitter::Primary => "a server holding the zone as its primary",
+        Emitter::Any => "a server in either role",
     }
-    row[b.len()]
 }
 
 /// One event as `events ID` prints it.
@@ -86,6 +71,7 @@ fn detail(info: &EventInfo) -> String {
     for param in info.params {
         let _ = writeln!(out, "  {:<10} {}", param.name, param.meaning);
     }
+    let _ = writeln!(out, "emitted by:\n  {}", emitted_by_text(info.emitted_by));
     let _ = writeln!(out, "when xfrsim emits it:\n  {}", info.fires);
     let _ = writeln!(out, "BIND 9:\n  {}", info.bind);
     let _ = writeln!(out, "Knot DNS:\n  {}", info.knot);
@@ -100,17 +86,21 @@ pub fn markdown() -> String {
          Every event an xfrsim node reports: the Windows DNS Server event ID and symbolic name where \
          Windows has one (`XFRSIM_` names are xfrsim's own), the severity, what it means, its \
          parameters as timeline lines print them, when xfrsim emits it, and what BIND 9 and Knot DNS \
-         log in the same situation. In scenarios, `event:` takes the ID or the name; \
-         `cargo xtask events 6523` prints one event.\n\n| ID | name | severity | meaning |\n|---|---|---|---|\n",
+         log in the same situation. In scenarios, `event:` takes the ID or the name, in any case, with \
+         or without its `DNS_EVENT_` or `XFRSIM_` prefix (`6523`, `xfr_master_unavailable`), and \
+         the scenario loader refuses an event the server's role for the zone never emits; \
+         `cargo xtask events 6523` prints one event.\n\n| ID | name | severity | emitted by | meaning |\n\
+         |---|---|---|---|---|\n",
     );
     for info in EVENTS {
         let _ = writeln!(
             out,
-            "| {} | [`{}`](#{}) | {} | {} |",
+            "| {} | [`{}`](#{}) | {} | {} | {} |",
             id_text(info),
             info.name,
             anchor(info),
             info.severity,
+            info.emitted_by,
             info.message
         );
     }
@@ -126,6 +116,7 @@ pub fn markdown() -> String {
             }
             out.push('\n');
         }
+        let _ = writeln!(out, "Emitted by: {}.\n", emitted_by_text(info.emitted_by));
         let _ = writeln!(out, "When: {}\n", info.fires);
         let _ = writeln!(out, "- BIND 9: {}", log_line(info.bind));
         let _ = writeln!(out, "- Knot DNS: {}", log_line(info.knot));

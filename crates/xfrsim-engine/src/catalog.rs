@@ -1,9 +1,9 @@
 //! The event catalog as data: for every event a node emits, its Windows ID and symbolic name,
-//! severity, what it means in our own words, its parameters, when xfrsim emits it, and the log
-//! lines BIND 9 and Knot DNS print for the same situation (see `shared/reference`,
-//! zone-transfer-events.md, tables 1, 2 and 5). One table, read by `cargo xtask events`,
-//! `docs/events.md` (generated from it) and the scenario loader; `EventKind` maps each variant
-//! onto its row, and a test keeps the two in step.
+//! severity, which role of a zone emits it, what it means in our own words, its parameters,
+//! when xfrsim emits it, and the log lines BIND 9 and Knot DNS print for the same situation.
+//! One table, read by `cargo xtask events`, `docs/events.md` (generated from it) and the
+//! scenario loader; `EventKind` maps each variant onto its row, and a test keeps the two in
+//! step. [`find_event`] is the one way a user's text (an ID, a name) becomes a row.
 
 use core::fmt;
 
@@ -51,6 +51,35 @@ pub enum ParamKind {
     Text,
 }
 
+/// Which side of a zone can emit an event: what the scenario loader checks an expectation's
+/// server against, so that an expectation of an event its server can never emit (which would
+/// pass vacuously under `count: Never`) is refused when the file loads.
+///
+/// Read from the engine's emit sites: refreshing, transferring in, expiring and taking NOTIFY
+/// live in `secondary/` (and `serve.rs` takes a NOTIFY only for a secondary zone: a primary
+/// acknowledges it silently); dynamic updates and reloads (`node.rs`) are refused on a
+/// secondary zone. Serving transfers (`serve.rs`) and sending NOTIFY (`notify.rs`) happen in
+/// both roles, since a secondary serves and notifies its own secondaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Emitter {
+    /// Only a server holding the zone as a secondary.
+    Secondary,
+    /// Only a server holding the zone as its primary.
+    Primary,
+    /// A server in either role, or node-wide (no zone: an undecodable message).
+    Any,
+}
+
+impl fmt::Display for Emitter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Emitter::Secondary => "secondary",
+            Emitter::Primary => "primary",
+            Emitter::Any => "any",
+        })
+    }
+}
+
 /// One row of the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventInfo {
@@ -58,6 +87,8 @@ pub struct EventInfo {
     pub windows_id: Option<u16>,
     pub name: &'static str,
     pub severity: Severity,
+    /// Which role of the zone emits it.
+    pub emitted_by: Emitter,
     /// What happened, in a sentence.
     pub message: &'static str,
     /// The parameters, in the order timelines print them.
@@ -85,6 +116,7 @@ const REASON_BAD: ParamInfo = p(
     "why the answer was unusable: an rcode (`rcode Refused`), or a fault in the message or the stream",
 );
 
+use Emitter::{Any, Primary, Secondary};
 use ParamKind::{Address, Client, Number, Peer, Text};
 use Severity::{Error, Info, Warning};
 
@@ -94,6 +126,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(503),
         name: "DNS_EVENT_SECONDARY_REQUIRES_MASTERS",
         severity: Error,
+        emitted_by: Secondary,
         message: "A secondary zone is configured without any master to transfer it from.",
         params: &[],
         fires: "When a node starts with a secondary zone whose master list is empty; the zone never loads.",
@@ -104,6 +137,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(5501),
         name: "DNS_EVENT_BAD_PACKET_LENGTH",
         severity: Warning,
+        emitted_by: Any,
         message: "A message from a peer could not be decoded and was dropped.",
         params: &[p(Client, "peer", "the address and port it came from")],
         fires: "When a datagram or TCP message does not parse as DNS; at most once a minute per source \
@@ -115,6 +149,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6000),
         name: "DNS_EVENT_ZONEXFR_START",
         severity: Info,
+        emitted_by: Any,
         message: "This server began sending the zone to a secondary.",
         params: &[SERIAL, SECONDARY, KIND],
         fires: "On a primary (or a secondary serving others) when an AXFR or IXFR request is accepted.",
@@ -125,6 +160,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6001),
         name: "DNS_EVENT_ZONEXFR_SUCCESSFUL",
         severity: Info,
+        emitted_by: Any,
         message: "An outgoing transfer was sent completely.",
         params: &[SERIAL, SECONDARY, p(Number, "records", "how many records the transfer carried")],
         fires: "When the last message of an outgoing transfer has been written to the connection.",
@@ -135,6 +171,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6002),
         name: "DNS_EVENT_ZONEXFR_ABORTED",
         severity: Info,
+        emitted_by: Any,
         message: "A secondary went away before the outgoing transfer was finished.",
         params: &[SERIAL, SECONDARY],
         fires: "When the connection of an outgoing transfer closes or resets before its last message is written.",
@@ -145,6 +182,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6003),
         name: "DNS_EVENT_UDP_ZONE_TRANSFER",
         severity: Warning,
+        emitted_by: Any,
         message: "A full zone transfer was asked for over UDP, where it is not allowed; refused.",
         params: &[CLIENT],
         fires: "When an AXFR query arrives in a datagram; it is answered FORMERR.",
@@ -155,6 +193,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6004),
         name: "DNS_EVENT_BAD_ZONE_TRANSFER_REQUEST",
         severity: Warning,
+        emitted_by: Any,
         message: "A transfer was asked for a zone this server does not hold; answered NOTAUTH.",
         params: &[CLIENT],
         fires: "When an AXFR or IXFR names a zone the node is not authoritative for (RFC 5936 §2.2.1).",
@@ -165,6 +204,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6520),
         name: "DNS_EVENT_ZONE_UPDATE",
         severity: Info,
+        emitted_by: Secondary,
         message: "A new version of the zone was received from a master and is now served.",
         params: &[SERIAL, MASTER, KIND],
         fires: "On a secondary, when a complete AXFR or IXFR has been checked and installed in one step.",
@@ -175,6 +215,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6521),
         name: "DNS_EVENT_ZONE_IN_SYNC",
         severity: Info,
+        emitted_by: Secondary,
         message: "The master holds the same serial as this copy; nothing to transfer.",
         params: &[SERIAL, MASTER],
         fires: "On a secondary, when a refresh finds an equal serial: the refresh and expire timers start again \
@@ -186,6 +227,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6522),
         name: "DNS_EVENT_ZONE_TRANSFER_IN_PROGRESS",
         severity: Info,
+        emitted_by: Secondary,
         message: "A master holds a newer serial; a transfer from it starts.",
         params: &[p(Number, "serial", "the master's (newer) serial"), MASTER],
         fires: "On a secondary, when an SOA answer carries a serial greater than ours (RFC 1982), or when the \
@@ -197,6 +239,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6523),
         name: "DNS_EVENT_XFR_MASTER_UNAVAILABLE",
         severity: Warning,
+        emitted_by: Secondary,
         message: "A master could not be reached to check the serial or to transfer the zone.",
         params: &[
             MASTER,
@@ -218,6 +261,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6524),
         name: "DNS_EVENT_AXFR_BAD_RESPONSE",
         severity: Error,
+        emitted_by: Secondary,
         message: "A master answered, but not with anything usable (an error, a non-authoritative answer, a broken transfer).",
         params: &[MASTER, REASON_BAD],
         fires: "On a secondary, when an SOA answer or a transfer from a master is an error rcode other than \
@@ -230,6 +274,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6525),
         name: "DNS_EVENT_AXFR_REFUSED",
         severity: Error,
+        emitted_by: Secondary,
         message: "A master refused to transfer the zone to this server.",
         params: &[MASTER],
         fires: "On a secondary, when a transfer request is answered REFUSED (the master's transfer ACL leaves us out).",
@@ -240,6 +285,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6526),
         name: "DNS_EVENT_ZONE_NEWER_THAN_SERVER_VERSION",
         severity: Warning,
+        emitted_by: Secondary,
         message: "This copy's serial is newer than the master's; nothing is transferred.",
         params: &[p(Number, "ours", "this copy's serial"), p(Number, "theirs", "the master's serial"), MASTER],
         fires: "On a secondary, when a master answers with a lower serial (RFC 1982), or, in the BIND profile, \
@@ -251,6 +297,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6527),
         name: "DNS_EVENT_ZONE_EXPIRATION",
         severity: Error,
+        emitted_by: Secondary,
         message: "No master could confirm the zone for its whole EXPIRE time; the copy is no longer served.",
         params: &[],
         fires: "On a secondary, EXPIRE after the last successful refresh (or less, when a master's EDNS EXPIRE \
@@ -262,6 +309,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6534),
         name: "DNS_EVENT_XFR_ABORTED_BY_MASTER",
         severity: Error,
+        emitted_by: Secondary,
         message: "An incoming transfer stopped before its end; the previous version stays in service.",
         params: &[
             MASTER,
@@ -280,6 +328,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(6536),
         name: "DNS_EVENT_IXFR_BAD_RESPONSE",
         severity: Error,
+        emitted_by: Secondary,
         message: "An incremental transfer could not be used; a full transfer from the same master follows.",
         params: &[MASTER, REASON_BAD],
         fires: "On a secondary, when an IXFR answer is an error (NOTIMP, FORMERR, ...), out of sequence or does \
@@ -291,6 +340,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: Some(7062),
         name: "DNS_EVENT_SELF_SEND",
         severity: Error,
+        emitted_by: Secondary,
         message: "The master list names this server itself; that entry is skipped.",
         params: &[MASTER],
         fires: "On a secondary, when a master address is one of the node's own addresses.",
@@ -301,6 +351,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_NOTIFY_REFUSED",
         severity: Warning,
+        emitted_by: Secondary,
         message: "A NOTIFY came from a host that is not a master of the zone and was refused.",
         params: &[p(Peer, "from", "the sender's address and port")],
         fires: "On a secondary, when a NOTIFY's source is not in the zone's master list (RFC 1996 §3.10); \
@@ -312,6 +363,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_NOTIFY_RECEIVED",
         severity: Info,
+        emitted_by: Secondary,
         message: "A NOTIFY from a master was accepted; a refresh follows.",
         params: &[
             p(Peer, "from", "the master's address and port"),
@@ -325,6 +377,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_NOTIFY_UNANSWERED",
         severity: Warning,
+        emitted_by: Any,
         message: "A NOTIFY got no answer through all its retransmissions.",
         params: &[p(Peer, "target", "the address and port notified")],
         fires: "On a primary, when every UDP retransmission (and the TCP try, in the BIND profile) of a NOTIFY \
@@ -336,6 +389,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_DYNAMIC_UPDATE",
         severity: Info,
+        emitted_by: Primary,
         message: "A dynamic update (RFC 2136) was applied and made a new version.",
         params: &[p(Number, "serial", "the new version's serial")],
         fires: "On a primary, when an allowed UPDATE changes the zone (scenario actions `Update`, `Updates`).",
@@ -346,6 +400,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_ZONE_RELOADED",
         severity: Info,
+        emitted_by: Primary,
         message: "An operator loaded new contents into a primary, possibly with a lower serial.",
         params: &[p(Number, "serial", "the serial now served")],
         fires: "On a primary, on a reload (scenario actions `Rollback`, `RestartWithSerial`; SIGHUP under `serve`).",
@@ -356,6 +411,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_NOTIFY_SENT",
         severity: Info,
+        emitted_by: Any,
         message: "A NOTIFY announcing a serial went out to a secondary.",
         params: &[p(Peer, "target", "the address and port notified"), p(Number, "serial", "the serial announced")],
         fires: "On a primary, at the first try of each NOTIFY (after `notify_delay`); retransmissions are not reported.",
@@ -366,6 +422,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_TRANSFER_DEFERRED",
         severity: Info,
+        emitted_by: Secondary,
         message: "An incoming transfer waits: too many are already running.",
         params: &[
             MASTER,
@@ -379,6 +436,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_TRANSFER_QUOTA_REFUSED",
         severity: Warning,
+        emitted_by: Any,
         message: "A transfer request was turned away: this server is already sending as many as it allows.",
         params: &[CLIENT],
         fires: "On a primary, when `transfers_out` transfers are running; answered SERVFAIL.",
@@ -389,6 +447,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_SOA_TIMERS_CLAMPED",
         severity: Warning,
+        emitted_by: Secondary,
         message: "The zone's SOA timers are outside what this server accepts and are used clamped.",
         params: &[
             p(Number, "refresh", "the refresh interval used, in seconds"),
@@ -404,6 +463,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_TRANSFER_DENIED",
         severity: Warning,
+        emitted_by: Any,
         message: "A transfer request was refused by the zone's transfer access list.",
         params: &[CLIENT],
         fires: "On a primary, when the requester is not in `allow_transfer` (or a `DenyTransfer` action names it); answered REFUSED.",
@@ -414,6 +474,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_UPDATE_DENIED",
         severity: Warning,
+        emitted_by: Any,
         message: "A dynamic update was refused.",
         params: &[CLIENT],
         fires: "When an UPDATE comes from a client outside `allow_update`, or for a zone held as a secondary.",
@@ -424,6 +485,7 @@ pub const EVENTS: &[EventInfo] = &[
         windows_id: None,
         name: "XFRSIM_BAD_PACKETS_SUPPRESSED",
         severity: Warning,
+        emitted_by: Any,
         message: "More undecodable messages came from one source than are reported one by one.",
         params: &[
             p(Address, "source", "the address they came from"),
@@ -435,27 +497,75 @@ pub const EVENTS: &[EventInfo] = &[
     },
 ];
 
-/// The catalog row of a symbolic name (exact, as `EventKind::name` spells it).
+/// The catalog row of a symbolic name exactly as `EventKind::name` spells it. For text a user
+/// wrote, use [`find_event`].
 pub fn info_by_name(name: &str) -> Option<&'static EventInfo> {
     EVENTS.iter().find(|e| e.name == name)
 }
 
-/// The event a user means: a Windows ID (`6523`), or a symbolic name in any case, with or
-/// without its `DNS_EVENT_` prefix (`xfr_master_unavailable`).
-/// The parameters of the event with this symbolic name, or `None` for a name not in the
-/// catalog: an expectation can only match parameters listed here, so the scenario loader
-/// refuses any other.
-pub fn catalog_params(name: &str) -> Option<&'static [ParamInfo]> {
-    EVENTS.iter().find(|e| e.name == name).map(|e| e.params)
+/// The prefix of the names Windows gives its events.
+pub const WINDOWS_PREFIX: &str = "DNS_EVENT_";
+/// The prefix of xfrsim's own event names.
+pub const XFRSIM_PREFIX: &str = "XFRSIM_";
+
+/// A symbolic name without its prefix: `XFR_MASTER_UNAVAILABLE`, `NOTIFY_REFUSED`.
+pub fn short_name(name: &str) -> &str {
+    name.strip_prefix(WINDOWS_PREFIX).or_else(|| name.strip_prefix(XFRSIM_PREFIX)).unwrap_or(name)
 }
 
+/// The event a user means, the one rule for every place that reads an event from a user (the
+/// scenario loader, `cargo xtask events`, `replay --event`): a Windows ID (`6523`), or a
+/// symbolic name in any case, with its prefix (`DNS_EVENT_XFR_MASTER_UNAVAILABLE`,
+/// `xfrsim_notify_refused`) or without it (`xfr_master_unavailable`, `notify_refused`).
+///
+/// A name without its prefix is accepted only when exactly one row has it, so a future row
+/// that made one ambiguous turns it into a miss rather than a silent pick (a test in
+/// `tests/engine/catalog.rs` keeps the catalog free of such collisions).
 pub fn find_event(query: &str) -> Option<&'static EventInfo> {
     let query = query.trim();
-    if let Ok(id) = query.parse::<u16>() {
+    if !query.is_empty() && query.bytes().all(|b| b.is_ascii_digit()) {
+        let id = query.parse::<u16>().ok()?;
         return EVENTS.iter().find(|e| e.windows_id == Some(id));
     }
     let upper = query.to_ascii_uppercase();
-    EVENTS.iter().find(|e| e.name == upper || e.name.strip_prefix("DNS_EVENT_") == Some(upper.as_str()))
+    if let Some(info) = EVENTS.iter().find(|e| e.name == upper) {
+        return Some(info);
+    }
+    let mut unprefixed = EVENTS.iter().filter(|e| short_name(e.name) == upper);
+    match (unprefixed.next(), unprefixed.next()) {
+        (Some(info), None) => Some(info),
+        _ => None,
+    }
+}
+
+/// The event a user probably meant when [`find_event`] finds none: the row nearest `query`
+/// within a slip of the keyboard (at most one edit per three characters, a swap of two
+/// neighbours counting one), then the most alike (Jaro-Winkler, which favours a common start
+/// and a swap over a substitution), then the first in catalog order. Digits are compared with
+/// Windows IDs only (`6532` is nearer `6523` than any name), anything else with the names,
+/// with and without their prefix, in any case.
+pub fn suggest_event(query: &str) -> Option<&'static EventInfo> {
+    let query = query.trim().to_ascii_uppercase();
+    let by_id = !query.is_empty() && query.bytes().all(|b| b.is_ascii_digit());
+    let allowed = (query.chars().count() / 3).max(1);
+    // (edits, likeness) of one written form; fewer edits first, then more alike.
+    let score = |form: &str| (strsim::osa_distance(&query, form), strsim::jaro_winkler(&query, form));
+    let better = |a: (usize, f64), b: (usize, f64)| a.0 < b.0 || (a.0 == b.0 && a.1 > b.1);
+    let mut best: Option<((usize, f64), &'static EventInfo)> = None;
+    for info in EVENTS {
+        let candidate = match (by_id, info.windows_id) {
+            (true, Some(id)) => score(&id.to_string()),
+            (true, None) => continue,
+            (false, _) => {
+                let (full, short) = (score(info.name), score(short_name(info.name)));
+                if better(short, full) { short } else { full }
+            }
+        };
+        if candidate.0 <= allowed && best.is_none_or(|(so_far, _)| better(candidate, so_far)) {
+            best = Some((candidate, info));
+        }
+    }
+    best.map(|(_, info)| info)
 }
 
 /// `CATALOG`'s rows, built from [`EVENTS`] at compile time so the two cannot disagree.

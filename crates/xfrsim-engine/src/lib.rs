@@ -23,7 +23,7 @@ mod zone_core;
 
 pub use canary::Canary;
 pub use catalog::Severity;
-pub use catalog::{EventInfo, ParamInfo, ParamKind, catalog_params, find_event};
+pub use catalog::{Emitter, EventInfo, ParamInfo, ParamKind, find_event, suggest_event};
 pub use config::{Acl, ConfigError, NodeConfig, Prefix, Role, ZoneConfig};
 pub use event::{BadResponse, CATALOG, Event, EventKind, Unreachable};
 

@@ -261,8 +261,10 @@ impl<'a> Checker<'a> {
             .expect
             .iter()
             .filter_map(|e| match e {
+                // Read by the catalog's one rule, so `503` and `secondary_requires_masters` count.
                 Expectation::Event { on, event, .. }
-                    if event == "503" || event == "DNS_EVENT_SECONDARY_REQUIRES_MASTERS" =>
+                    if xfrsim_engine::find_event(event)
+                        .is_some_and(|info| info.name == xfrsim_engine::EventKind::SecondaryRequiresMasters.name()) =>
                 {
                     Some(on.as_str())
                 }

@@ -69,9 +69,11 @@ fn t(d: Duration) -> Time {
     Time::from_duration(d)
 }
 
+/// Whether an observed event is one `m` asks for. `m.event` is the catalog's symbolic name:
+/// the scenario loader rewrote whatever the file wrote (an ID, a name in any form) to it.
 fn matches(recording: &Recording, e: &Observed, m: &EventMatch) -> bool {
     recording.servers[usize::from(e.server)] == m.on
-        && (e.kind.name() == m.event || e.kind.windows_id().is_some_and(|id| id.to_string() == m.event))
+        && e.kind.name() == m.event
         && m.zone.as_ref().is_none_or(|z| e.zone.is_some_and(|ez| recording.zones[ez as usize] == *z))
         && m.from.is_none_or(|from| e.at >= t(from))
         && m.until.is_none_or(|until| e.at <= t(until))
@@ -90,8 +92,17 @@ fn param_matches(expected: &str, seen: &str) -> bool {
             .is_ok_and(|ip| seen.parse::<std::net::SocketAddr>().is_ok_and(|addr| addr.ip() == ip))
 }
 
+/// An event as failures name it: its Windows ID when it has one, else its name; the way the
+/// timeline's lines start and the way scenario files mostly write it.
+fn event_shown(m: &EventMatch) -> String {
+    match xfrsim_engine::catalog::info_by_name(&m.event).and_then(|info| info.windows_id) {
+        Some(id) => id.to_string(),
+        None => m.event.clone(),
+    }
+}
+
 fn describe(m: &EventMatch) -> String {
-    let mut text = format!("{} on {}", m.event, m.on);
+    let mut text = format!("{} on {}", event_shown(m), m.on);
     if let Some(zone) = &m.zone {
         text.push_str(&format!(" zone={zone}"));
     }
@@ -134,7 +145,7 @@ fn closest(recording: &Recording, anchor: Time, wanted: impl Fn(&Observed) -> bo
 /// "no X on Y at all" when nothing of that kind happened on that server, so that an empty list
 /// of nearest events is not mistaken for a lost one.
 fn none_at_all(nearest: &[String], m: &EventMatch) -> String {
-    if nearest.is_empty() { format!("; no {} on {} at all", m.event, m.on) } else { String::new() }
+    if nearest.is_empty() { format!("; no {} on {} at all", event_shown(m), m.on) } else { String::new() }
 }
 
 /// The events of a zone nearest an instant, on any server.
@@ -143,6 +154,15 @@ fn nearest_in_zone(recording: &Recording, zone: &str, at: Time) -> Vec<String> {
 }
 
 pub(crate) fn check(scenario: &Scenario, setup: &Setup, recording: &Recording, end: Time) -> Vec<Failure> {
+    debug_assert!(
+        scenario.expect.iter().all(|e| match e {
+            Expectation::Event { event, .. } => xfrsim_engine::catalog::info_by_name(event).is_some(),
+            Expectation::Before { first, then } =>
+                [first, then].iter().all(|m| xfrsim_engine::catalog::info_by_name(&m.event).is_some()),
+            _ => true,
+        }),
+        "expectations name events as the loader writes them: catalog names"
+    );
     let mut failures = Vec::new();
     for expectation in &scenario.expect {
         if let Some(failure) = check_one(setup, recording, end, expectation) {

@@ -118,7 +118,7 @@ fn bad_flags_are_one_line_errors() {
     for (flag, value, expect) in [
         ("--from", "2x", "error: --from `2x`"),
         ("--until", "soon", "error: --until `soon`"),
-        ("--event", "6532", "did you mean 6522"),
+        ("--event", "6532", "did you mean 6523"),
         ("--server", "ns9", "error: --server `ns9`"),
     ] {
         let out = xtask(&["replay", path.to_str().unwrap(), flag, value]);

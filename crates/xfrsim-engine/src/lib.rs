@@ -26,8 +26,8 @@ pub use event::{BadResponse, CATALOG, Event, EventKind, Unreachable};
 
 pub use node::{Command, CommandError, ConnId, ConnectFailure, Node, PersistedZone, Transmit, ZoneStatus};
 pub use profile::{
-    Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, Overrides, Profile,
-    ProfileError, RoundVerdict, SoaQuery, TcpClients, Timeouts,
+    Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, OptionScope, Overrides,
+    Profile, ProfileError, RoundVerdict, SoaQuery, TcpClients, Timeouts,
 };
 pub use rng::SeededRng;
 pub use time::Time;

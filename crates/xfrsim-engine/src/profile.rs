@@ -731,6 +731,15 @@ impl Behaviour {
         }
         (refresh, retry, expire.max(one))
     }
+
+    /// How long after an answer from a master a copy's expire time lies: the clamped EXPIRE
+    /// ([`Behaviour::clamp_timers`]), or the master's EDNS EXPIRE when this server honours the
+    /// option, the value is not below its floor and it is the smaller (RFC 7314 §4).
+    pub fn expire_after_answer(&self, clamped_expire: Duration, edns_expire: Option<u32>) -> Duration {
+        edns_expire
+            .filter(|&v| self.request_expire && v >= self.edns_expire_min_secs)
+            .map_or(clamped_expire, |v| secs(u64::from(v)).min(clamped_expire))
+    }
 }
 
 /// Per-server settings over a profile's defaults, named as the real servers name them.

@@ -1,7 +1,6 @@
 //! Asking a master for its serial (over UDP then TCP, or TCP only, as the profile says) and
 //! what the answer means for the round: newer (transfer), equal (in sync), older, or unusable.
 
-use core::time::Duration;
 use std::net::SocketAddr;
 
 use xfrsim_zone::wire::{
@@ -188,7 +187,6 @@ impl HeldZone {
     /// after a transfer too where the profile says so, unless the SOA's EXPIRE changed (BIND
     /// `dns__zone_xfrdone`: `oldexpire != zone->expire` or later).
     pub(super) fn extend_expire(&mut self, now: Time, edns_expire: Option<u32>, in_sync: bool) {
-        let (honour, floor) = (self.behaviour.request_expire, self.behaviour.edns_expire_min_secs);
         let transfer_only_later = self.behaviour.transfer_expire_only_later;
         let timers = self.data.as_ref().map(|h| SoaTimers::of(h.zone(), &self.behaviour));
         let sec = self.sec();
@@ -198,11 +196,10 @@ impl HeldZone {
         }
         let Some(t) = sec.timers else { return };
         let only_later = in_sync || (transfer_only_later && old_expire == Some(t.expire));
-        let option = edns_expire.filter(|_| honour).filter(|&v| v >= floor).map(|v| Duration::from_secs(u64::from(v)));
-        let expire = option.map_or(t.expire, |o| o.min(t.expire));
-        let at = now + expire;
-        if !only_later || sec.expire_at.is_none_or(|current| at > current) {
-            sec.expire_at = Some(at);
+        let current = sec.expire_at;
+        let at = now + self.behaviour.expire_after_answer(t.expire, edns_expire);
+        if !only_later || current.is_none_or(|current| at > current) {
+            self.sec().expire_at = Some(at);
         }
     }
 }

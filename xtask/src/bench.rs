@@ -9,6 +9,9 @@
 //! for 4, 16, 64 and 200 secondaries (the cost of one more server should be flat).
 //! Then `bench scenario-load steps5k_ms=<x> steps40k_ms=<y> growth=<y/x>`: loading a scenario
 //! of 5,000 and of 40,000 timeline steps (linear loading gives a growth near 8).
+//! Then `bench many-zones zones=100000 load_ms=<x> start_ms=<y> quarter_start_ms=<z> growth=<y/z>
+//! peak_rss_mb=<n>`: loading and starting a scenario of 100,000 zones on a primary and a
+//! secondary, and of a quarter as many (linear start-up gives a growth near 4).
 //! Last, `bench explore-500 seeds=500 wall=<ms> seeds_per_min=<x> jobs=<n> failures=<k>`:
 //! `cargo xtask explore --seeds 0..500` on every core (each seed is two runs).
 
@@ -75,6 +78,57 @@ fn load_ms(steps: usize) -> Result<f64> {
     Ok(best)
 }
 
+/// Zones of the `many-zones` case: a hosting operator's secondary (the limit is
+/// `xfrsim_scenario::MAX_ZONES`).
+const MANY_ZONES: usize = 100_000;
+
+/// A scenario of `zones` zones, each held by one primary and one secondary, run for its first
+/// millisecond: what starting it costs (loading, building every zone, starting both nodes).
+fn many_zones_source(zones: usize) -> String {
+    let mut source = String::from("(duration: \"1ms\", zones: [\n");
+    for i in 0..zones {
+        source.push_str(&format!("(origin: \"z{i}.example.\"),\n"));
+    }
+    source.push_str("], servers: [\n(name: \"ns1\", address: \"192.0.2.1\", zones: [");
+    for i in 0..zones {
+        source.push_str(&format!("Primary(zone: \"z{i}.example.\"),"));
+    }
+    source.push_str("]),\n(name: \"ns2\", address: \"192.0.2.2\", zones: [");
+    for i in 0..zones {
+        source.push_str(&format!("Secondary(zone: \"z{i}.example.\", masters: [\"ns1\"]),"));
+    }
+    source.push_str(
+        "]),\n], expect: [State(on: \"ns1\", zone: \"z0.example.\", at: \"1ms\", state: Serving(2026010101))])\n",
+    );
+    source
+}
+
+/// Milliseconds to load and to start a scenario of `zones` zones.
+fn start_ms(zones: usize) -> Result<(f64, f64)> {
+    let source = many_zones_source(zones);
+    let (loaded, load) = timed(|| xfrsim_scenario::parse(&source, std::path::Path::new("many-zones.ron")));
+    let loaded = loaded.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (outcome, run) = timed(|| xfrsim_sim::run_streaming(&loaded, RunOptions { seed: 1, warp: true }, |_| {}));
+    if !outcome?.passed() {
+        bail!("many-zones: the primary does not serve its first zone after start-up");
+    }
+    Ok((load.as_secs_f64() * 1000.0, (load + run).as_secs_f64() * 1000.0))
+}
+
+/// `bench many-zones zones=<n> load_ms=<x> start_ms=<y> quarter_start_ms=<z> growth=<y/z>
+/// peak_rss_mb=<m>`: starting `MANY_ZONES` zones, and a quarter as many (linear start-up gives
+/// a growth near 4).
+fn many_zones() -> Result<ExitCode> {
+    let (_, quarter) = start_ms(MANY_ZONES / 4)?;
+    let (load, start) = start_ms(MANY_ZONES)?;
+    let rss = peak_rss_mb().map_or_else(|| "unknown".to_string(), |mb| mb.to_string());
+    println!(
+        "bench many-zones zones={MANY_ZONES} load_ms={load:.0} start_ms={start:.0} quarter_start_ms={quarter:.0} growth={:.1} peak_rss_mb={rss}",
+        start / quarter.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Peak resident set of this process, from Linux's `/proc/self/status` (VmHWM).
 fn peak_rss_mb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -98,6 +152,9 @@ pub fn run_case(name: &str) -> Result<ExitCode> {
     }
     if name == "explore-500" {
         return crate::explore::bench_case();
+    }
+    if name == "many-zones" {
+        return many_zones();
     }
     let case = CASES.iter().find(|c| c.name == name).with_context(|| format!("no bench case `{name}`"))?;
     let path: PathBuf = workspace_root().join("xtask/bench").join(case.file);
@@ -190,6 +247,11 @@ pub fn run_all() -> Result<ExitCode> {
     println!("per_event_us {}", sizes.join(" "));
     let (small, large) = (load_ms(5_000)?, load_ms(40_000)?);
     println!("bench scenario-load steps5k_ms={small:.1} steps40k_ms={large:.1} growth={:.1}", large / small.max(1e-9));
+    eprintln!("running bench case many-zones ...");
+    let output = Command::new(&exe).args(["bench", "--case", "many-zones"]).output().context("running a bench case")?;
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    ok &= output.status.success();
     eprintln!("running bench case axfr-real-sockets ...");
     let output =
         Command::new(&exe).args(["bench", "--case", "axfr-real-sockets"]).output().context("running a bench case")?;

@@ -130,8 +130,9 @@ pub const ACCEPT_WARNING_INTERVAL: std::time::Duration = std::time::Duration::fr
 /// oldest is closed beyond this. A secondary has one query in flight per zone being refreshed.
 pub const MAX_QUERY_SOCKETS: usize = 256;
 
-/// Receive buffer of a query socket. Our SOA queries carry no EDNS, so an answer is at most 512
-/// octets (RFC 1035 §4.2.1); a longer datagram is cut and then refused as malformed.
+/// Receive buffer of a query socket. Our SOA queries advertise 1232 octets with EDNS (the
+/// engine's `EDNS_UDP_PAYLOAD`, RFC 6891 §6.2.5), or 512 without it (RFC 1035 §4.2.1), well
+/// under this; a longer datagram is cut and then refused as malformed.
 const QUERY_ANSWER_BYTES: usize = 4096;
 
 /// An open query socket: its receiving task, and a queue to send on it again (a retry).

@@ -1,6 +1,9 @@
 //! The event catalog as data: for every event a node emits, its Windows ID and symbolic name,
 //! severity, which role of a zone emits it, what it means in our own words, its parameters,
-//! when xfrsim emits it, and the log lines BIND 9 and Knot DNS print for the same situation.
+//! when xfrsim emits it, and the log lines BIND 9 and Knot DNS print for the same situation
+//! (IDs and symbolic names as the Windows Server event provider
+//! Microsoft-Windows-DNS-Server-Service records them; BIND's lines from lib/dns/zone.c, xfrin.c
+//! and lib/ns/xfrout.c, Knot's from src/knot/events/handlers/refresh.c and its neighbours).
 //! One table, read by `cargo xtask events`, `docs/events.md` (generated from it) and the
 //! scenario loader; `EventKind` maps each variant onto its row, and a test keeps the two in
 //! step. [`find_event`] is the one way a user's text (an ID, a name) becomes a row.

@@ -1,6 +1,6 @@
 //! The event catalog: the Windows DNS Server zone-transfer event log, cross-referenced to the
-//! log lines BIND 9 and Knot DNS print for the same thing (see `shared/reference`,
-//! zone-transfer-events.md, tables 1, 2 and 5).
+//! log lines BIND 9 and Knot DNS print for the same thing (the rows of [`crate::catalog`], each
+//! with its server source).
 //!
 //! Every event is also emitted through `tracing` (target `xfrsim::event`) with structured
 //! fields: `event_id`, `event_name`, `node`, `zone`, `sim_time`, and one field per parameter.

@@ -31,8 +31,8 @@ pub use command::{Command, CommandError};
 pub use ctx::{ConnId, ConnectFailure, Transmit};
 pub use node::{Node, PersistedZone, ZoneStatus};
 pub use profile::{
-    Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, Overrides, Profile,
-    ProfileError, RoundVerdict, SoaQuery, TcpClients, Timeouts,
+    Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, OptionScope, Overrides,
+    Profile, ProfileError, RoundVerdict, SoaQuery, TcpClients, Timeouts,
 };
 pub use rng::SeededRng;
 pub use time::Time;

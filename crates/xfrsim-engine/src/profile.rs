@@ -193,6 +193,17 @@ pub enum NotifyIgnore {
     HintEqual,
 }
 
+/// Where a real server's configuration takes an option: the scenario loader refuses it on a
+/// zone when the server takes it only server-wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionScope {
+    /// Per zone as well as server-wide.
+    Zone,
+    /// Server-wide only: `product` names the server and `statements` the blocks of its
+    /// configuration that take the option, as its manual lists them.
+    Server { product: &'static str, statements: &'static str },
+}
+
 /// Every policy and default where the profiles differ. Build with [`Behaviour::of`], adjust
 /// with [`Behaviour::with`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +282,8 @@ pub struct Behaviour {
     pub max_bytes_in: u64,
     pub request_ixfr: bool,
     pub provide_ixfr: bool,
+    /// Whether `provide_ixfr` may be set on one zone, or only for the whole server.
+    pub provide_ixfr_scope: OptionScope,
     /// The RCODE for AXFR asked over UDP, and for a transfer the ACL denies.
     pub axfr_udp_rcode: u8,
     /// AXFR over UDP is refused before the transfer ACL is looked at; otherwise a client the
@@ -380,6 +393,9 @@ impl Behaviour {
                 max_bytes_in: 2 << 30,
                 request_ixfr: true,
                 provide_ixfr: true,
+                // lib/isccfg/namedconf.c: `provide-ixfr` is among the view clauses (options,
+                // view) and the server clauses, not the zone clauses (ARM: `provide-ixfr`).
+                provide_ixfr_scope: OptionScope::Server { product: "BIND", statements: "options, view, server" },
                 // lib/ns/xfrout.c: AXFR over UDP FORMERR; a transfer the ACL denies REFUSED.
                 axfr_udp_rcode: RCODE_FORMERR,
                 axfr_udp_before_acl: false,
@@ -460,6 +476,9 @@ impl Behaviour {
                 max_bytes_in: 2 << 30,
                 request_ixfr: true,
                 provide_ixfr: true,
+                // doc/reference.rst: `provide-ixfr` is a `zone` option (since 3.3; a template
+                // sets it for many zones).
+                provide_ixfr_scope: OptionScope::Zone,
                 // axfr.c: AXFR over UDP NOTIMP; process_query.c `process_query_acl_check`:
                 // a denied transfer NOTAUTH.
                 axfr_udp_rcode: RCODE_NOTIMP,
@@ -548,6 +567,8 @@ impl Behaviour {
                 request_ixfr: true,
                 // `store-ixfr` no by default: IXFR is answered AXFR-style.
                 provide_ixfr: false,
+                // nsd.conf(5): `store-ixfr` is a zone option (and a pattern's, for many zones).
+                provide_ixfr_scope: OptionScope::Zone,
                 // query.c: AXFR over UDP NOTIMP; a denied transfer REFUSED.
                 axfr_udp_rcode: RCODE_NOTIMP,
                 axfr_udp_before_acl: true,
@@ -712,6 +733,15 @@ impl Behaviour {
             expire = expire.max(refresh + retry);
         }
         (refresh, retry, expire.max(one))
+    }
+
+    /// How long after an answer from a master a copy's expire time lies: the clamped EXPIRE
+    /// ([`Behaviour::clamp_timers`]), or the master's EDNS EXPIRE when this server honours the
+    /// option, the value is not below its floor and it is the smaller (RFC 7314 §4).
+    pub fn expire_after_answer(&self, clamped_expire: Duration, edns_expire: Option<u32>) -> Duration {
+        edns_expire
+            .filter(|&v| self.request_expire && v >= self.edns_expire_min_secs)
+            .map_or(clamped_expire, |v| secs(u64::from(v)).min(clamped_expire))
     }
 }
 

@@ -10,6 +10,8 @@ use xfrsim_engine::{EventKind, Time};
 use xfrsim_sim::{Recording, Status};
 use xfrsim_zone::Serial;
 
+use crate::bound::ExpireIntervals;
+
 /// One broken invariant, with when and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
@@ -25,9 +27,14 @@ impl fmt::Display for Violation {
 }
 
 /// Every checker over one run of a one-primary scenario: `primary` holds `zone` and the other
-/// servers are its secondaries; `expire` gives each secondary's expire interval (the SOA's,
-/// clamped by its profile).
-pub fn check(recording: &Recording, primary: &str, zone: &str, expire: &dyn Fn(&str) -> Duration) -> Vec<Violation> {
+/// servers are its secondaries; `expire` gives each secondary's expire intervals (the SOA's, as
+/// the engine uses them on that server: [`crate::expire_intervals`]).
+pub fn check(
+    recording: &Recording,
+    primary: &str,
+    zone: &str,
+    expire: &dyn Fn(&str) -> ExpireIntervals,
+) -> Vec<Violation> {
     let mut found = Vec::new();
     served_versions_were_held(recording, primary, zone, &mut found);
     serial_never_goes_back(recording, primary, zone, &mut found);
@@ -99,13 +106,14 @@ fn serial_never_goes_back(recording: &Recording, primary: &str, zone: &str, foun
 }
 
 /// A zone never expires while one of its masters answered its SOA query (an equal serial,
-/// 6522 ZoneInSync) or gave it a transfer (6520 ZoneUpdate) within the last expire interval
-/// (RFC 1034 §4.3.5: expire counts from the last successful refresh).
+/// 6521 ZoneInSync) or gave it a transfer (6520 ZoneUpdate) within the last expire interval
+/// (RFC 1034 §4.3.5: expire counts from the last successful refresh), the interval of that
+/// kind of answer.
 fn no_expiry_while_in_touch(
     recording: &Recording,
     primary: &str,
     zone: &str,
-    expire: &dyn Fn(&str) -> Duration,
+    expire: &dyn Fn(&str) -> ExpireIntervals,
     found: &mut Vec<Violation>,
 ) {
     let Some(zone_index) = recording.zones.iter().position(|z| z == zone) else { return };
@@ -118,15 +126,16 @@ fn no_expiry_while_in_touch(
             .events
             .iter()
             .filter(|e| usize::from(e.server) == index && e.zone.map(|z| z as usize) == Some(zone_index));
-        let expire = expire(server);
-        let mut last_touch: Option<Time> = None;
+        let intervals = expire(server);
+        let mut last_touch: Option<(Time, Duration)> = None;
         for event in mine {
             match event.kind {
-                EventKind::ZoneInSync { .. } | EventKind::ZoneUpdate { .. } => last_touch = Some(event.at),
+                EventKind::ZoneInSync { .. } => last_touch = Some((event.at, intervals.after_in_sync)),
+                EventKind::ZoneUpdate { .. } => last_touch = Some((event.at, intervals.after_transfer)),
                 EventKind::ZoneExpiration => {
-                    if let Some(touch) = last_touch
+                    if let Some((touch, expire)) = last_touch
                         && event.at.as_millis()
-                            < touch.as_millis() + u64::try_from(expire.as_millis()).unwrap_or(u64::MAX)
+                            < touch.as_millis().saturating_add(u64::try_from(expire.as_millis()).unwrap_or(u64::MAX))
                     {
                         found.push(Violation {
                             at: event.at,

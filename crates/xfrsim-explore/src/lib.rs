@@ -13,9 +13,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use xfrsim_engine::{Behaviour, Canary};
-use xfrsim_scenario::{LoadedScenario, Scenario};
+use xfrsim_scenario::{LoadedScenario, Scenario, ServerSpec};
 use xfrsim_sim::RunOptions;
 
+pub use bound::ExpireIntervals;
 pub use plan::{Fault, FaultKind, Plan, generate};
 
 /// Why a plan could not be judged (distinct from it failing).
@@ -121,15 +122,32 @@ pub fn outside_checks(loaded: &LoadedScenario, recording: &xfrsim_sim::Recording
     let (Some(primary), Some(zone)) = (scenario.servers.first(), scenario.zones.first()) else {
         return Vec::new();
     };
-    let expire_of = |server: &str| -> Duration {
-        let behaviour = scenario
-            .servers
-            .iter()
-            .find(|s| s.name == server)
-            .map_or_else(|| Behaviour::of(xfrsim_engine::Profile::Bind), |s| Behaviour::of(s.profile.engine()));
-        zone.expire.max(behaviour.min_expire).min(behaviour.max_expire)
-    };
+    // A server the scenario does not name has no events to judge: any interval will do.
+    let never = ExpireIntervals { after_transfer: Duration::MAX, after_in_sync: Duration::MAX };
+    let expire_of = |server: &str| expire_intervals(loaded, server).unwrap_or(never);
     invariants::check(recording, &primary.name, &zone.origin, &expire_of)
+}
+
+/// The expire intervals the outside checkers hold `server` to for the scenario's first zone,
+/// whose primary is the first server: the timers the primary serves (the loaded zone's SOA) as
+/// the engine uses them on that server ([`bound::expire_intervals`]). `None` for a server or
+/// zone the scenario does not have.
+pub fn expire_intervals(loaded: &LoadedScenario, server: &str) -> Option<ExpireIntervals> {
+    let origin = &loaded.scenario.zones.first()?.origin;
+    let soa = loaded.setup.zones.first()?.data.soa();
+    let primary = zone_behaviour(loaded.scenario.servers.first()?, origin)?;
+    let secondary = zone_behaviour(loaded.scenario.servers.iter().find(|s| s.name == server)?, origin)?;
+    Some(bound::expire_intervals(&secondary, &primary, bound::SoaTimers::from(soa)))
+}
+
+/// A server's behaviour for one zone, as the harness builds its node: the profile, the
+/// server's options, then the zone's.
+fn zone_behaviour(spec: &ServerSpec, origin: &str) -> Option<Behaviour> {
+    let behaviour = spec.options.behaviour(spec.profile).ok()?;
+    match spec.zones.iter().find(|z| z.zone() == origin) {
+        Some(zone) => behaviour.with(&zone.options().overrides()).ok(),
+        None => Some(behaviour),
+    }
 }
 
 /// Both runs again with their timelines kept: the first line where they part.

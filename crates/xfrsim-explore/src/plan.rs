@@ -10,12 +10,12 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use xfrsim_engine::SeededRng;
+use xfrsim_engine::{Behaviour, SeededRng};
 use xfrsim_scenario::{
     Action, Expectation, Network, Options, Protocol, Scenario, ServerProfile, ServerSpec, ServerZone, Step, ZoneSpec,
 };
 
-use crate::bound::convergence_bound;
+use crate::bound::{SoaTimers, convergence_bound};
 
 /// The zone every explored scenario serves.
 pub const ZONE: &str = "example.com.";
@@ -163,9 +163,11 @@ impl Plan {
         (1..self.profiles.len()).map(name)
     }
 
-    /// The liveness deadline: heal time plus the convergence bound.
+    /// The liveness deadline: heal time plus the convergence bound of the secondaries (every
+    /// server but the first), each with its profile's defaults, as the scenario sets them.
     pub fn converge_by(&self) -> Duration {
-        self.heal_at + convergence_bound(self)
+        let secondaries: Vec<Behaviour> = self.profiles.iter().skip(1).map(|p| Behaviour::of(p.engine())).collect();
+        self.heal_at + convergence_bound(&secondaries, SoaTimers::from_durations(self.refresh, self.retry, self.expire))
     }
 
     /// The scenario this plan stands for.

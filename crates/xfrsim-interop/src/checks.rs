@@ -16,7 +16,8 @@ use xfrsim_zone::{SOA, ZoneRecord};
 use crate::client::{Client, Transfer, parse_answer};
 use crate::fixture;
 use crate::ours::OurNode;
-use crate::peer::{Peer, PeerRole, PeerServer, Program, missing_packages};
+use crate::peer::{Peer, PeerRole, PeerServer};
+use crate::program::{Program, missing_packages};
 use crate::workdir::{WorkDir, free_port};
 use crate::zonetext::{ORIGIN, ZoneChange, ZoneText};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use hickory_proto::rr::Name;
 use xfrsim_zone::ZoneRecord;
 
-use crate::peer::{Program, find_program};
+use crate::program::{Program, find_program};
 use crate::run_program;
 use crate::zonetext::ZoneChange;
 

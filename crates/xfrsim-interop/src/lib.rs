@@ -10,6 +10,7 @@ mod client;
 pub mod fixture;
 mod ours;
 mod peer;
+mod program;
 mod proxy;
 pub mod workdir;
 mod zonetext;
@@ -20,7 +21,8 @@ use std::time::{Duration, Instant};
 
 pub use axfr::{Axfr, axfr};
 pub use checks::{Check, CheckFailure, all_checks};
-pub use peer::{Peer, PeerRole, PeerServer, Program, SecondaryOptions, find_program, missing_packages};
+pub use peer::{Peer, PeerRole, PeerServer, SecondaryOptions};
+pub use program::{Program, find_program, missing_packages};
 pub use workdir::{KEEP_ENV, WorkDir, free_port};
 
 /// Polls `probe` every 50 ms until it returns `Some`, or `timeout` passes (`None`).

@@ -10,41 +10,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::client::Client;
+use crate::program::{Program, find_program};
 use crate::zonetext::{ZoneChange, ZoneText};
 use crate::{run_program, wait_until};
-
-/// A program a check runs, and the Debian package that provides it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Program {
-    pub binary: &'static str,
-    pub package: &'static str,
-}
 
 const NAMED: Program = Program { binary: "named", package: "bind9" };
 const KNOTD: Program = Program { binary: "knotd", package: "knot" };
 const NSD: Program = Program { binary: "nsd", package: "nsd" };
 const NSD_CONTROL: Program = Program { binary: "nsd-control", package: "nsd" };
-
-/// Finds a program on `PATH`, or in the sbin directories where Debian puts servers (not on a
-/// normal user's `PATH`).
-pub fn find_program(binary: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(binary))
-        .find(|candidate| candidate.is_file())
-}
-
-/// The Debian packages to install for `programs` to be found, each named once.
-pub fn missing_packages(programs: &[Program]) -> Vec<&'static str> {
-    let mut missing: Vec<&'static str> = Vec::new();
-    for program in programs {
-        if find_program(program.binary).is_none() && !missing.contains(&program.package) {
-            missing.push(program.package);
-        }
-    }
-    missing
-}
 
 /// A real DNS server implementation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -208,7 +208,7 @@ impl<'a> Checker<'a> {
                 Err(e) => return Err(self.error_at(&server.name, format!("server `{}` options: {e}", server.name)).label("options out of range").hint("see the profile table in docs/scenarios.md for each option's meaning and limits")),
             };
             for zone in &server.zones {
-                if let Err(e) = zone.options().check_zone(server.profile, &behaviour) {
+                if let Err(e) = zone.options().check_zone(&behaviour) {
                     return Err(self.error_at(
                         &server.name,
                         format!("server `{}`, zone `{}` options: {e}", server.name, zone.zone()),

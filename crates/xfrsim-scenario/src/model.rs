@@ -217,10 +217,11 @@ impl Options {
         xfrsim_engine::Behaviour::of(profile.engine()).with(&self.overrides())
     }
 
-    /// What is wrong with these settings on a zone of a `profile` server whose own behaviour
-    /// is `server`: an option no real server takes per zone, one this server does not, or a
-    /// value that does not go with the server's (a minimum above a maximum).
-    pub fn check_zone(&self, profile: ServerProfile, server: &xfrsim_engine::Behaviour) -> Result<(), String> {
+    /// What is wrong with these settings on a zone of a server whose own behaviour is
+    /// `server`: an option no real server takes per zone, one this server does not (its
+    /// profile's `*_scope` rows), or a value that does not go with the server's (a minimum
+    /// above a maximum).
+    pub fn check_zone(&self, server: &xfrsim_engine::Behaviour) -> Result<(), String> {
         for (name, set) in [
             ("transfers_in", self.transfers_in.is_some()),
             ("transfers_per_ns", self.transfers_per_ns.is_some()),
@@ -231,8 +232,10 @@ impl Options {
                 return Err(format!("{name} is server-wide: set it in the server's options"));
             }
         }
-        if profile == ServerProfile::Bind && self.provide_ixfr.is_some() {
-            return Err("provide_ixfr is a server option in BIND (options, view, server), not a zone's".into());
+        if let xfrsim_engine::OptionScope::Server { product, statements } = server.provide_ixfr_scope
+            && self.provide_ixfr.is_some()
+        {
+            return Err(format!("provide_ixfr is a server option in {product} ({statements}), not a zone's"));
         }
         server.clone().with(&self.overrides()).map(|_| ()).map_err(|e| e.to_string())
     }

@@ -187,9 +187,7 @@ pub fn parse_node(source: &str, path: &Path) -> Result<LoadedNode, ScenarioError
         let name = match zone {
             NodeZone::Primary { zone, .. } | NodeZone::Secondary { zone, .. } => zone,
         };
-        zone.options()
-            .check_zone(node.profile, &behaviour)
-            .map_err(|e| error(name, format!("zone `{name}` options: {e}")))?;
+        zone.options().check_zone(&behaviour).map_err(|e| error(name, format!("zone `{name}` options: {e}")))?;
     }
     let mut origins = std::collections::BTreeSet::new();
     for zone in &node.zones {

@@ -160,3 +160,32 @@ fn node_configurations_load_or_point_at_the_mistake() {
         assert!(error.starts_with(expected), "{error}\n  does not start with\n{expected}");
     }
 }
+
+/// `provide_ixfr` on one zone is refused where the server's profile takes it only server-wide
+/// (its `provide_ixfr_scope` row: BIND, whose zone statement has no `provide-ixfr`) and
+/// accepted where it is a zone option (Knot `zone.provide-ixfr`, NSD `store-ixfr`).
+#[test]
+fn provide_ixfr_on_a_zone_follows_the_profile_row() {
+    for (profile, refused) in [("Bind", true), ("Knot", false), ("Nsd", false)] {
+        let text = format!(
+            r#"(
+                duration: "1h",
+                zones: [(origin: "example.com.")],
+                servers: [(name: "ns1", address: "192.0.2.1", profile: {profile},
+                    zones: [Primary(zone: "example.com.", options: (provide_ixfr: false))])],
+                expect: [Converged(zone: "example.com.", by: "1m")],
+            )"#
+        );
+        match xfrsim_scenario::parse(&text, Path::new("zone-option.ron")) {
+            Ok(_) => assert!(!refused, "{profile}: provide_ixfr accepted on a zone"),
+            Err(e) => {
+                assert!(refused, "{profile}: {e}");
+                let text = e.to_string();
+                assert!(
+                    text.contains("provide_ixfr is a server option in BIND (options, view, server), not a zone's"),
+                    "{text}"
+                );
+            }
+        }
+    }
+}

@@ -1,7 +1,6 @@
 //! Asking a master for its serial (over UDP then TCP, or TCP only, as the profile says) and
 //! what the answer means for the round: newer (transfer), equal (in sync), older, or unusable.
 
-use core::time::Duration;
 use std::net::SocketAddr;
 
 use xfrsim_zone::wire::{
@@ -184,7 +183,6 @@ impl SecondaryZone {
     /// after a transfer too where the profile says so, unless the SOA's EXPIRE changed (BIND
     /// `dns__zone_xfrdone`: `oldexpire != zone->expire` or later).
     pub(super) fn extend_expire(&mut self, now: Time, edns_expire: Option<u32>, in_sync: bool) {
-        let (honour, floor) = (self.core.behaviour.request_expire, self.core.behaviour.edns_expire_min_secs);
         let transfer_only_later = self.core.behaviour.transfer_expire_only_later;
         let timers = self.core.data.as_ref().map(|h| SoaTimers::of(h.zone(), &self.core.behaviour));
         let old_expire = self.soa_timers.map(|t| t.expire);
@@ -193,9 +191,7 @@ impl SecondaryZone {
         }
         let Some(t) = self.soa_timers else { return };
         let only_later = in_sync || (transfer_only_later && old_expire == Some(t.expire));
-        let option = edns_expire.filter(|_| honour).filter(|&v| v >= floor).map(|v| Duration::from_secs(u64::from(v)));
-        let expire = option.map_or(t.expire, |o| o.min(t.expire));
-        let at = now + expire;
+        let at = now + self.core.behaviour.expire_after_answer(t.expire, edns_expire);
         if !only_later || self.expire_at().is_none_or(|current| at > current) {
             self.core.timers.set(TimerName::Expire, at);
         }

@@ -401,6 +401,12 @@ fn profile_for(peer: Peer) -> Behaviour {
     behaviour
 }
 
+/// The expire interval both secondaries run `timers` by: the engine's own clamp under the
+/// profile our secondary runs for `peer`, the real server's clamps lowered alike.
+fn expire_for(peer: Peer, timers: SoaTimers) -> Duration {
+    profile_for(peer).clamp_timers(timers.refresh, timers.retry, timers.expire).2
+}
+
 /// The two secondaries and their primary.
 struct SideBySide {
     primary: Rc<OurNode>,
@@ -489,7 +495,7 @@ pub fn master_down(s: &mut Session, peer: Peer) -> Result<(), String> {
     let sides = side_by_side(s, peer, Setup { zone, notify: false, relay: false, debug_log: false })?;
     sides.primary.stop()?;
     let fault = wall_now();
-    let expire = Duration::from_secs(MASTER_DOWN_TIMERS.expire.into());
+    let expire = expire_for(peer, MASTER_DOWN_TIMERS);
     if !sides.wait_both(Class::Expired, fault, expire + Duration::from_secs(4)) {
         let (t, o) = sides.sequences();
         return Err(format!(
@@ -555,7 +561,7 @@ pub fn lower_serial(s: &mut Session, peer: Peer) -> Result<(), String> {
     let data = older.to_zone().map_err(|e| format!("the older zone does not load: {e}"))?;
     sides.primary.command(Command::Reload { zone: Box::new(data) })?;
     let fault = wall_now();
-    let expire = Duration::from_secs(LOWER_SERIAL_TIMERS.expire.into());
+    let expire = expire_for(peer, LOWER_SERIAL_TIMERS);
     // After the expiry BIND and Knot transfer the lower serial: wait for that 6520. NSD keeps
     // the expired copy and asks IXFR with its serial; the lower serial's one-SOA answer is taken
     // as a NOTIFY and the connection waits (`Behaviour::expired_keeps_copy`): it never takes

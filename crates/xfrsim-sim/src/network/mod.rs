@@ -10,7 +10,7 @@
 //!
 //! # Retransmission
 //! turmoil-net counts its retransmission timeout in egress passes, not in time
-//! (`shared/reference/turmoil-net-notes.md` §3). The harness makes a pass at most once per
+//! (turmoil-net 0.1 src/kernel/tcp.rs `check_retx`). The harness makes a pass at most once per
 //! millisecond, and every millisecond while any connection has something unacknowledged, so a
 //! pass *is* a millisecond: [`RTO_PASSES`] passes are a retransmission timeout of one second.
 

@@ -132,7 +132,9 @@ fn faults(loaded: &LoadedScenario) -> Vec<Fault> {
     let mut out: Vec<Fault> = Vec::new();
     for timed in &setup.timeline {
         let at = ms(timed.at);
-        let label = timed.fault.line(setup, None);
+        // As the timeline shows it: the server acted on (none for the network), then the fault.
+        let line = timed.fault.line(setup, None);
+        let label = timed.fault.server().map_or(line.clone(), |s| format!("{} {line}", setup.server(s).name));
         let band = timed.fault.band(setup);
         if let Some(until) = band.until {
             out.push(Fault { start_ms: at, end_ms: Some(ms(until)), label, servers: band.lanes, key: None });

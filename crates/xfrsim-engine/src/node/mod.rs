@@ -7,7 +7,7 @@ mod serve;
 mod zones;
 
 use core::time::Duration;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -72,6 +72,11 @@ enum ClientOf<'a> {
 pub struct Node {
     pub(crate) ctx: Ctx,
     pub(crate) zones: BTreeMap<Name, HeldZone>,
+    /// Each zone's next deadline, indexed by time, so the earliest is found and the due zones
+    /// are visited without walking every zone (a secondary may hold a hundred thousand).
+    /// Kept by [`Node::reindex`] after every call that can change a zone's timers.
+    deadlines: BTreeSet<(Time, Name)>,
+    deadline_of: BTreeMap<Name, Time>,
 }
 
 impl Node {
@@ -79,8 +84,12 @@ impl Node {
         if let Some(name) = config.behaviour.zero_setting() {
             return Err(ConfigError::ZeroTimeout(name));
         }
-        let mut node =
-            Node { ctx: Ctx::new(config.name, config.addresses, config.behaviour, seed), zones: BTreeMap::new() };
+        let mut node = Node {
+            ctx: Ctx::new(config.name, config.addresses, config.behaviour, seed),
+            zones: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            deadline_of: BTreeMap::new(),
+        };
         for zone_config in config.zones {
             let mut origin = zone_config.origin.clone();
             origin.set_fqdn(true);
@@ -121,10 +130,41 @@ impl Node {
                     HeldZone::Secondary(SecondaryZone::new(core, zone_config.transfer_source, masters, expire_at))
                 }
             };
-            let zone = node.zones.entry(origin).or_insert(held);
+            let zone = node.zones.entry(origin.clone()).or_insert(held);
             zone.start(&mut node.ctx, now);
+            node.reindex(&origin);
         }
         Ok(node)
+    }
+
+    /// Brings the deadline index up to date for one zone.
+    fn reindex(&mut self, origin: &Name) {
+        if let Some(old) = self.deadline_of.remove(origin) {
+            self.deadlines.remove(&(old, origin.clone()));
+        }
+        if let Some(at) = self.zones.get(origin).and_then(HeldZone::next_deadline) {
+            self.deadlines.insert((at, origin.clone()));
+            self.deadline_of.insert(origin.clone(), at);
+        }
+    }
+
+    /// The zone a message is about: its question's name, when the node holds that zone.
+    fn question_zone(message: &Message) -> Option<Name> {
+        message.questions.first().map(|q| q.name.to_hickory())
+    }
+
+    /// The zone owning client connection `conn`, if any.
+    fn reindex_owner(&mut self, owner: Option<Name>) {
+        if let Some(origin) = owner {
+            self.reindex(&origin);
+        }
+    }
+
+    fn conn_zone(&self, conn: ConnId) -> Option<Name> {
+        match self.ctx.conns.get(&conn)? {
+            Conn::Client { zone } | Conn::Notify { zone } => Some(zone.clone()),
+            Conn::Server { .. } => None,
+        }
     }
 
     /// The node's server-wide behaviour (zones may override some rows).
@@ -167,6 +207,9 @@ impl Node {
         } else if let Some(reply) = self.answer_request(now, from, &message, false) {
             self.ctx.send_udp(local, from, reply);
         }
+        if let Some(origin) = Self::question_zone(&message) {
+            self.reindex(&origin);
+        }
         self.resume_deferred(now);
     }
 
@@ -174,12 +217,17 @@ impl Node {
     /// `id` (ICMP quotes the start of the datagram, RFC 792). On a real host the driver learns
     /// it as ECONNREFUSED on the query's connected socket; the simulated network reports it here.
     pub fn handle_udp_unreachable(&mut self, now: Time, to: SocketAddr, id: u16) {
-        for zone in self.zones.values_mut() {
+        let mut claimed = None;
+        for (origin, zone) in self.zones.iter_mut() {
             if let HeldZone::Secondary(zone) = zone
                 && zone.on_udp_unreachable(&mut self.ctx, now, to, id)
             {
+                claimed = Some(origin.clone());
                 break;
             }
+        }
+        if let Some(origin) = claimed {
+            self.reindex(&origin);
         }
         self.resume_deferred(now);
     }
@@ -191,31 +239,45 @@ impl Node {
     }
 
     pub fn handle_tcp_connected(&mut self, now: Time, conn: ConnId) {
+        let owner = self.conn_zone(conn);
         match self.client_zone(conn) {
             Some((ClientOf::Refresh(zone), ctx)) => zone.on_connected(ctx, now, conn),
             Some((ClientOf::Notify(zone), ctx)) => zone.on_notify_connected(ctx, conn),
             None => {}
         }
+        self.reindex_owner(owner);
         self.resume_deferred(now);
     }
 
     pub fn handle_tcp_connect_failed(&mut self, now: Time, conn: ConnId, failure: ConnectFailure) {
+        let owner = self.conn_zone(conn);
         match self.client_zone(conn) {
             Some((ClientOf::Refresh(zone), ctx)) => zone.on_connect_failed(ctx, now, conn, failure),
             Some((ClientOf::Notify(zone), ctx)) => zone.on_notify_conn_lost(ctx, now, conn),
             None => {}
         }
+        self.reindex_owner(owner);
         self.resume_deferred(now);
     }
 
     /// One complete DNS message (length prefix removed) arrived on a connection.
     pub fn handle_tcp_message(&mut self, now: Time, conn: ConnId, payload: &[u8]) {
         let served = matches!(self.ctx.conns.get(&conn), Some(Conn::Server { .. }));
+        let owner = self.conn_zone(conn);
         match self.client_zone(conn) {
             Some((ClientOf::Refresh(zone), ctx)) => zone.on_tcp_message(ctx, now, conn, payload),
             Some((ClientOf::Notify(zone), ctx)) => zone.on_notify_tcp_message(ctx, conn, payload),
             None if served => self.on_server_message(now, conn, payload.to_vec()),
             None => {}
+        }
+        self.reindex_owner(owner);
+        // A request on a served connection (a NOTIFY or an UPDATE over TCP) may start timers
+        // of the zone it names.
+        if served
+            && let Ok(message) = Message::parse(payload)
+            && let Some(origin) = Self::question_zone(&message)
+        {
+            self.reindex(&origin);
         }
         self.resume_deferred(now);
     }
@@ -228,19 +290,28 @@ impl Node {
     /// The peer closed the connection (or it broke).
     pub fn handle_tcp_closed(&mut self, now: Time, conn: ConnId) {
         let served = matches!(self.ctx.conns.get(&conn), Some(Conn::Server { .. }));
+        let owner = self.conn_zone(conn);
         match self.client_zone(conn) {
             Some((ClientOf::Refresh(zone), ctx)) => zone.on_closed(ctx, now, conn),
             Some((ClientOf::Notify(zone), ctx)) => zone.on_notify_conn_lost(ctx, now, conn),
             None if served => self.on_server_closed(now, conn),
             None => {}
         }
+        self.reindex_owner(owner);
         self.resume_deferred(now);
     }
 
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Time) {
-        for zone in self.zones.values_mut() {
-            zone.on_timeout(&mut self.ctx, now);
+        // Only zones with a timer due have anything to do; they run in name order, as a walk
+        // over every zone would run them.
+        let due: BTreeSet<Name> =
+            self.deadlines.iter().take_while(|(at, _)| *at <= now).map(|(_, o)| o.clone()).collect();
+        for origin in &due {
+            if let Some(zone) = self.zones.get_mut(origin) {
+                zone.on_timeout(&mut self.ctx, now);
+            }
+            self.reindex(origin);
         }
         let idle: Vec<ConnId> = self
             .ctx
@@ -268,6 +339,7 @@ impl Node {
             if let Some(HeldZone::Secondary(zone)) = self.zones.get_mut(&origin) {
                 zone.resume_transfer(&mut self.ctx, now);
             }
+            self.reindex(&origin);
         }
     }
 
@@ -308,6 +380,7 @@ impl Node {
                 Ok(())
             }
         };
+        self.reindex(&origin);
         self.resume_deferred(now);
         result
     }
@@ -344,7 +417,12 @@ impl Node {
 
     /// The earliest time at which [`Node::handle_timeout`] has work, if any.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let zones = self.zones.values().filter_map(HeldZone::next_deadline).min();
+        let zones = self.deadlines.first().map(|(at, _)| *at);
+        debug_assert_eq!(
+            zones,
+            self.zones.values().filter_map(HeldZone::next_deadline).min(),
+            "the deadline index is behind a zone's timers: a path that changes them does not reindex"
+        );
         let conns = self
             .ctx
             .conns
@@ -409,16 +487,35 @@ impl Node {
     }
 
     fn on_udp_response(&mut self, now: Time, from: SocketAddr, message: &Message) {
-        for zone in self.zones.values_mut() {
+        // An answer echoes its question (RFC 1035 §4.1.2), which names the zone that asked:
+        // that zone first, then (a mangled or stale answer) any zone that claims it.
+        if let Some(origin) = Self::question_zone(message)
+            && let Some(zone) = self.zones.get_mut(&origin)
+            && zone.on_udp_response(&mut self.ctx, now, from, message)
+        {
+            return;
+        }
+        let mut claimed = None;
+        for (origin, zone) in self.zones.iter_mut() {
             if zone.on_udp_response(&mut self.ctx, now, from, message) {
-                return;
+                claimed = Some(origin.clone());
+                break;
             }
+        }
+        if let Some(origin) = claimed {
+            self.reindex(&origin);
+            return;
         }
         // Unmatched: a stale or duplicate answer (held traffic, a retransmission). Ignored.
     }
 
     /// The zone a query name falls in: the longest held origin that encloses it.
     pub(crate) fn zone_for(&self, qname: &Name) -> Option<&Name> {
-        self.zones.keys().filter(|origin| origin.zone_of(qname)).max_by_key(|origin| origin.num_labels())
+        // From the name itself up to the root: the first held origin is the longest.
+        (0..=qname.num_labels()).rev().find_map(|labels| {
+            let mut suffix = qname.trim_to(usize::from(labels));
+            suffix.set_fqdn(true);
+            self.zones.get_key_value(&suffix).map(|(origin, _)| origin)
+        })
     }
 }

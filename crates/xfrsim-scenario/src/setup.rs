@@ -320,7 +320,7 @@ impl Setup {
 pub fn parse_origin(text: &str) -> Result<Dname, LowerError> {
     // Absolute: the last character is a dot no backslash escapes (`a\.` ends inside a label).
     let escapes = text.strip_suffix('.').map(|rest| rest.len() - rest.trim_end_matches('\\').len());
-    if text != "." && !escapes.is_some_and(|n| n % 2 == 0) {
+    if text != "." && escapes.is_none_or(|n| n % 2 != 0) {
         return Err(LowerError::Relative(text.to_string()));
     }
     Dname::from_text(text.as_bytes(), &Dname::root()).map_err(|e| LowerError::BadOrigin(text.to_string(), e))

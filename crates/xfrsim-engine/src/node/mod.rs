@@ -502,11 +502,10 @@ impl Node {
                 break;
             }
         }
+        // Unmatched (`None`): a stale or duplicate answer (held traffic, a retransmission), ignored.
         if let Some(origin) = claimed {
             self.reindex(&origin);
-            return;
         }
-        // Unmatched: a stale or duplicate answer (held traffic, a retransmission). Ignored.
     }
 
     /// The zone a query name falls in: the longest held origin that encloses it.

@@ -445,13 +445,10 @@ impl<'a> Checker<'a> {
     pub(crate) fn check_peer(&self, reference: &str) -> Result<(), Diagnostic> {
         let addr = match self.server_by_name.get(reference) {
             Some(&index) => self.scenario.servers[index].address,
-            None => {
-                match reference.parse::<std::net::SocketAddr>().map(|a| a.ip()).or_else(|_| reference.parse::<IpAddr>())
-                {
-                    Ok(ip) => ip,
-                    Err(_) => return Err(self.not_a_server(reference, "is neither a server name nor an IP address")),
-                }
-            }
+            None => match crate::parse_peer(reference) {
+                Some(addr) => addr.ip(),
+                None => return Err(self.not_a_server(reference, "is neither a server name nor an IP address")),
+            },
         };
         if !self.hosts.contains(&addr) {
             return Err(self

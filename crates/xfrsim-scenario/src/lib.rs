@@ -185,13 +185,10 @@ impl Scenario {
 
     /// Resolves a peer reference (server name, `IP` or `IP:port`) to a socket address.
     pub fn resolve(&self, reference: &str) -> Option<SocketAddr> {
-        if let Some(i) = self.server_index(reference) {
-            return Some(SocketAddr::new(self.servers[i].address, 53));
+        match self.server_index(reference) {
+            Some(i) => Some(SocketAddr::new(self.servers[i].address, 53)),
+            None => parse_peer(reference),
         }
-        reference
-            .parse::<SocketAddr>()
-            .ok()
-            .or_else(|| reference.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
     }
 
     /// Every address a host exists at: servers, silent hosts, closed hosts.
@@ -202,24 +199,5 @@ impl Scenario {
             .chain(self.silent_hosts.iter().copied())
             .chain(self.closed_hosts.iter().copied())
             .collect()
-    }
-
-    /// The timeline with `Updates` expanded into single updates, in time order (stable).
-    pub fn expanded_timeline(&self) -> Vec<Step> {
-        let mut steps = Vec::new();
-        for step in &self.timeline {
-            match &step.action {
-                Action::Updates { server, zone, every, until } => {
-                    let mut at = step.at;
-                    while at <= *until {
-                        steps.push(Step { at, action: Action::Update { server: server.clone(), zone: zone.clone() } });
-                        at += *every;
-                    }
-                }
-                _ => steps.push(step.clone()),
-            }
-        }
-        steps.sort_by_key(|s| s.at);
-        steps
     }
 }

@@ -409,11 +409,7 @@ impl<'a> Resolver<'a> {
         if let Some(id) = self.server_by_name.get(reference) {
             return Ok(SocketAddr::new(self.scenario.servers[id.index()].address, 53));
         }
-        reference
-            .parse::<SocketAddr>()
-            .ok()
-            .or_else(|| reference.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
-            .ok_or_else(|| LowerError::UnknownPeer(reference.to_string()))
+        crate::parse_peer(reference).ok_or_else(|| LowerError::UnknownPeer(reference.to_string()))
     }
 
     fn peers(&self, references: &[String]) -> Result<Vec<SocketAddr>, LowerError> {

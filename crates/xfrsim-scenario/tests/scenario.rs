@@ -34,10 +34,11 @@ fn every_bundled_scenario_loads_and_names_itself_after_its_file() {
 fn updates_expand_in_time_order() {
     let (path, source) = bundled().into_iter().find(|(p, _)| p.ends_with("serial-wrap.ron")).unwrap();
     let loaded = xfrsim_scenario::parse(&source, &path).unwrap();
-    let steps = loaded.scenario.expanded_timeline();
-    // 1h to 6h30m every 30m: 12 updates.
+    let steps = &loaded.setup.schedule;
+    // 1h to 6h30m every 30m: 12 updates, each a single `Update` from the one `Updates` step.
     assert_eq!(steps.len(), 12);
     assert!(steps.windows(2).all(|w| w[0].at < w[1].at));
+    assert!(steps.iter().all(|s| matches!(s.fault, xfrsim_scenario::Fault::Update { .. }) && s.step == 0));
 }
 
 proptest! {

@@ -3,13 +3,10 @@
 //! scenario file with the command that replays it. The last line is
 //! `explored <n> seeds in <s> s (<rate>/min), failures=<k>`.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 use anyhow::{Result, bail};
 use xfrsim_engine::Canary;
@@ -120,40 +117,18 @@ pub fn totals_line(seeds: usize, secs: f64, failures: usize) -> String {
 /// Explores `seeds` on `jobs` threads; `emit` gets (seeds done, report) in seed order.
 /// Returns the number of failing seeds.
 fn run_seeds(seeds: &[u64], jobs: usize, canary: Option<Canary>, mut emit: impl FnMut(usize, &SeedReport)) -> usize {
-    let next = AtomicUsize::new(0);
-    let (sender, receiver) = mpsc::channel::<(usize, SeedReport)>();
     let mut failures = 0;
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, seeds.len().max(1)) {
-            let sender = sender.clone();
-            let next = &next;
-            scope.spawn(move || {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = seeds.get(index) else { break };
-                    let lines = std::panic::catch_unwind(|| explore_seed(seed, canary)).unwrap_or_else(|_| {
-                        vec![format!("FAIL seed={seed}"), "  the simulation panicked (see stderr)".into()]
-                    });
-                    if sender.send((index, SeedReport { seed, lines })).is_err() {
-                        break;
-                    }
-                }
-            });
+    let work = |_: usize, &seed: &u64| {
+        let lines = std::panic::catch_unwind(|| explore_seed(seed, canary))
+            .unwrap_or_else(|_| vec![format!("FAIL seed={seed}"), "  the simulation panicked (see stderr)".into()]);
+        SeedReport { seed, lines }
+    };
+    xfrsim_report::run_ordered(seeds, jobs, work, |index, report| {
+        if !report.lines.is_empty() {
+            failures += 1;
         }
-        drop(sender);
-        let mut waiting = BTreeMap::new();
-        let mut due = 0;
-        for (index, report) in receiver {
-            waiting.insert(index, report);
-            while let Some(report) = waiting.remove(&due) {
-                due += 1;
-                if !report.lines.is_empty() {
-                    failures += 1;
-                }
-                debug_assert_eq!(report.seed, seeds[due - 1]);
-                emit(due, &report);
-            }
-        }
+        debug_assert_eq!(report.seed, seeds[index]);
+        emit(index + 1, &report);
     });
     failures
 }

@@ -17,7 +17,6 @@ pub mod html;
 mod interop;
 mod logging;
 mod replay;
-mod report;
 mod run;
 mod serve;
 mod targets;

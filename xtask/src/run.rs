@@ -5,20 +5,18 @@
 //! Runs go to a pool of threads, but what is printed is each run's buffered report, in file
 //! order then seed order: `--jobs 1` and `--jobs 8` print the same bytes.
 
-use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{OnceLock, mpsc};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use xfrsim_scenario::{DEFAULT_SEED, LoadedScenario};
 use xfrsim_sim::RunOptions;
 
-use crate::report::{self, RunReport};
 use crate::shown;
+use xfrsim_report::{self as report, RunReport};
 
 /// How the report is printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -121,42 +119,18 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 fn run_units(files: &[PathBuf], units: &[Unit], jobs: usize, mut emit: impl FnMut(RunReport)) {
     // Each file is loaded once, by the first unit that needs it; the others wait for it.
     let loaded: Vec<OnceLock<Result<LoadedScenario, String>>> = files.iter().map(|_| OnceLock::new()).collect();
-    let next = AtomicUsize::new(0);
-    let (sender, receiver) = mpsc::channel::<(usize, Option<RunReport>)>();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, units.len().max(1)) {
-            let sender = sender.clone();
-            let (next, loaded) = (&next, &loaded);
-            scope.spawn(move || {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(unit) = units.get(index) else { break };
-                    let file = &files[unit.file];
-                    let scenario =
-                        loaded[unit.file].get_or_init(|| xfrsim_scenario::load(file).map_err(|e| e.to_string()));
-                    let first = index_is_first(units, index);
-                    // An engine panic is a bug to report, not a reason to lose the other runs'
-                    // output: it becomes this run's error (the panic message is on stderr).
-                    let report =
-                        std::panic::catch_unwind(AssertUnwindSafe(|| run_one(file, scenario, unit.seed, first)))
-                            .unwrap_or_else(|_| panicked(file, scenario, unit.seed));
-                    if sender.send((index, report)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(sender);
-        let mut waiting = BTreeMap::new();
-        let mut due = 0;
-        for (index, report) in receiver {
-            waiting.insert(index, report);
-            while let Some(report) = waiting.remove(&due) {
-                if let Some(report) = report {
-                    emit(report);
-                }
-                due += 1;
-            }
+    let work = |index: usize, unit: &Unit| {
+        let file = &files[unit.file];
+        let scenario = loaded[unit.file].get_or_init(|| xfrsim_scenario::load(file).map_err(|e| e.to_string()));
+        let first = index_is_first(units, index);
+        // A panic in the simulation is a bug; it must not end the run or scramble the
+        // output: it becomes this run's error (the panic message is on stderr).
+        std::panic::catch_unwind(AssertUnwindSafe(|| run_one(file, scenario, unit.seed, first)))
+            .unwrap_or_else(|_| panicked(file, scenario, unit.seed))
+    };
+    xfrsim_report::run_ordered(units, jobs, work, |_, report| {
+        if let Some(report) = report {
+            emit(report);
         }
     });
 }
@@ -177,7 +151,7 @@ fn run_one(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u6
     let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
     let mut report = match xfrsim_sim::run_streaming(loaded, RunOptions { seed, warp: true }, |_| {}) {
         Ok(outcome) => {
-            let mut report = RunReport::finished(loaded.name.clone(), shown_file, &outcome);
+            let mut report = RunReport::finished("cargo xtask", loaded.name.clone(), shown_file, &outcome);
             if !outcome.passed() {
                 // A failing run's picture, named by scenario and seed, next to the reproduce line.
                 let path = pictures_dir().join(format!("{}-seed{seed}.html", loaded.name));
@@ -194,7 +168,7 @@ fn run_one(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u6
             }
             report
         }
-        Err(e) => RunReport::sim_error(loaded.name.clone(), shown_file, seed, e.to_string()),
+        Err(e) => RunReport::sim_error("cargo xtask", loaded.name.clone(), shown_file, seed, e.to_string()),
     };
     if first {
         report.warnings = loaded.zone_warnings.iter().map(ToString::to_string).collect();
@@ -228,7 +202,13 @@ fn panicked(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u
     let file_seed = loaded.as_ref().ok().and_then(|l| l.scenario.seed);
     let seed = seed.or(file_seed).unwrap_or(DEFAULT_SEED);
     let name = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-    Some(RunReport::sim_error(name, shown(file), seed, "the simulation panicked (see stderr)".to_string()))
+    Some(RunReport::sim_error(
+        "cargo xtask",
+        name,
+        shown(file),
+        seed,
+        "the simulation panicked (see stderr)".to_string(),
+    ))
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use anyhow::{Result, bail};
 use xfrsim_scenario::{DEFAULT_SEED, LoadedScenario};
 use xfrsim_sim::{Outcome, RunOptions, Status};
 
-use crate::timeline::{self, Entry, Filter, What};
+use xfrsim_sim::timeline::{Entry, What};
+
+use crate::timeline::{self, Filter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -108,7 +110,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         if table || !printing {
             return;
         }
-        let Some(entry) = timeline::parse(line) else {
+        let Some(entry) = xfrsim_sim::timeline::parse(line) else {
             printing = emit(line);
             return;
         };

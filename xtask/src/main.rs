@@ -13,7 +13,6 @@ mod bless;
 mod events;
 mod explore;
 mod fuzz;
-pub mod html;
 mod interop;
 mod logging;
 mod replay;

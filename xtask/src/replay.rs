@@ -125,7 +125,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         print_table(&outcome, &args)?;
     }
     if let Some(path) = &args.html {
-        crate::html::write_html(&loaded, &outcome, path)?;
+        xfrsim_picture::write_html(&loaded, &outcome, path)?;
         eprintln!("wrote {}", path.display());
     }
     // The explorer's checkers read only the status history and events, which a streamed run

@@ -157,7 +157,7 @@ fn run_one(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u6
                 let path = pictures_dir().join(format!("{}-seed{seed}.html", loaded.name));
                 let written = std::fs::create_dir_all(pictures_dir())
                     .map_err(anyhow::Error::from)
-                    .and_then(|()| crate::html::write_html(loaded, &outcome, &path));
+                    .and_then(|()| xfrsim_picture::write_html(loaded, &outcome, &path).map_err(anyhow::Error::from));
                 match written {
                     Ok(()) => {
                         report.lines.push(format!("  picture: {}", shown(&path)));

@@ -17,7 +17,6 @@ mod interop;
 mod logging;
 mod replay;
 mod run;
-mod serve;
 mod targets;
 mod timeline;
 
@@ -212,7 +211,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             logging::init_tracing(None, false)?;
             explore::explore(explore::ExploreArgs { bases, seeds, jobs: jobs.map(usize::from), canary, shard })
         }
-        Command::Serve { config, seed } => serve::serve(&config, seed),
+        Command::Serve { config, seed } => {
+            logging::init_tracing(Some("xfrsim=info"), true)?;
+            xfrsim_serve::serve(&config, seed)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Interop { peer } => interop::run(peer.as_deref()),
         Command::Bench { case: Some(case) } => bench::run_case(&case),
         Command::Bench { case: None } => bench::run_all(),

@@ -12,6 +12,7 @@ use xfrsim_sim::{Outcome, RunOptions, Status};
 
 use xfrsim_sim::timeline::{Entry, What};
 
+use crate::Invocation;
 use crate::timeline::{self, Filter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -73,12 +74,12 @@ fn emit(line: &str) -> bool {
     writeln!(std::io::stdout().lock(), "{line}").is_ok()
 }
 
-pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
+pub fn replay(context: &Invocation, args: ReplayArgs) -> Result<ExitCode> {
     // Every flag is checked before the run starts: a typo costs no simulation.
     let filter = Filter {
         server: args.server.clone(),
         zone: args.zone.clone(),
-        event: args.event.as_deref().map(crate::events::lookup).transpose()?,
+        event: args.event.as_deref().map(|e| crate::events::lookup(context, e)).transpose()?,
         from_ms: args.from.as_deref().map(|t| timeline::parse_duration("--from", t)).transpose()?.map(millis),
         until_ms: args.until.as_deref().map(|t| timeline::parse_duration("--until", t)).transpose()?.map(millis),
     };

@@ -222,3 +222,24 @@ pub fn main_for<C: clap::Parser>(run: impl FnOnce(C) -> Result<ExitCode>) -> Exi
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::find_workspace;
+
+    #[test]
+    fn the_checkout_is_the_nearest_workspace_with_scenarios() {
+        let root = std::env::temp_dir().join(format!("xfrsim-find-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let deep = root.join("crates/member/src");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(root.join("Cargo.toml"), "[workspace]\nmembers = [\"crates/*\"]\n").unwrap();
+        std::fs::write(root.join("crates/member/Cargo.toml"), "[package]\nname = \"member\"\n").unwrap();
+        // A workspace without scenarios/ is someone else's.
+        assert_eq!(find_workspace(&deep), None);
+        std::fs::create_dir(root.join("scenarios")).unwrap();
+        assert_eq!(find_workspace(&deep), Some(root.clone()));
+        assert_eq!(find_workspace(&root), Some(root.clone()));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

@@ -25,7 +25,8 @@ pub fn bless(context: &Invocation, targets: &[PathBuf]) -> Result<ExitCode> {
     if files.is_empty() {
         anyhow::bail!("no scenario files found");
     }
-    let scenarios_dir = crate::targets::scenarios_dir(context, "bless writes the snapshots of a checkout:")?;
+    let scenarios_dir =
+        crate::targets::scenarios_dir(context, "bless writes the snapshots of a checkout's scenarios, and")?;
     let mut refused = 0;
     for file in &files {
         // The snapshot test covers scenarios/ only: a snapshot for a file elsewhere would never

@@ -10,14 +10,16 @@ use crate::Invocation;
 /// How many names an "unknown scenario" error suggests.
 const SUGGESTIONS: usize = 3;
 
-/// The bundled scenarios' directory; outside a checkout there is none, and what the user asked
-/// for needs one.
+/// The bundled scenarios' directory. Outside a checkout there is none: the error is `wanted`
+/// (why one was needed, ending in "and") then what to do instead, on one line.
 pub fn scenarios_dir(context: &Invocation, wanted: &str) -> Result<PathBuf> {
     match &context.workspace {
         Some(root) => Ok(root.join("scenarios")),
-        None => anyhow::bail!(
-            "{wanted}: not inside an xfrsim checkout, so there are no bundled scenarios; give the path of a scenario file"
-        ),
+        None => {
+            anyhow::bail!(
+                "{wanted} there is no xfrsim checkout here (no bundled scenarios): give a scenario file's path"
+            )
+        }
     }
 }
 
@@ -25,7 +27,7 @@ pub fn scenarios_dir(context: &Invocation, wanted: &str) -> Result<PathBuf> {
 /// (directory order is filesystem-dependent). No argument means every bundled scenario.
 pub fn scenario_files(context: &Invocation, args: &[PathBuf]) -> Result<Vec<PathBuf>> {
     if args.is_empty() {
-        return ron_files(&scenarios_dir(context, "no scenario given")?);
+        return ron_files(&scenarios_dir(context, "no scenario given, and")?);
     }
     let mut files = Vec::new();
     for arg in args {

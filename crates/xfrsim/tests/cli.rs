@@ -53,7 +53,10 @@ fn a_name_outside_a_checkout_is_one_line_asking_for_a_path() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: `chain` is not a file") && stderr.contains("give the path"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: `chain` is not a file") && stderr.contains("give a scenario file's path"),
+        "{stderr}"
+    );
     assert!(out.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }

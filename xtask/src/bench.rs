@@ -151,7 +151,7 @@ pub fn run_case(name: &str) -> Result<ExitCode> {
         return crate::bench_axfr::run();
     }
     if name == "explore-500" {
-        return crate::explore::bench_case();
+        return xfrsim::explore::bench_case(&crate::context());
     }
     if name == "many-zones" {
         return many_zones();

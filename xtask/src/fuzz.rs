@@ -16,7 +16,9 @@ use anyhow::{Context, Result};
 use xfrsim_fuzz::runner::{FailureKind, RunOptions, Runner};
 use xfrsim_fuzz::{ALL_TARGETS, Failure, Target};
 
-use crate::{shown, workspace_root};
+use xfrsim::shown;
+
+use crate::workspace_root;
 
 /// How often a long run reports progress on stderr.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);

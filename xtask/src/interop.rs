@@ -5,9 +5,7 @@
 //! order of `xfrsim_interop::all_checks`, then `<N> passed, <M> failed`. What to look at after
 //! a failure (our timeline, the peer's log) goes to stderr.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
-use std::sync::mpsc;
 
 use anyhow::Result;
 use xfrsim_interop::{Check, CheckFailure, KEEP_ENV, all_checks};
@@ -35,49 +33,29 @@ pub fn run(peer: Option<&str>) -> Result<ExitCode> {
     if checks.is_empty() {
         anyhow::bail!("no checks for peer `{}` (peers: bind, knot, nsd, none)", peer.unwrap_or_default());
     }
-    let (done_tx, done_rx) = mpsc::channel::<(usize, Result<(), CheckFailure>)>();
-    let next = std::sync::atomic::AtomicUsize::new(0);
     let (mut passed, mut failed) = (0usize, 0usize);
-    std::thread::scope(|scope| {
-        for _ in 0..PARALLEL.min(checks.len()) {
-            let done = done_tx.clone();
-            let (checks, next) = (&checks, &next);
-            scope.spawn(move || {
-                loop {
-                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(check) = checks.get(index) else { return };
-                    let result = run_catching_panics(check);
-                    if done.send((index, result)).is_err() {
-                        return;
+    // Printed in check order as soon as every earlier check has finished.
+    xfrsim_report::run_ordered(
+        &checks,
+        PARALLEL,
+        |_, check| run_catching_panics(check),
+        |index, result| {
+            let check = &checks[index];
+            match result {
+                Ok(()) => {
+                    passed += 1;
+                    println!("interop {} {} ok", check.peer_name(), check.name);
+                }
+                Err(failure) => {
+                    failed += 1;
+                    println!("interop {} {} FAIL {}", check.peer_name(), check.name, failure.why());
+                    if !failure.details().is_empty() {
+                        eprintln!("{}", failure.details().trim_end());
                     }
                 }
-            });
-        }
-        drop(done_tx);
-        // Print in check order as soon as every earlier check has finished.
-        let mut finished = BTreeMap::new();
-        let mut printed = 0;
-        for (index, result) in done_rx {
-            finished.insert(index, result);
-            while let Some(result) = finished.remove(&printed) {
-                let check = &checks[printed];
-                match result {
-                    Ok(()) => {
-                        passed += 1;
-                        println!("interop {} {} ok", check.peer_name(), check.name);
-                    }
-                    Err(failure) => {
-                        failed += 1;
-                        println!("interop {} {} FAIL {}", check.peer_name(), check.name, failure.why());
-                        if !failure.details().is_empty() {
-                            eprintln!("{}", failure.details().trim_end());
-                        }
-                    }
-                }
-                printed += 1;
             }
-        }
-    });
+        },
+    );
     if failed > 0 && std::env::var_os(KEEP_ENV).is_none() {
         eprintln!("(set {KEEP_ENV}=1 to keep each check's directory: configurations, zone files, server logs)");
     }

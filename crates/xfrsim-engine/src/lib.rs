@@ -32,7 +32,7 @@ pub use ctx::{ConnId, ConnectFailure, Transmit};
 pub use node::{Node, PersistedZone, ZoneStatus};
 pub use profile::{
     Backoff, Behaviour, EqualSerial, HalfWaySerial, MasterOrder, NotifyIgnore, NotifyTransport, OptionScope, Overrides,
-    Profile, ProfileError, RoundVerdict, SoaQuery, TcpClients, Timeouts,
+    Profile, ProfileError, ReloadRule, RoundVerdict, SoaQuery, TcpClients, Timeouts,
 };
 pub use rng::SeededRng;
 pub use time::Time;

@@ -204,6 +204,32 @@ pub enum OptionScope {
     Server { product: &'static str, statements: &'static str },
 }
 
+/// What a primary does when the operator asks it to reload a zone file that changed since it
+/// was loaded (`xfrsim serve`: SIGHUP). The engine reads no files; whoever does (the `serve`
+/// library) reads this row, so the rule is the profile's and not one server's for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadRule {
+    /// Only a greater serial (RFC 1982) becomes a new version, kept as a diff for IXFR; the
+    /// same serial with the same data is no change; any other file is refused and the loaded
+    /// version keeps serving. BIND 9 `rndc reload` with `ixfr-from-differences yes`, the only
+    /// setting under which a reloaded file can be served by IXFR (lib/dns/zone.c
+    /// `zone_postload`: "ixfr-from-differences: unchanged", and "new serial (N) out of range
+    /// [a - b]" for a serial that is not greater).
+    GreaterSerial,
+    /// Whatever file loads replaces the version served, whatever its serial: a greater serial
+    /// is a new version (diff kept), the same serial with the same data is no change, any
+    /// other file replaces the zone and the journal, which no longer leads to it, is dropped.
+    /// Knot DNS with `zonefile-load: whole`, its default (knot/events/handlers/load.c
+    /// `event_load`: that branch throws the old contents away and loads the file's, with no
+    /// serial check; "zone file changed without SOA serial update" and "... decreased SOA
+    /// serial" are refusals of `difference` only). NSD `nsd-control reload` (nsd dbaccess.c
+    /// `namedb_read_zonefile`: a file whose modification time changed is read in place of the
+    /// zone, with no serial comparison). Difference left: both send NOTIFY only for a serial
+    /// not yet announced, while a same-serial replacement here is announced again (a secondary
+    /// holding that serial does nothing with it).
+    AnySerial,
+}
+
 /// Every policy and default where the profiles differ. Build with [`Behaviour::of`], adjust
 /// with [`Behaviour::with`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -305,6 +331,8 @@ pub struct Behaviour {
     pub transfer_expire_only_later: bool,
     /// Which TTL an RRset written with several TTLs gets when a master file loads.
     pub rrset_ttl: RrsetTtl,
+    /// Which reloaded zone files a primary takes (read by `serve`, not by the engine).
+    pub reload_rule: ReloadRule,
     /// A master with a lower serial is expected (several primaries): it is not reported as
     /// 6526 (BIND ARM `multi-master`: only that log line changes).
     pub multi_master: bool,
@@ -412,6 +440,8 @@ impl Behaviour {
                 notify_refused_rcode: RCODE_REFUSED,
                 // ARM `request-expire` yes; zone.c `get_edns_expire`.
                 rrset_ttl: RrsetTtl::Bind,
+                // zone.c `zone_postload` with `ixfr-from-differences yes`.
+                reload_rule: ReloadRule::GreaterSerial,
                 request_expire: true,
                 edns_expire_min_secs: 0,
                 transfer_expire_only_later: true,
@@ -497,6 +527,8 @@ impl Behaviour {
                 // refresh.c: EXPIRE asked in SOA, IXFR and AXFR queries; process_query.c
                 // `answer_edns_put` gives it.
                 rrset_ttl: RrsetTtl::LastRead,
+                // load.c `event_load`, `zonefile-load: whole` (the default).
+                reload_rule: ReloadRule::AnySerial,
                 request_expire: true,
                 edns_expire_min_secs: 2,
                 transfer_expire_only_later: false,
@@ -584,6 +616,8 @@ impl Behaviour {
                 notify_refused_rcode: RCODE_REFUSED,
                 // No EDNS EXPIRE: its requests carry no OPT at all (nsd#274 is open).
                 rrset_ttl: RrsetTtl::EachOwn,
+                // dbaccess.c `namedb_read_zonefile`: no serial check on reload.
+                reload_rule: ReloadRule::AnySerial,
                 request_expire: false,
                 edns_expire_min_secs: 0,
                 transfer_expire_only_later: false,

@@ -8,6 +8,7 @@ mod check;
 mod harness;
 mod network;
 mod record;
+pub mod timeline;
 
 use std::time::Duration;
 

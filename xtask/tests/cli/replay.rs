@@ -147,25 +147,15 @@ fn rust_log_traces_engine_events_on_stderr_only() {
     assert!(!stderr.contains("DNS_EVENT_ZONE_IN_SYNC"), "info is filtered out: {stderr}");
 }
 
+// The picture's content is tested in crates/xfrsim-picture; here, that the command writes it.
 #[test]
-fn html_has_a_lane_per_server_and_a_mark_per_event() {
+fn html_writes_the_picture_and_changes_nothing_on_stdout() {
     let (full, _) = replay(&[]);
-    let events = full.iter().filter(|l| !l.contains(" action ") && !l.starts_with("digest=")).count();
     let out = std::env::temp_dir().join(format!("xfrsim-replay-{}.html", std::process::id()));
-    let (with_html, _) = replay(&["--html", out.to_str().unwrap()]);
+    let (with_html, stderr) = replay(&["--html", out.to_str().unwrap()]);
     assert_eq!(with_html, full, "the picture changes nothing on stdout");
+    assert!(stderr.contains(&format!("wrote {}", out.display())), "{stderr}");
     let html = std::fs::read_to_string(&out).unwrap();
     let _ = std::fs::remove_file(&out);
-    for server in ["ns1", "ns2", "ns3"] {
-        assert_eq!(html.matches(&format!("data-lane=\"{server}\"")).count(), 1, "{server}");
-    }
     assert_eq!(html.matches("data-lane=").count(), 3);
-    assert_eq!(html.matches("<circle class=\"event\"").count(), events);
-    // Parameters on hover: the 6523 lines, as the timeline has them.
-    assert!(html.contains("<title>00:45:25.138 ns2 6523 DNS_EVENT_XFR_MASTER_UNAVAILABLE"), "hover text");
-    assert!(html.contains("expired") && html.contains("ns1 Crash") && html.contains("converged 07:00"));
-    // Self-contained: nothing fetched.
-    for outside in ["<script src", "<link", "url(http", "@import"] {
-        assert!(!html.contains(outside), "{outside}");
-    }
 }

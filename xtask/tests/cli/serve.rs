@@ -280,6 +280,34 @@ fn sighup_reloads_a_changed_primary_file_as_a_new_version() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The reload rule is the profile's: a Knot primary (`zonefile-load: whole`) takes a changed
+/// file whatever its serial, where BIND above refuses it.
+#[test]
+fn sighup_under_the_knot_profile_takes_a_lower_serial() {
+    let dir = temp_dir("sighup-knot");
+    let primary_at = free_port();
+    let file = dir.join("primary.zone");
+    std::fs::write(&file, zone_text(5, "192.0.2.80")).unwrap();
+    std::fs::write(
+        dir.join("p.ron"),
+        format!(
+            r#"(name: "p", listen: "{primary_at}", profile: Knot, zones: [
+                Primary(zone: "example.test.", file: "primary.zone"),
+            ])"#
+        ),
+    )
+    .unwrap();
+    let primary = Served::start(&dir.join("p.ron"));
+    primary.wait_stderr("serving on");
+    assert_eq!(soa(primary_at, "example.test."), (ResponseCode::NoError, Some(5)));
+    std::fs::write(&file, zone_text(4, "192.0.2.81")).unwrap();
+    primary.hangup();
+    primary.wait_stdout("XFRSIM_ZONE_RELOADED zone=example.test. serial=4");
+    assert_eq!(soa(primary_at, "example.test."), (ResponseCode::NoError, Some(4)));
+    drop(primary);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// One of two primary zones has a broken file: the other serves, and the failure is one line on
 /// stderr naming the zone, the file and the reason. A secondary's broken file is set aside.
 #[test]

@@ -8,6 +8,8 @@ use anyhow::{Result, bail};
 use xfrsim_engine::catalog::EVENTS;
 use xfrsim_engine::{Emitter, EventInfo};
 
+use crate::Invocation;
+
 fn id_text(info: &EventInfo) -> String {
     info.windows_id.map_or_else(|| "-".to_string(), |id| id.to_string())
 }
@@ -31,10 +33,12 @@ pub fn show(query: &str) -> Result<ExitCode> {
 }
 
 /// An event named by a user (`replay --event`), or the same error as `events`.
-pub fn lookup(query: &str) -> Result<&'static EventInfo> {
+pub fn lookup(context: &Invocation, query: &str) -> Result<&'static EventInfo> {
     match xfrsim_engine::find_event(query) {
         Some(info) => Ok(info),
-        None => bail!("--event `{query}`: no such event{} (`cargo xtask events` lists them)", did_you_mean(query)),
+        None => {
+            bail!("--event `{query}`: no such event{} (`{} events` lists them)", did_you_mean(query), context.program)
+        }
     }
 }
 

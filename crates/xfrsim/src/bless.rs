@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use xfrsim_scenario::{DEFAULT_SEED, LoadedScenario};
 use xfrsim_sim::RunOptions;
 
-use crate::{shown, workspace_root};
+use crate::{Invocation, shown};
 
 /// The seeds the snapshot test checks a scenario's expectations with, from its own seed (see
 /// `scenario_test` in crates/xfrsim-sim/tests/scenarios.rs).
@@ -20,12 +20,13 @@ fn test_seeds(seed: u64) -> [u64; 3] {
     [seed, seed.wrapping_add(1), seed.wrapping_add(2)]
 }
 
-pub fn bless(targets: &[PathBuf]) -> Result<ExitCode> {
-    let files = crate::targets::scenario_files(targets)?;
+pub fn bless(context: &Invocation, targets: &[PathBuf]) -> Result<ExitCode> {
+    let files = crate::targets::scenario_files(context, targets)?;
     if files.is_empty() {
         anyhow::bail!("no scenario files found");
     }
-    let scenarios_dir = crate::targets::scenarios_dir();
+    let scenarios_dir =
+        crate::targets::scenarios_dir(context, "bless writes the snapshots of a checkout's scenarios, and")?;
     let mut refused = 0;
     for file in &files {
         // The snapshot test covers scenarios/ only: a snapshot for a file elsewhere would never
@@ -34,7 +35,7 @@ pub fn bless(targets: &[PathBuf]) -> Result<ExitCode> {
         if canonical.parent() != Some(scenarios_dir.canonicalize()?.as_path()) {
             anyhow::bail!("{}: only files in scenarios/ have snapshots", shown(file));
         }
-        if !bless_one(file)? {
+        if !bless_one(context, file)? {
             refused += 1;
         }
     }
@@ -44,7 +45,7 @@ pub fn bless(targets: &[PathBuf]) -> Result<ExitCode> {
 }
 
 /// Blesses one file; `false` when it was refused (and why is printed).
-fn bless_one(file: &Path) -> Result<bool> {
+fn bless_one(context: &Invocation, file: &Path) -> Result<bool> {
     let loaded = match xfrsim_scenario::load(file) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -59,7 +60,7 @@ fn bless_one(file: &Path) -> Result<bool> {
             Ok(outcome) => outcome,
             Err(e) => {
                 println!("REFUSED {} seed={run_seed} error: {e}", loaded.name);
-                println!("  reproduce: cargo xtask replay {} --seed {run_seed}", shown(file));
+                println!("  reproduce: {}", xfrsim_report::reproduce_line(context.program, &shown(file), run_seed));
                 return Ok(false);
             }
         };
@@ -68,7 +69,7 @@ fn bless_one(file: &Path) -> Result<bool> {
             for failure in &outcome.failures {
                 println!("  {failure}");
             }
-            println!("  reproduce: cargo xtask replay {} --seed {run_seed}", shown(file));
+            println!("  reproduce: {}", xfrsim_report::reproduce_line(context.program, &shown(file), run_seed));
             return Ok(false);
         }
         if run_seed == seed {
@@ -78,9 +79,14 @@ fn bless_one(file: &Path) -> Result<bool> {
         }
     }
     let timeline = timeline.context("the scenario's own seed is among the test seeds")?;
-    let status = write_snapshot(&loaded, file, &timeline)?;
+    let status = write_snapshot(&scenarios_root(context)?, &loaded, file, &timeline)?;
     println!("blessed {} seeds={} {status}", loaded.name, test_seeds(seed).map(|s| s.to_string()).join(","));
     Ok(true)
+}
+
+/// The checkout whose `tests/snapshots/` a blessing writes.
+fn scenarios_root(context: &Invocation) -> Result<PathBuf> {
+    context.workspace.clone().context("bless writes the snapshots of a checkout: run it inside one")
 }
 
 fn stem(file: &Path) -> String {
@@ -89,8 +95,7 @@ fn stem(file: &Path) -> String {
 
 /// Writes `tests/snapshots/<name>.snap` as insta does (header, then the contents with trailing
 /// whitespace trimmed and one newline); says whether it was new, updated or unchanged.
-fn write_snapshot(loaded: &LoadedScenario, file: &Path, timeline: &str) -> Result<&'static str> {
-    let root = workspace_root();
+fn write_snapshot(root: &Path, loaded: &LoadedScenario, file: &Path, timeline: &str) -> Result<&'static str> {
     let path = root.join("tests/snapshots").join(format!("{}.snap", loaded.name));
     let input = file.canonicalize()?;
     let input = input.strip_prefix(root.canonicalize()?).unwrap_or(&input);

@@ -1,6 +1,6 @@
-//! What `cargo xtask run` reports for each scenario and seed, and its three renderings: the
-//! text lines (the PASS/FAIL contract), a JSON document (`--format json`) and JUnit XML
-//! (`--junit FILE`). All three are built from the same [`RunReport`], so they cannot disagree.
+//! What `run` reports for each scenario and seed, and its three renderings: the text lines
+//! (the PASS/FAIL contract), a JSON document (`--format json`) and JUnit XML (`--junit FILE`).
+//! All three are built from the same [`RunReport`], so they cannot disagree.
 
 use std::fmt::Write as _;
 
@@ -78,8 +78,11 @@ pub struct StateReport {
     pub digest: Option<String>,
 }
 
-fn reproduce(file: &str, seed: u64) -> String {
-    format!("cargo xtask replay {file} --seed {seed}")
+/// The command that replays a run: `<program> replay <file> --seed <N>`, where `program` is
+/// how the user invoked us (`cargo xtask` or `xfrsim`). An output contract users parse: the
+/// words after the program never change.
+pub fn reproduce_line(program: &str, file: &str, seed: u64) -> String {
+    format!("{program} replay {file} --seed {seed}")
 }
 
 impl RunReport {
@@ -100,9 +103,9 @@ impl RunReport {
         }
     }
 
-    /// A simulation that stopped with an error.
-    pub fn sim_error(scenario: String, file: String, seed: u64, error: String) -> RunReport {
-        let reproduce = reproduce(&file, seed);
+    /// A simulation that stopped with an error; `program` as in [`reproduce_line`].
+    pub fn sim_error(program: &str, scenario: String, file: String, seed: u64, error: String) -> RunReport {
+        let reproduce = reproduce_line(program, &file, seed);
         RunReport {
             lines: vec![format!("FAIL {scenario} seed={seed} error: {error}"), format!("  reproduce: {reproduce}")],
             scenario,
@@ -118,9 +121,9 @@ impl RunReport {
         }
     }
 
-    /// A run to the end, judged.
-    pub fn finished(scenario: String, file: String, outcome: &Outcome) -> RunReport {
-        let reproduce = reproduce(&file, outcome.seed);
+    /// A run to the end, judged; `program` as in [`reproduce_line`].
+    pub fn finished(program: &str, scenario: String, file: String, outcome: &Outcome) -> RunReport {
+        let reproduce = reproduce_line(program, &file, outcome.seed);
         let mut lines = vec![outcome.summary_line()];
         if !outcome.passed() {
             lines.extend(outcome.failures.iter().flat_map(|f| indented(&f.to_string())));
@@ -271,7 +274,58 @@ fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use std::path::Path;
+
+    use xfrsim_sim::RunOptions;
+
+    use super::*;
+
+    /// A bundled or fixture scenario run at its own seed, reported as `program` would.
+    fn report(program: &str, relative: &str) -> RunReport {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative);
+        let loaded = xfrsim_scenario::load(&path).expect("the scenario loads");
+        let seed = loaded.scenario.seed.unwrap_or(xfrsim_scenario::DEFAULT_SEED);
+        let outcome = xfrsim_sim::run(&loaded, RunOptions { seed, warp: true }).expect("the run ends");
+        RunReport::finished(program, loaded.name.clone(), relative.to_string(), &outcome)
+    }
+
+    #[test]
+    fn a_passing_run_is_one_line_and_counts_in_the_totals() {
+        let report = report("cargo xtask", "scenarios/chain.ron");
+        assert!(report.passed());
+        assert_eq!(report.lines.len(), 1, "{:?}", report.lines);
+        assert!(report.lines[0].starts_with("PASS chain seed=9 events="), "{:?}", report.lines);
+        assert_eq!(totals_line(std::slice::from_ref(&report)), "1 passed, 0 failed");
+    }
+
+    #[test]
+    fn a_failing_run_names_the_command_that_replays_it_as_the_user_invoked_us() {
+        let file = "xtask/tests/data/never-converges.ron";
+        for program in ["cargo xtask", "xfrsim"] {
+            let report = report(program, file);
+            assert_eq!(report.verdict, Verdict::Fail);
+            let expected = format!("{program} replay {file} --seed 6523");
+            assert_eq!(report.lines.last().map(String::as_str), Some(format!("  reproduce: {expected}").as_str()));
+            assert_eq!(report.reproduce.as_deref(), Some(expected.as_str()));
+        }
+    }
+
+    #[test]
+    fn json_and_junit_carry_the_same_verdicts_as_the_lines() {
+        let reports = [
+            report("cargo xtask", "scenarios/chain.ron"),
+            report("cargo xtask", "xtask/tests/data/never-converges.ron"),
+        ];
+        let document: serde_json::Value = serde_json::from_str(&json(&reports)).expect("JSON");
+        assert_eq!((document["passed"].as_u64(), document["failed"].as_u64()), (Some(1), Some(1)));
+        assert_eq!(document["runs"][0]["verdict"], "pass");
+        assert_eq!(document["runs"][1]["verdict"], "fail");
+        assert_eq!(document["runs"][1]["failures"][0]["states"].as_array().map(Vec::len), Some(2));
+        let xml = junit(&reports);
+        assert!(xml.contains("<testsuites name=\"xfrsim\" tests=\"2\" failures=\"1\" errors=\"0\">"), "{xml}");
+        assert!(xml.contains("<testcase classname=\"scenarios.chain\" name=\"chain seed=9\""), "{xml}");
+        assert_eq!(xml.matches("<failure message=\"1 unmet expectation\"").count(), 1, "{xml}");
+    }
 
     #[test]
     fn xml_special_and_control_characters_are_escaped() {

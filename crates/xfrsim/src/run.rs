@@ -5,20 +5,18 @@
 //! Runs go to a pool of threads, but what is printed is each run's buffered report, in file
 //! order then seed order: `--jobs 1` and `--jobs 8` print the same bytes.
 
-use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{OnceLock, mpsc};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use xfrsim_scenario::{DEFAULT_SEED, LoadedScenario};
 use xfrsim_sim::RunOptions;
 
-use crate::report::{self, RunReport};
-use crate::shown;
+use crate::{Invocation, shown};
+use xfrsim_report::{self as report, RunReport};
 
 /// How the report is printed on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -84,15 +82,15 @@ fn units(file_count: usize, seeds: &Seeds) -> Vec<Unit> {
     units
 }
 
-pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let files = crate::targets::scenario_files(&args.targets)?;
+pub fn run(context: &Invocation, args: RunArgs) -> Result<ExitCode> {
+    let files = crate::targets::scenario_files(context, &args.targets)?;
     if files.is_empty() {
         anyhow::bail!("no scenario files found");
     }
     let units = units(files.len(), &args.seeds);
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut reports = Vec::with_capacity(units.len());
-    run_units(&files, &units, jobs, |report| {
+    run_units(context, &files, &units, jobs, |report| {
         // Only a file's first run carries its zone warnings; on stderr, as the PASS/FAIL lines
         // on stdout are a contract.
         for warning in &report.warnings {
@@ -118,45 +116,21 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 /// Runs every unit on `jobs` threads, handing each report to `emit` in unit order as soon as it
 /// and all before it are done (so a long run shows progress, and the order never depends on
 /// which thread finished first).
-fn run_units(files: &[PathBuf], units: &[Unit], jobs: usize, mut emit: impl FnMut(RunReport)) {
+fn run_units(context: &Invocation, files: &[PathBuf], units: &[Unit], jobs: usize, mut emit: impl FnMut(RunReport)) {
     // Each file is loaded once, by the first unit that needs it; the others wait for it.
     let loaded: Vec<OnceLock<Result<LoadedScenario, String>>> = files.iter().map(|_| OnceLock::new()).collect();
-    let next = AtomicUsize::new(0);
-    let (sender, receiver) = mpsc::channel::<(usize, Option<RunReport>)>();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, units.len().max(1)) {
-            let sender = sender.clone();
-            let (next, loaded) = (&next, &loaded);
-            scope.spawn(move || {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(unit) = units.get(index) else { break };
-                    let file = &files[unit.file];
-                    let scenario =
-                        loaded[unit.file].get_or_init(|| xfrsim_scenario::load(file).map_err(|e| e.to_string()));
-                    let first = index_is_first(units, index);
-                    // An engine panic is a bug to report, not a reason to lose the other runs'
-                    // output: it becomes this run's error (the panic message is on stderr).
-                    let report =
-                        std::panic::catch_unwind(AssertUnwindSafe(|| run_one(file, scenario, unit.seed, first)))
-                            .unwrap_or_else(|_| panicked(file, scenario, unit.seed));
-                    if sender.send((index, report)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(sender);
-        let mut waiting = BTreeMap::new();
-        let mut due = 0;
-        for (index, report) in receiver {
-            waiting.insert(index, report);
-            while let Some(report) = waiting.remove(&due) {
-                if let Some(report) = report {
-                    emit(report);
-                }
-                due += 1;
-            }
+    let work = |index: usize, unit: &Unit| {
+        let file = &files[unit.file];
+        let scenario = loaded[unit.file].get_or_init(|| xfrsim_scenario::load(file).map_err(|e| e.to_string()));
+        let first = index_is_first(units, index);
+        // A panic in the simulation is a bug; it must not end the run or scramble the
+        // output: it becomes this run's error (the panic message is on stderr).
+        std::panic::catch_unwind(AssertUnwindSafe(|| run_one(context, file, scenario, unit.seed, first)))
+            .unwrap_or_else(|_| panicked(context, file, scenario, unit.seed))
+    };
+    xfrsim_report::run_ordered(units, jobs, work, |_, report| {
+        if let Some(report) = report {
+            emit(report);
         }
     });
 }
@@ -167,7 +141,13 @@ fn index_is_first(units: &[Unit], index: usize) -> bool {
 
 /// The report of one unit; `None` for a file that did not load, but at its first unit (its
 /// error is reported once, and counted once).
-fn run_one(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u64>, first: bool) -> Option<RunReport> {
+fn run_one(
+    context: &Invocation,
+    file: &Path,
+    loaded: &Result<LoadedScenario, String>,
+    seed: Option<u64>,
+    first: bool,
+) -> Option<RunReport> {
     let name = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
     let shown_file = shown(file);
     let loaded = match loaded {
@@ -177,13 +157,14 @@ fn run_one(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u6
     let seed = seed.or(loaded.scenario.seed).unwrap_or(DEFAULT_SEED);
     let mut report = match xfrsim_sim::run_streaming(loaded, RunOptions { seed, warp: true }, |_| {}) {
         Ok(outcome) => {
-            let mut report = RunReport::finished(loaded.name.clone(), shown_file, &outcome);
+            let mut report = RunReport::finished(context.program, loaded.name.clone(), shown_file, &outcome);
             if !outcome.passed() {
                 // A failing run's picture, named by scenario and seed, next to the reproduce line.
-                let path = pictures_dir().join(format!("{}-seed{seed}.html", loaded.name));
-                let written = std::fs::create_dir_all(pictures_dir())
+                let pictures = context.output_dir();
+                let path = pictures.join(format!("{}-seed{seed}.html", loaded.name));
+                let written = std::fs::create_dir_all(&pictures)
                     .map_err(anyhow::Error::from)
-                    .and_then(|()| crate::html::write_html(loaded, &outcome, &path));
+                    .and_then(|()| xfrsim_picture::write_html(loaded, &outcome, &path).map_err(anyhow::Error::from));
                 match written {
                     Ok(()) => {
                         report.lines.push(format!("  picture: {}", shown(&path)));
@@ -194,7 +175,7 @@ fn run_one(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u6
             }
             report
         }
-        Err(e) => RunReport::sim_error(loaded.name.clone(), shown_file, seed, e.to_string()),
+        Err(e) => RunReport::sim_error(context.program, loaded.name.clone(), shown_file, seed, e.to_string()),
     };
     if first {
         report.warnings = loaded.zone_warnings.iter().map(ToString::to_string).collect();
@@ -212,23 +193,22 @@ fn print_or_stop(line: &str) {
     }
 }
 
-/// Where failing runs' pictures go: `target/xfrsim/` (under `CARGO_TARGET_DIR` when set).
-fn pictures_dir() -> PathBuf {
-    xfrsim_dir()
-}
-
-/// `target/xfrsim/` (under `CARGO_TARGET_DIR` when set): what failing runs leave behind.
-pub fn xfrsim_dir() -> PathBuf {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| crate::workspace_root().join("target"), PathBuf::from);
-    target.join("xfrsim")
-}
-
-fn panicked(file: &Path, loaded: &Result<LoadedScenario, String>, seed: Option<u64>) -> Option<RunReport> {
+fn panicked(
+    context: &Invocation,
+    file: &Path,
+    loaded: &Result<LoadedScenario, String>,
+    seed: Option<u64>,
+) -> Option<RunReport> {
     let file_seed = loaded.as_ref().ok().and_then(|l| l.scenario.seed);
     let seed = seed.or(file_seed).unwrap_or(DEFAULT_SEED);
     let name = file.file_stem().unwrap_or_default().to_string_lossy().into_owned();
-    Some(RunReport::sim_error(name, shown(file), seed, "the simulation panicked (see stderr)".to_string()))
+    Some(RunReport::sim_error(
+        context.program,
+        name,
+        shown(file),
+        seed,
+        "the simulation panicked (see stderr)".to_string(),
+    ))
 }
 
 #[cfg(test)]

@@ -3,19 +3,16 @@
 //! scenario file with the command that replays it. The last line is
 //! `explored <n> seeds in <s> s (<rate>/min), failures=<k>`.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 
 use anyhow::{Result, bail};
 use xfrsim_engine::Canary;
 use xfrsim_explore::{Plan, Verdict};
 
-use crate::shown;
+use crate::{Invocation, shown};
 
 /// `--shard K/N`: this process explores the seeds whose offset in the range is K-1 modulo N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +56,7 @@ struct SeedReport {
     lines: Vec<String>,
 }
 
-pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
+pub fn explore(context: &Invocation, args: ExploreArgs) -> Result<ExitCode> {
     if !args.bases.is_empty() {
         bail!("explore over a base scenario file is not built yet: run without PATH for the built-in base");
     }
@@ -69,7 +66,7 @@ pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let terminal = std::io::stderr().is_terminal();
     let (failures, wall) = timed(|| {
-        run_seeds(&seeds, jobs, args.canary, |done, report| {
+        run_seeds(context, &seeds, jobs, args.canary, |done, report| {
             for line in &report.lines {
                 println!("{line}");
             }
@@ -90,10 +87,10 @@ pub fn explore(args: ExploreArgs) -> Result<ExitCode> {
 }
 
 /// `cargo xtask bench --case explore-500`: seeds 0..500 on every core, no canary.
-pub fn bench_case() -> Result<ExitCode> {
+pub fn bench_case(context: &Invocation) -> Result<ExitCode> {
     let seeds: Vec<u64> = (0..500).collect();
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (failures, wall) = timed(|| run_seeds(&seeds, jobs, None, |_, _| {}));
+    let (failures, wall) = timed(|| run_seeds(context, &seeds, jobs, None, |_, _| {}));
     let secs = wall.as_secs_f64();
     let rate = seeds.len() as f64 * 60.0 / secs.max(1e-9);
     println!(
@@ -119,47 +116,31 @@ pub fn totals_line(seeds: usize, secs: f64, failures: usize) -> String {
 
 /// Explores `seeds` on `jobs` threads; `emit` gets (seeds done, report) in seed order.
 /// Returns the number of failing seeds.
-fn run_seeds(seeds: &[u64], jobs: usize, canary: Option<Canary>, mut emit: impl FnMut(usize, &SeedReport)) -> usize {
-    let next = AtomicUsize::new(0);
-    let (sender, receiver) = mpsc::channel::<(usize, SeedReport)>();
+fn run_seeds(
+    context: &Invocation,
+    seeds: &[u64],
+    jobs: usize,
+    canary: Option<Canary>,
+    mut emit: impl FnMut(usize, &SeedReport),
+) -> usize {
     let mut failures = 0;
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, seeds.len().max(1)) {
-            let sender = sender.clone();
-            let next = &next;
-            scope.spawn(move || {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&seed) = seeds.get(index) else { break };
-                    let lines = std::panic::catch_unwind(|| explore_seed(seed, canary)).unwrap_or_else(|_| {
-                        vec![format!("FAIL seed={seed}"), "  the simulation panicked (see stderr)".into()]
-                    });
-                    if sender.send((index, SeedReport { seed, lines })).is_err() {
-                        break;
-                    }
-                }
-            });
+    let work = |_: usize, &seed: &u64| {
+        let lines = std::panic::catch_unwind(|| explore_seed(context, seed, canary))
+            .unwrap_or_else(|_| vec![format!("FAIL seed={seed}"), "  the simulation panicked (see stderr)".into()]);
+        SeedReport { seed, lines }
+    };
+    xfrsim_report::run_ordered(seeds, jobs, work, |index, report| {
+        if !report.lines.is_empty() {
+            failures += 1;
         }
-        drop(sender);
-        let mut waiting = BTreeMap::new();
-        let mut due = 0;
-        for (index, report) in receiver {
-            waiting.insert(index, report);
-            while let Some(report) = waiting.remove(&due) {
-                due += 1;
-                if !report.lines.is_empty() {
-                    failures += 1;
-                }
-                debug_assert_eq!(report.seed, seeds[due - 1]);
-                emit(due, &report);
-            }
-        }
+        debug_assert_eq!(report.seed, seeds[index]);
+        emit(index + 1, &report);
     });
     failures
 }
 
 /// One seed: empty when it passed, else the report lines (shrinking and writing the file).
-fn explore_seed(seed: u64, canary: Option<Canary>) -> Vec<String> {
+fn explore_seed(context: &Invocation, seed: u64, canary: Option<Canary>) -> Vec<String> {
     let plan = xfrsim_explore::generate(seed);
     let verdict = match xfrsim_explore::judge(&plan, canary) {
         Ok(verdict) if verdict.passed() => return Vec::new(),
@@ -178,14 +159,12 @@ fn explore_seed(seed: u64, canary: Option<Canary>) -> Vec<String> {
         shrunk.profiles.len(),
         shrunk.heal_at.as_secs()
     ));
-    match write_plan(&shrunk) {
+    match write_plan(context, &shrunk) {
         Ok(path) => {
             let canary_flag = canary.map_or_else(String::new, |c| format!(" --canary {c}"));
             lines.push(format!("  file: {}", shown(&path)));
-            lines.push(format!(
-                "  reproduce: cargo xtask replay {} --seed {seed} --invariants{canary_flag}",
-                shown(&path)
-            ));
+            let replay = xfrsim_report::reproduce_line(context.program, &shown(&path), seed);
+            lines.push(format!("  reproduce: {replay} --invariants{canary_flag}"));
         }
         Err(e) => lines.push(format!("  file not written: {e:#}")),
     }
@@ -205,9 +184,9 @@ fn failure_lines(verdict: &Verdict) -> Vec<String> {
 }
 
 /// Writes a plan's scenario to `target/xfrsim/explore/explore-<seed>.ron`.
-fn write_plan(plan: &Plan) -> Result<PathBuf> {
+fn write_plan(context: &Invocation, plan: &Plan) -> Result<PathBuf> {
     let (text, _) = xfrsim_explore::load(plan)?;
-    let dir = crate::run::xfrsim_dir().join("explore");
+    let dir = context.output_dir().join("explore");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("explore-{}.ron", plan.seed));
     std::fs::write(&path, text)?;

@@ -8,9 +8,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use xfrsim_engine::{Severity, Time};
 use xfrsim_scenario::Expectation;
 use xfrsim_scenario::LoadedScenario;
@@ -26,10 +25,18 @@ const FAULT_ROW_PX: f64 = 16.0;
 /// title says how many), so a day of updates stays a page and not 100 MB.
 const MARKS_MAX: usize = 20_000;
 
+/// Why a picture was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum PictureError {
+    #[error("writing {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
 /// Writes the picture of a finished run (`outcome` from `xfrsim_sim::run` or `run_streaming`
 /// of `loaded`) to `path`.
-pub fn write_html(loaded: &LoadedScenario, outcome: &Outcome, path: &Path) -> Result<()> {
-    std::fs::write(path, render(loaded, outcome)).with_context(|| format!("writing {}", path.display()))
+pub fn write_html(loaded: &LoadedScenario, outcome: &Outcome, path: &Path) -> Result<(), PictureError> {
+    std::fs::write(path, render(loaded, outcome))
+        .map_err(|source| PictureError::Write { path: path.to_path_buf(), source })
 }
 
 /// Maps simulated time to the plot's x, compressing idle spans.

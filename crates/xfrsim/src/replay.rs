@@ -10,7 +10,10 @@ use anyhow::{Result, bail};
 use xfrsim_scenario::{DEFAULT_SEED, LoadedScenario};
 use xfrsim_sim::{Outcome, RunOptions, Status};
 
-use crate::timeline::{self, Entry, Filter, What};
+use xfrsim_sim::timeline::{Entry, What};
+
+use crate::Invocation;
+use crate::timeline::{self, Filter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -71,12 +74,12 @@ fn emit(line: &str) -> bool {
     writeln!(std::io::stdout().lock(), "{line}").is_ok()
 }
 
-pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
+pub fn replay(context: &Invocation, args: ReplayArgs) -> Result<ExitCode> {
     // Every flag is checked before the run starts: a typo costs no simulation.
     let filter = Filter {
         server: args.server.clone(),
         zone: args.zone.clone(),
-        event: args.event.as_deref().map(crate::events::lookup).transpose()?,
+        event: args.event.as_deref().map(|e| crate::events::lookup(context, e)).transpose()?,
         from_ms: args.from.as_deref().map(|t| timeline::parse_duration("--from", t)).transpose()?.map(millis),
         until_ms: args.until.as_deref().map(|t| timeline::parse_duration("--until", t)).transpose()?.map(millis),
     };
@@ -108,7 +111,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         if table || !printing {
             return;
         }
-        let Some(entry) = timeline::parse(line) else {
+        let Some(entry) = xfrsim_sim::timeline::parse(line) else {
             printing = emit(line);
             return;
         };
@@ -123,7 +126,7 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         print_table(&outcome, &args)?;
     }
     if let Some(path) = &args.html {
-        crate::html::write_html(&loaded, &outcome, path)?;
+        xfrsim_picture::write_html(&loaded, &outcome, path)?;
         eprintln!("wrote {}", path.display());
     }
     // The explorer's checkers read only the status history and events, which a streamed run

@@ -5,21 +5,29 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::workspace_root;
+use crate::Invocation;
 
 /// How many names an "unknown scenario" error suggests.
 const SUGGESTIONS: usize = 3;
 
-/// The bundled scenarios' directory.
-pub fn scenarios_dir() -> PathBuf {
-    workspace_root().join("scenarios")
+/// The bundled scenarios' directory. Outside a checkout there is none: the error is `wanted`
+/// (why one was needed, ending in "and") then what to do instead, on one line.
+pub fn scenarios_dir(context: &Invocation, wanted: &str) -> Result<PathBuf> {
+    match &context.workspace {
+        Some(root) => Ok(root.join("scenarios")),
+        None => {
+            anyhow::bail!(
+                "{wanted} there is no xfrsim checkout here (no bundled scenarios): give a scenario file's path"
+            )
+        }
+    }
 }
 
 /// Scenario files for the given arguments, in argument order, each directory's files sorted
 /// (directory order is filesystem-dependent). No argument means every bundled scenario.
-pub fn scenario_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub fn scenario_files(context: &Invocation, args: &[PathBuf]) -> Result<Vec<PathBuf>> {
     if args.is_empty() {
-        return ron_files(&scenarios_dir());
+        return ron_files(&scenarios_dir(context, "no scenario given, and")?);
     }
     let mut files = Vec::new();
     for arg in args {
@@ -28,7 +36,7 @@ pub fn scenario_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
         } else if arg.exists() {
             files.push(arg.clone());
         } else if looks_like_name(arg) {
-            files.push(by_name(&arg.to_string_lossy())?);
+            files.push(by_name(context, &arg.to_string_lossy())?);
         } else {
             anyhow::bail!("{}: no such file or directory", arg.display());
         }
@@ -61,8 +69,9 @@ fn stem(path: &Path) -> String {
 /// `name` is a bundled scenario's file name without `.ron`, or the start of exactly one of
 /// them; an exact name wins over longer ones it starts (`chain` is `chain.ron`, not
 /// `chain-expiry-edns-expire.ron`).
-fn by_name(name: &str) -> Result<PathBuf> {
-    let files = ron_files(&scenarios_dir())?;
+fn by_name(context: &Invocation, name: &str) -> Result<PathBuf> {
+    let dir = scenarios_dir(context, &format!("`{name}` is not a file, and"))?;
+    let files = ron_files(&dir)?;
     if let Some(exact) = files.iter().find(|f| stem(f) == name) {
         return Ok(exact.clone());
     }
@@ -72,7 +81,7 @@ fn by_name(name: &str) -> Result<PathBuf> {
         [] => {
             let suggested = suggest(name, files.iter().map(|f| stem(f)).collect());
             if suggested.is_empty() {
-                anyhow::bail!("no scenario named `{name}` (`cargo xtask run --list` lists them)")
+                anyhow::bail!("no scenario named `{name}` (`{} run --list` lists them)", context.program)
             }
             anyhow::bail!("no scenario named `{name}`; did you mean {}?", suggested.join(", "))
         }

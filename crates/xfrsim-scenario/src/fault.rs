@@ -11,8 +11,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::fmt_duration;
+use crate::ids::{ServerId, ZoneId};
 use crate::model::Protocol;
-use crate::setup::{ServerId, Setup, ZoneId};
+
+/// The names behind a fault's indexes, which its timeline line and picture label show
+/// ([`crate::Setup`] knows them).
+pub trait Names {
+    fn server_name(&self, id: ServerId) -> &str;
+    /// A zone's origin as timelines print it.
+    fn zone_text(&self, id: ZoneId) -> &str;
+}
 
 /// One end of a link: the address packets are filtered at, and the reference as the file wrote
 /// it (a server name or an address), which is what the timeline prints.
@@ -87,7 +95,7 @@ pub enum Fault {
         zone: ZoneId,
     },
     /// An update every `every` from the step's time until `until` (the schedule holds one
-    /// `Update` per instant instead; see [`Setup::schedule`]).
+    /// `Update` per instant instead; see [`crate::Setup::schedule`]).
     Updates {
         server: ServerId,
         zone: ZoneId,
@@ -221,8 +229,8 @@ impl Fault {
     /// What the timeline prints after `action ` (before any note the harness adds, such as a
     /// server being down). `update_owner` is the owner name an `Update` adds, which only the
     /// harness knows (updates are numbered across the run).
-    pub fn line(&self, setup: &Setup, update_owner: Option<&str>) -> String {
-        let zone = |id: &ZoneId| setup.zone(*id).text.as_str();
+    pub fn line(&self, names: &impl Names, update_owner: Option<&str>) -> String {
+        let zone = |id: &ZoneId| names.zone_text(*id);
         match self {
             Fault::Partition(a, b) => format!("Partition {} {}", a.written, b.written),
             Fault::PartitionOneway(a, b) => format!("PartitionOneway {} {}", a.written, b.written),
@@ -286,8 +294,8 @@ impl Fault {
     }
 
     /// How the fault shows in a picture: which band it opens or closes, which lanes it marks.
-    pub fn band(&self, setup: &Setup) -> Band {
-        let name = |id: &ServerId| setup.server(*id).name.clone();
+    pub fn band(&self, names: &impl Names) -> Band {
+        let name = |id: &ServerId| names.server_name(*id).to_string();
         let pair = |a: &Endpoint, b: &Endpoint| {
             let (a, b) = (&a.written, &b.written);
             if a < b { format!("{a} {b}") } else { format!("{b} {a}") }

@@ -9,6 +9,7 @@ mod check_timeline;
 mod checker;
 mod diagnostics;
 mod fault;
+mod ids;
 mod model;
 mod node;
 mod ron_error;
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 pub use checker::fmt_duration;
 pub use diagnostics::{Diagnostic, ScenarioError, colour_wanted};
-pub use fault::{AclPeer, Band, Endpoint, Fault, LinkChange, LinkShape, TimedFault};
+pub use fault::{AclPeer, Band, Endpoint, Fault, LinkChange, LinkShape, Names, TimedFault};
 pub use model::*;
 pub use node::{
     LoadedNode, NodeFile, NodeZone, NodeZoneError, ZoneFileData, load_node, parse_node, parse_peer, read_zone_file,

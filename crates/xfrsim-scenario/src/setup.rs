@@ -11,28 +11,9 @@ use hickory_proto::rr::Name;
 use xfrsim_engine::{Behaviour, Overrides};
 use xfrsim_zone::{Dname, Zone};
 
-use crate::fault::{AclPeer, Endpoint, Fault, LinkShape, TimedFault};
+use crate::fault::{AclPeer, Endpoint, Fault, LinkShape, Names, TimedFault};
+pub use crate::ids::{ServerId, ZoneId};
 use crate::model::{Action, Expectation, Scenario, ServerProfile, ServerZone};
-
-/// A server of the scenario, by its place in `servers`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ServerId(u32);
-
-/// A zone of the scenario, by its place in `zones`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ZoneId(u32);
-
-impl ServerId {
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-impl ZoneId {
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
 
 /// Why a scenario that passed its checks could not be lowered. Each is a check the loader
 /// makes first, so meeting one here means the two disagree: the message names the reference.
@@ -142,6 +123,16 @@ pub struct Setup {
     holders: Vec<Vec<ServerId>>,
 }
 
+impl Names for Setup {
+    fn server_name(&self, id: ServerId) -> &str {
+        &self.server(id).name
+    }
+
+    fn zone_text(&self, id: ZoneId) -> &str {
+        &self.zone(id).text
+    }
+}
+
 impl Setup {
     /// The servers holding a zone, in server order.
     pub fn holders(&self, zone: ZoneId) -> &[ServerId] {
@@ -190,7 +181,7 @@ impl Setup {
     }
 
     pub fn server_ids(&self) -> impl Iterator<Item = ServerId> + use<> {
-        (0..self.servers.len() as u32).map(ServerId)
+        (0..self.servers.len()).map(ServerId::new)
     }
 
     /// Ends the run at `end`: later steps are dropped, an `Updates` run stops there (benchmarks
@@ -296,7 +287,7 @@ impl Setup {
         let mut holders = vec![Vec::new(); zones.len()];
         for (index, server) in servers.iter().enumerate() {
             for held in &server.zones {
-                holders[held.zone.index()].push(ServerId(index as u32));
+                holders[held.zone.index()].push(ServerId::new(index));
             }
         }
         Ok(Setup {
@@ -372,14 +363,14 @@ struct Resolver<'a> {
 impl<'a> Resolver<'a> {
     fn new(scenario: &'a Scenario) -> Result<Resolver<'a>, LowerError> {
         let origins = scenario.zones.iter().map(|z| parse_origin(&z.origin)).collect::<Result<Vec<_>, _>>()?;
-        let zone_by_origin = origins.iter().enumerate().map(|(i, o)| (o.clone(), ZoneId(i as u32))).collect();
+        let zone_by_origin = origins.iter().enumerate().map(|(i, o)| (o.clone(), ZoneId::new(i))).collect();
         let server_by_name =
-            scenario.servers.iter().enumerate().map(|(i, s)| (s.name.clone(), ServerId(i as u32))).collect();
+            scenario.servers.iter().enumerate().map(|(i, s)| (s.name.clone(), ServerId::new(i))).collect();
         let mut resolver = Resolver { scenario, origins, server_by_name, zone_by_origin, holds: BTreeSet::new() };
         for (index, spec) in scenario.servers.iter().enumerate() {
             for zone in &spec.zones {
                 let id = resolver.zone(zone.zone())?;
-                resolver.holds.insert((ServerId(index as u32), id));
+                resolver.holds.insert((ServerId::new(index), id));
             }
         }
         Ok(resolver)

@@ -4,6 +4,16 @@
 //! applies the timeline, and returns an [`Outcome`]: the timeline (one line per event or
 //! action), its digest, and each expectation's verdict.
 
+// Without `--cfg tokio_unstable` an unbiased `tokio::select!` draws from an unseeded RNG and a
+// panic in a host task is swallowed: a simulation built so would not replay its seed. Refuse
+// to build rather than run a simulator that cannot keep its one promise. The workspace's
+// `.cargo/config.toml` sets the flag for every build started inside the checkout.
+#[cfg(not(tokio_unstable))]
+compile_error!(
+    "xfrsim-sim needs `--cfg tokio_unstable`: build from the xfrsim checkout (its .cargo/config.toml sets it), \
+     e.g. `cargo install --path crates/xfrsim` run in the checkout's root, or set RUSTFLAGS=\"--cfg tokio_unstable\""
+);
+
 mod check;
 mod harness;
 mod network;

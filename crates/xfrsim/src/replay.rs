@@ -83,7 +83,8 @@ pub fn replay(context: &Invocation, args: ReplayArgs) -> Result<ExitCode> {
         from_ms: args.from.as_deref().map(|t| timeline::parse_duration("--from", t)).transpose()?.map(millis),
         until_ms: args.until.as_deref().map(|t| timeline::parse_duration("--until", t)).transpose()?.map(millis),
     };
-    let loaded = xfrsim_scenario::load(&args.path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let path = crate::targets::scenario_file(context, &args.path)?;
+    let loaded = xfrsim_scenario::load(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
     for warning in &loaded.zone_warnings {
         eprintln!("{warning}");
     }

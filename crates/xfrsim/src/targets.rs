@@ -44,6 +44,15 @@ pub fn scenario_files(context: &Invocation, args: &[PathBuf]) -> Result<Vec<Path
     Ok(files)
 }
 
+/// One scenario for a command that takes exactly one (`replay`): a file, or a bundled
+/// scenario's name as `run` takes it.
+pub fn scenario_file(context: &Invocation, arg: &Path) -> Result<PathBuf> {
+    if arg.is_file() || !looks_like_name(arg) {
+        return Ok(arg.to_path_buf());
+    }
+    by_name(context, &arg.to_string_lossy())
+}
+
 /// A bare word (no directory part, no `.ron`) is a scenario name; anything else is a path the
 /// user meant literally, so a typo in it is reported as a missing file.
 fn looks_like_name(arg: &Path) -> bool {

@@ -10,8 +10,9 @@
 // `.cargo/config.toml` sets the flag for every build started inside the checkout.
 #[cfg(not(tokio_unstable))]
 compile_error!(
-    "xfrsim-sim needs `--cfg tokio_unstable`: build from the xfrsim checkout (its .cargo/config.toml sets it), \
-     e.g. `cargo install --path crates/xfrsim` run in the checkout's root, or set RUSTFLAGS=\"--cfg tokio_unstable\""
+    "xfrsim-sim needs `--cfg tokio_unstable` (seeds do not replay without it): the checkout's .cargo/config.toml \
+     sets it for `cargo build` and `cargo install --path crates/xfrsim`; a RUSTFLAGS variable replaces that \
+     setting, so add `--cfg tokio_unstable` to it"
 );
 
 mod check;

@@ -40,6 +40,9 @@ pub(crate) struct ZoneCore {
     pub last_notify_at: Option<Time>,
     /// Every timer of the zone, whatever its role.
     pub timers: TimerTable,
+    /// The zone's place among its node's zones in name order, set when the node is built: the
+    /// node's deadline index holds slots, not names, so keeping it costs no name comparisons.
+    pub slot: u32,
 }
 
 /// One NOTIFY transaction toward one target (RFC 1996 §3.6: retransmitted until answered).
@@ -69,6 +72,7 @@ impl ZoneCore {
             notifies: BTreeMap::new(),
             last_notify_at: None,
             timers: TimerTable::default(),
+            slot: 0,
         }
     }
 

@@ -12,7 +12,7 @@ use crate::fault::TimedFault;
 use crate::model::{Action, Expectation, ServerSpec, ServerZone};
 use crate::setup::{lower_timeline, parse_origin};
 use crate::{MAX_DURATION, MAX_GENERATED_HOSTS, MAX_LATENCY, MAX_SERVERS, MAX_TIMELINE_STEPS, MAX_ZONES, Scenario};
-use xfrsim_zone::Dname;
+use xfrsim_zone::{Dname, NameKey};
 
 /// Byte range of the first occurrence of `needle` (quoted first) at or after byte `from`,
 /// falling back to the whole text, then to the start.
@@ -41,7 +41,7 @@ pub(crate) struct Checker<'a> {
     hosts: BTreeSet<IpAddr>,
     /// Each zone origin (as RFC 1035 text reads it: case and escapes do not make another zone),
     /// with its place in `zones`.
-    zone_by_origin: BTreeMap<Dname, usize>,
+    zone_by_origin: BTreeMap<NameKey, usize>,
     /// Origins in `zones` that are no domain name (reported once, where they are defined).
     bad_origins: BTreeSet<&'a str>,
     /// (server, zone) → whether the server holds the zone as primary.
@@ -64,7 +64,7 @@ impl<'a> Checker<'a> {
         for (index, zone) in scenario.zones.iter().enumerate() {
             match parse_origin(&zone.origin) {
                 Ok(origin) => {
-                    zone_by_origin.entry(origin).or_insert(index);
+                    zone_by_origin.entry(origin.key()).or_insert(index);
                 }
                 Err(_) => {
                     bad_origins.insert(zone.origin.as_str());
@@ -74,7 +74,7 @@ impl<'a> Checker<'a> {
         let mut held = BTreeMap::new();
         for (server, spec) in scenario.servers.iter().enumerate() {
             for zone in &spec.zones {
-                let Some(&index) = parse_origin(zone.zone()).ok().and_then(|o| zone_by_origin.get(&o)) else {
+                let Some(&index) = parse_origin(zone.zone()).ok().and_then(|o| zone_by_origin.get(&o.key())) else {
                     continue;
                 };
                 held.entry((server, index)).or_insert(matches!(zone, ServerZone::Primary { .. }));
@@ -475,7 +475,7 @@ impl<'a> Checker<'a> {
 
     /// The place in `zones` of the zone `text` names (case and escapes as RFC 1035 reads them).
     pub(crate) fn zone_index(&self, text: &str) -> Option<usize> {
-        parse_origin(text).ok().and_then(|origin| self.zone_by_origin.get(&origin).copied())
+        parse_origin(text).ok().and_then(|origin| self.zone_by_origin.get(&origin.key()).copied())
     }
 
     /// `name` names no server: the error, with the nearest server name when one is close.

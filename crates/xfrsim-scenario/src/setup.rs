@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use xfrsim_engine::{Behaviour, Overrides};
-use xfrsim_zone::{Dname, Zone};
+use xfrsim_zone::{Dname, NameKey, Zone};
 
 use crate::fault::{AclPeer, Endpoint, Fault, LinkShape, Names, TimedFault};
 pub use crate::ids::{ServerId, ZoneId};
@@ -118,7 +118,7 @@ pub struct Setup {
     /// one `Update` per instant.
     pub schedule: Vec<TimedFault>,
     server_by_name: BTreeMap<String, ServerId>,
-    zone_by_origin: BTreeMap<Dname, ZoneId>,
+    zone_by_origin: BTreeMap<NameKey, ZoneId>,
     /// Per zone, the servers holding it, in server order.
     holders: Vec<Vec<ServerId>>,
 }
@@ -165,7 +165,7 @@ impl Setup {
     }
 
     pub fn zone_id(&self, origin: &Dname) -> Option<ZoneId> {
-        self.zone_by_origin.get(origin).copied()
+        self.zone_by_origin.get(&origin.key()).copied()
     }
 
     /// The zone an engine name stands for.
@@ -355,7 +355,7 @@ struct Resolver<'a> {
     /// Each zone's origin, in `zones` order.
     origins: Vec<Dname>,
     server_by_name: BTreeMap<String, ServerId>,
-    zone_by_origin: BTreeMap<Dname, ZoneId>,
+    zone_by_origin: BTreeMap<NameKey, ZoneId>,
     /// (server, zone) for every zone a server holds.
     holds: BTreeSet<(ServerId, ZoneId)>,
 }
@@ -363,7 +363,7 @@ struct Resolver<'a> {
 impl<'a> Resolver<'a> {
     fn new(scenario: &'a Scenario) -> Result<Resolver<'a>, LowerError> {
         let origins = scenario.zones.iter().map(|z| parse_origin(&z.origin)).collect::<Result<Vec<_>, _>>()?;
-        let zone_by_origin = origins.iter().enumerate().map(|(i, o)| (o.clone(), ZoneId::new(i))).collect();
+        let zone_by_origin = origins.iter().enumerate().map(|(i, o)| (o.key(), ZoneId::new(i))).collect();
         let server_by_name =
             scenario.servers.iter().enumerate().map(|(i, s)| (s.name.clone(), ServerId::new(i))).collect();
         let mut resolver = Resolver { scenario, origins, server_by_name, zone_by_origin, holds: BTreeSet::new() };
@@ -382,7 +382,7 @@ impl<'a> Resolver<'a> {
 
     fn zone(&self, text: &str) -> Result<ZoneId, LowerError> {
         let origin = parse_origin(text)?;
-        self.zone_by_origin.get(&origin).copied().ok_or_else(|| LowerError::UnknownZone(text.to_string()))
+        self.zone_by_origin.get(&origin.key()).copied().ok_or_else(|| LowerError::UnknownZone(text.to_string()))
     }
 
     /// A zone a server holds.

@@ -23,7 +23,7 @@ pub mod zonefile;
 
 pub use digest::{StableHasher, fnv1a64, mix64};
 pub use journal::{Change, Diff, UpdateOutcome, ZoneHistory};
-pub use name::{Dname, NameError};
+pub use name::{Dname, NameError, NameKey};
 pub use rdata::{RdataError, TypeName, type_from_text};
 pub use record::{CLASS_IN, CNAME, DNAME, NS, SOA, Soa, ZoneRecord, soa_record, with_serial};
 pub use serial::{MAX_SERIAL_INCREMENT, Serial};

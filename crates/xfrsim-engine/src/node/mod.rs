@@ -75,8 +75,10 @@ pub struct Node {
     /// Each zone's next deadline, indexed by time, so the earliest is found and the due zones
     /// are visited without walking every zone (a secondary may hold a hundred thousand).
     /// Kept by [`Node::reindex`] after every call that can change a zone's timers.
-    deadlines: BTreeSet<(Time, Name)>,
-    deadline_of: BTreeMap<Name, Time>,
+    deadlines: BTreeSet<(Time, u32)>,
+    /// By slot (`ZoneCore::slot`): each zone's deadline in the index, and its origin.
+    deadline_of: Vec<Option<Time>>,
+    slot_origins: Vec<Name>,
 }
 
 impl Node {
@@ -88,7 +90,8 @@ impl Node {
             ctx: Ctx::new(config.name, config.addresses, config.behaviour, seed),
             zones: BTreeMap::new(),
             deadlines: BTreeSet::new(),
-            deadline_of: BTreeMap::new(),
+            deadline_of: Vec::new(),
+            slot_origins: Vec::new(),
         };
         for zone_config in config.zones {
             let mut origin = zone_config.origin.clone();
@@ -130,8 +133,16 @@ impl Node {
                     HeldZone::Secondary(SecondaryZone::new(core, zone_config.transfer_source, masters, expire_at))
                 }
             };
-            let zone = node.zones.entry(origin.clone()).or_insert(held);
+            let zone = node.zones.entry(origin).or_insert(held);
             zone.start(&mut node.ctx, now);
+        }
+        // Slots in name order, so the due zones of an instant run in name order.
+        for (slot, zone) in node.zones.values_mut().enumerate() {
+            zone.core_mut().slot = u32::try_from(slot).expect("fewer zones than u32::MAX");
+        }
+        node.slot_origins = node.zones.keys().cloned().collect();
+        node.deadline_of = vec![None; node.zones.len()];
+        for origin in node.slot_origins.clone() {
             node.reindex(&origin);
         }
         Ok(node)
@@ -139,13 +150,20 @@ impl Node {
 
     /// Brings the deadline index up to date for one zone.
     fn reindex(&mut self, origin: &Name) {
-        if let Some(old) = self.deadline_of.remove(origin) {
-            self.deadlines.remove(&(old, origin.clone()));
+        let Some(zone) = self.zones.get(origin) else { return };
+        let slot = zone.core().slot;
+        let at = zone.next_deadline();
+        let entry = &mut self.deadline_of[slot as usize];
+        if *entry == at {
+            return;
         }
-        if let Some(at) = self.zones.get(origin).and_then(HeldZone::next_deadline) {
-            self.deadlines.insert((at, origin.clone()));
-            self.deadline_of.insert(origin.clone(), at);
+        if let Some(old) = entry.take() {
+            self.deadlines.remove(&(old, slot));
         }
+        if let Some(at) = at {
+            self.deadlines.insert((at, slot));
+        }
+        *entry = at;
     }
 
     /// The zone a message is about: its question's name, when the node holds that zone.
@@ -305,13 +323,14 @@ impl Node {
     pub fn handle_timeout(&mut self, now: Time) {
         // Only zones with a timer due have anything to do; they run in name order, as a walk
         // over every zone would run them.
-        let due: BTreeSet<Name> =
-            self.deadlines.iter().take_while(|(at, _)| *at <= now).map(|(_, o)| o.clone()).collect();
-        for origin in &due {
-            if let Some(zone) = self.zones.get_mut(origin) {
+        let due: BTreeSet<u32> =
+            self.deadlines.iter().take_while(|(at, _)| *at <= now).map(|(_, slot)| *slot).collect();
+        for slot in due {
+            let origin = self.slot_origins[slot as usize].clone();
+            if let Some(zone) = self.zones.get_mut(&origin) {
                 zone.on_timeout(&mut self.ctx, now);
             }
-            self.reindex(origin);
+            self.reindex(&origin);
         }
         let idle: Vec<ConnId> = self
             .ctx

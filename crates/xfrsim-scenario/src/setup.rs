@@ -168,20 +168,11 @@ impl Setup {
         self.zone_by_origin.get(&origin.key()).copied()
     }
 
-    /// The zone an engine name stands for.
-    pub fn zone_of_name(&self, name: &Name) -> Option<ZoneId> {
-        self.zone_id(&Dname::from_hickory(name))
-    }
-
     /// Every address a host exists at (servers, then silent and closed hosts), silent ones
     /// excluded when `with_silent` is false.
     pub fn host_addresses(&self, with_silent: bool) -> BTreeSet<IpAddr> {
         let silent = self.silent_hosts.iter().filter(|_| with_silent);
         self.servers.iter().flat_map(|s| s.addresses.iter()).chain(silent).chain(&self.closed_hosts).copied().collect()
-    }
-
-    pub fn server_ids(&self) -> impl Iterator<Item = ServerId> + use<> {
-        (0..self.servers.len()).map(ServerId::new)
     }
 
     /// Ends the run at `end`: later steps are dropped, an `Updates` run stops there (benchmarks

@@ -8,6 +8,7 @@ mod check_expectations;
 mod check_timeline;
 mod checker;
 mod diagnostics;
+mod duration;
 mod fault;
 mod ids;
 mod model;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 pub use checker::fmt_duration;
 pub use diagnostics::{Diagnostic, ScenarioError, colour_wanted};
+pub use duration::{DurationError, format_duration, parse_duration};
 pub use fault::{AclPeer, Band, Endpoint, Fault, LinkChange, LinkShape, Names, TimedFault};
 pub use model::*;
 pub use node::{

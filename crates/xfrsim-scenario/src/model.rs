@@ -21,7 +21,7 @@ pub struct Scenario {
     #[serde(default)]
     pub seed: Option<u64>,
     /// How much simulated time the scenario runs.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration::required")]
     pub duration: Duration,
     #[serde(default)]
     pub network: Network,
@@ -44,9 +44,9 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
-    #[serde(with = "humantime_serde", default = "default_min_latency")]
+    #[serde(with = "crate::duration::required", default = "default_min_latency")]
     pub min_latency: Duration,
-    #[serde(with = "humantime_serde", default = "default_max_latency")]
+    #[serde(with = "crate::duration::required", default = "default_max_latency")]
     pub max_latency: Duration,
 }
 
@@ -73,11 +73,11 @@ pub struct ZoneSpec {
     /// Initial serial (ignored when `file` gives the SOA).
     #[serde(default = "default_serial")]
     pub serial: u32,
-    #[serde(with = "humantime_serde", default = "default_refresh")]
+    #[serde(with = "crate::duration::required", default = "default_refresh")]
     pub refresh: Duration,
-    #[serde(with = "humantime_serde", default = "default_retry")]
+    #[serde(with = "crate::duration::required", default = "default_retry")]
     pub retry: Duration,
-    #[serde(with = "humantime_serde", default = "default_expire")]
+    #[serde(with = "crate::duration::required", default = "default_expire")]
     pub expire: Duration,
     #[serde(default)]
     pub hosts: u32,
@@ -142,7 +142,7 @@ impl ServerProfile {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "crate::duration::optional")]
     pub notify_delay: Option<Duration>,
     /// Server-wide only, as in every real server.
     #[serde(default)]
@@ -151,21 +151,21 @@ pub struct Options {
     pub transfers_per_ns: Option<u32>,
     #[serde(default)]
     pub transfers_out: Option<u32>,
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "crate::duration::optional")]
     pub min_refresh: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "crate::duration::optional")]
     pub max_refresh: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "crate::duration::optional")]
     pub min_retry: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "crate::duration::optional")]
     pub max_retry: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "crate::duration::optional")]
     pub min_expire: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "crate::duration::optional")]
     pub max_expire: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "crate::duration::optional")]
     pub max_transfer_time_in: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
+    #[serde(default, with = "crate::duration::optional")]
     pub max_transfer_idle_in: Option<Duration>,
     /// Records and message bytes an incoming transfer may carry (BIND `max-records`).
     #[serde(default)]
@@ -321,7 +321,7 @@ impl ServerZone {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "crate::duration::required")]
     pub at: Duration,
     pub action: Action,
 }
@@ -370,7 +370,7 @@ pub enum Action {
     Hold(String, String),
     Release(String, String),
     /// Fixed latency on one link, both ways.
-    Latency(String, String, #[serde(with = "humantime_serde")] Duration),
+    Latency(String, String, #[serde(with = "crate::duration::required")] Duration),
     /// Probability (0..=1) that a packet on the link, either way, is lost. TCP retransmits what
     /// is lost; a lost UDP datagram is gone.
     Loss(String, String, f64),
@@ -381,9 +381,9 @@ pub enum Action {
     Link {
         a: String,
         b: String,
-        #[serde(with = "humantime_serde", default)]
+        #[serde(with = "crate::duration::optional", default)]
         latency: Option<Duration>,
-        #[serde(with = "humantime_serde", default)]
+        #[serde(with = "crate::duration::optional", default)]
         jitter: Option<Duration>,
         #[serde(default)]
         loss: Option<f64>,
@@ -425,9 +425,9 @@ pub enum Action {
     Updates {
         server: String,
         zone: String,
-        #[serde(with = "humantime_serde")]
+        #[serde(with = "crate::duration::required")]
         every: Duration,
-        #[serde(with = "humantime_serde")]
+        #[serde(with = "crate::duration::required")]
         until: Duration,
     },
     /// Reload a primary with the original content at a lower (or any) serial.
@@ -486,9 +486,9 @@ pub struct EventMatch {
     /// Parameters that must match exactly, e.g. `{"master": "192.0.2.99:53"}`.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
-    #[serde(with = "humantime_serde", default)]
+    #[serde(with = "crate::duration::optional", default)]
     pub from: Option<Duration>,
-    #[serde(with = "humantime_serde", default)]
+    #[serde(with = "crate::duration::optional", default)]
     pub until: Option<Duration>,
 }
 
@@ -521,9 +521,9 @@ pub enum Expectation {
         zone: Option<String>,
         #[serde(default)]
         params: BTreeMap<String, String>,
-        #[serde(with = "humantime_serde", default)]
+        #[serde(with = "crate::duration::optional", default)]
         from: Option<Duration>,
-        #[serde(with = "humantime_serde", default)]
+        #[serde(with = "crate::duration::optional", default)]
         until: Option<Duration>,
         #[serde(default = "default_count")]
         count: Count,
@@ -533,27 +533,27 @@ pub enum Expectation {
     /// Every server holding `zone` serves the same serial and content by `by`, and from then on.
     Converged {
         zone: String,
-        #[serde(with = "humantime_serde")]
+        #[serde(with = "crate::duration::required")]
         by: Duration,
     },
     /// Between `from` and `until`, each secondary lags the primary by at most `max_serials`
     /// serials, or for at most `max_lag` (whichever are given).
     Lag {
         zone: String,
-        #[serde(with = "humantime_serde")]
+        #[serde(with = "crate::duration::required")]
         from: Duration,
-        #[serde(with = "humantime_serde")]
+        #[serde(with = "crate::duration::required")]
         until: Duration,
         #[serde(default)]
         max_serials: Option<u32>,
-        #[serde(with = "humantime_serde", default)]
+        #[serde(with = "crate::duration::optional", default)]
         max_lag: Option<Duration>,
     },
     /// The zone's state on a server at a time.
     State {
         on: String,
         zone: String,
-        #[serde(with = "humantime_serde")]
+        #[serde(with = "crate::duration::required")]
         at: Duration,
         state: ZoneState,
     },

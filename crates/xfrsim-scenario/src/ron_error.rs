@@ -3,6 +3,9 @@
 
 use ron::error::{Error, SpannedError};
 
+/// How to write a duration (BIND's TTL syntax, see `duration.rs`).
+const DURATION_HINT: &str = "numbers with units w, d, h, m, s in any case, as BIND writes TTLs (\"1h30m\"; \"15M\" is 15 minutes), or ms; a bare number is seconds";
+
 use crate::diagnostics::{Diagnostic, did_you_mean, line_col, offset_of, one_of};
 
 /// Variant names that start an item in a list (an expectation, an action, a zone on a
@@ -257,17 +260,17 @@ pub(crate) fn translate(source: &str, error: &SpannedError) -> Diagnostic {
         Error::InvalidValueForType { found, .. } if field.is_some_and(|f| DURATION_FIELDS.contains(&f)) => {
             Diagnostic::at(source, token, format!("`{}` is not a duration: found {found}", field.unwrap_or("duration")))
                 .label("not a duration")
-                .hint("write a number and a unit: \"500ms\", \"90s\", \"10m\", \"1h 30m\", \"2d\", \"1w\"")
+                .hint(DURATION_HINT)
         }
         Error::Message(message) if field.is_some_and(|f| DURATION_FIELDS.contains(&f)) => {
-            // humantime's own words for a malformed duration string.
+            // The duration reader's own words (`DurationError`).
             Diagnostic::at(
                 source,
                 start..end,
                 format!("`{}` is not a duration: {message}", field.unwrap_or("duration")),
             )
             .label("not a duration")
-            .hint("write a number and a unit: \"500ms\", \"90s\", \"10m\", \"1h 30m\", \"2d\", \"1w\"")
+            .hint(DURATION_HINT)
         }
         Error::Message(message) if message.contains("socket address") => {
             Diagnostic::at(source, token, crate::lower_first(message))

@@ -190,3 +190,24 @@ fn provide_ixfr_on_a_zone_follows_the_profile_row() {
         }
     }
 }
+
+/// Durations are BIND's TTL syntax: `15M` is fifteen minutes (it once read as fifteen months,
+/// and the retry was silently clamped to two weeks), units in any case, a bare number seconds.
+#[test]
+fn durations_read_as_bind_reads_ttls() {
+    let source = r#"(
+        duration: "1D",
+        zones: [(origin: "example.com.", refresh: "1H", retry: "15M", expire: "1W2d")],
+        servers: [
+            (name: "ns1", address: "192.0.2.1", zones: [Primary(zone: "example.com.")]),
+            (name: "ns2", address: "192.0.2.2", zones: [Secondary(zone: "example.com.", masters: ["ns1"])]),
+        ],
+        timeline: [(at: "90", action: Refresh(server: "ns2", zone: "example.com."))],
+        expect: [Converged(zone: "example.com.", by: "1h30m")],
+    )"#;
+    let loaded = xfrsim_scenario::parse(source, std::path::Path::new("durations.ron")).unwrap();
+    let soa = loaded.setup.zones[0].data.soa();
+    assert_eq!((soa.refresh, soa.retry, soa.expire), (3600, 900, 9 * 86_400));
+    assert_eq!(loaded.setup.duration, std::time::Duration::from_secs(86_400));
+    assert_eq!(loaded.setup.timeline[0].at, std::time::Duration::from_secs(90));
+}

@@ -6,12 +6,12 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use xfrsim_sim::timeline::{Entry, What};
 
-/// A duration as users write them in scenarios (`"90s"`, `"2h"`, `"1d 6h"`), for `--from` and
-/// `--until`: a bad one is a one-line error.
+/// A duration as users write them in scenarios (BIND's TTL syntax: `90s`, `2h`, `1d6h`, `15M`),
+/// for `--from` and `--until`: a bad one is a one-line error.
 pub fn parse_duration(flag: &str, text: &str) -> Result<Duration> {
-    match humantime::parse_duration(text) {
+    match xfrsim_scenario::parse_duration(text) {
         Ok(duration) => Ok(duration),
-        Err(e) => bail!("{flag} `{text}`: {e} (write a duration such as 90s, 10m, 2h, 1d 6h)"),
+        Err(e) => bail!("{flag} `{text}`: {e} (write a duration such as 90s, 10m, 2h, 1d6h)"),
     }
 }
 

@@ -216,6 +216,7 @@ impl<'a> Checker<'a> {
                 }
             }
             for ip in server.addresses() {
+                self.host_address(ip)?;
                 if !addresses.insert(ip) {
                     return Err(self.error_at(&ip.to_string(), format!("address {ip} is used twice")).label("used again").hint("each address belongs to one server or host"));
                 }
@@ -250,6 +251,7 @@ impl<'a> Checker<'a> {
             })());
         }
         for ip in s.silent_hosts.iter().chain(&s.closed_hosts) {
+            self.keep(self.host_address(*ip));
             if !addresses.insert(*ip) {
                 self.keep(Err(self
                     .error_at(&ip.to_string(), format!("address {ip} is used twice"))
@@ -440,6 +442,23 @@ impl<'a> Checker<'a> {
                 .hint("round it to whole milliseconds, e.g. `\"1ms\"`"));
         }
         Ok(())
+    }
+
+    /// An address a simulated host can have: one unicast address of a network interface.
+    /// Loopback and the unspecified address belong to every host, multicast and broadcast to
+    /// groups, so none can tell one machine from another (RFC 1122 §3.2.1.3, RFC 4291 §2.5).
+    pub(crate) fn host_address(&self, ip: IpAddr) -> Result<(), Diagnostic> {
+        let what = match ip {
+            ip if ip.is_loopback() => "a loopback address",
+            ip if ip.is_unspecified() => "the unspecified address",
+            ip if ip.is_multicast() => "a multicast address",
+            IpAddr::V4(v4) if v4.is_broadcast() => "the broadcast address",
+            _ => return Ok(()),
+        };
+        Err(self
+            .error_at(&ip.to_string(), format!("{ip} is {what}: no single host has it"))
+            .label("not a host's address")
+            .hint("give each server and host a unicast address of its own, e.g. from 192.0.2.0/24 or 2001:db8::/32 (documentation ranges)"))
     }
 
     pub(crate) fn check_peer(&self, reference: &str) -> Result<(), Diagnostic> {

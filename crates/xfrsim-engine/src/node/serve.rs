@@ -92,9 +92,12 @@ impl Node {
             if answers.peek().is_some() {
                 answer(RCODE_NOERROR, &mut answers, false)
             } else {
-                // RFC 2308 §3: NXDOMAIN or NODATA, with the SOA for negative caching.
+                // RFC 2308 §3: NXDOMAIN or NODATA, with the SOA for negative caching, its TTL
+                // the smaller of its own and its MINIMUM field (as BIND's query.c sends it).
                 let rcode = if data.has_name(&q.name) { RCODE_NOERROR } else { RCODE_NXDOMAIN };
-                answer(rcode, &mut std::iter::once(data.soa_record()), true)
+                let soa = data.soa_record();
+                let negative = soa.with_ttl(soa.ttl().min(data.soa().minimum));
+                answer(rcode, &mut std::iter::once(&negative), true)
             }
         };
         if qtype == SOA && request.asks_expire && zone.core().behaviour.request_expire {

@@ -279,3 +279,27 @@ fn acl_prefixes_match_as_address_match_lists_do() {
     }
     assert!("0.0.0.0/0".parse::<Prefix>().unwrap().contains(addr("203.0.113.9")));
 }
+
+/// RFC 2308 §3: the SOA in a negative answer (NXDOMAIN or NODATA) carries the smaller of the
+/// SOA's own TTL and its MINIMUM field, as BIND sends it, so resolvers cache the denial no longer
+/// than the zone says.
+#[test]
+fn negative_answers_carry_the_soa_at_min_of_ttl_and_minimum() {
+    let zone = zone(10, 1);
+    let (soa_ttl, minimum) = (zone.soa_record().ttl(), zone.soa().minimum);
+    assert_ne!(soa_ttl, minimum, "the fixture must tell the two apart");
+    let mut p = primary_node(zone, Acl::Any);
+    let cases = [
+        (Name::from_ascii("nothere.example.com.").unwrap(), RecordType::A, ResponseCode::NXDomain),
+        (Name::from_ascii("host0.example.com.").unwrap(), RecordType::MX, ResponseCode::NoError),
+    ];
+    for (id, (name, qtype, rcode)) in (20u16..).zip(cases) {
+        p.handle_udp(Time::from_millis(1), addr(CLIENT), &query(id, &name, qtype).to_vec().unwrap());
+        let Some(Transmit::Udp { payload, .. }) = p.poll_transmit() else { panic!("no answer") };
+        let reply = Message::from_vec(&payload).unwrap();
+        assert_eq!(reply.metadata.response_code, rcode, "{name}");
+        assert!(reply.answers.is_empty(), "{name}");
+        let [soa] = reply.authorities.as_slice() else { panic!("one SOA in authority: {reply:?}") };
+        assert_eq!(soa.ttl, soa_ttl.min(minimum), "{name}");
+    }
+}

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use xfrsim_zone::SOA;
 use xfrsim_zone::wire::{
-    MAX_MESSAGE_LEN, MIN_UDP_PAYLOAD, Message, OPCODE_NOTIFY, OPCODE_QUERY, OPCODE_UPDATE, RCODE_FORMERR,
+    MAX_MESSAGE_LEN, MIN_UDP_PAYLOAD, Message, OPCODE_NOTIFY, OPCODE_QUERY, OPCODE_UPDATE, Question, RCODE_FORMERR,
     RCODE_NOERROR, RCODE_NOTAUTH, RCODE_NOTIMP, RCODE_NXDOMAIN, RCODE_REFUSED, RCODE_SERVFAIL, Section, TYPE_AXFR,
     TYPE_IXFR,
 };
@@ -121,12 +121,10 @@ impl Node {
     }
 
     fn answer_notify(&mut self, now: Time, from: SocketAddr, request: &Message) -> Vec<u8> {
-        let [q] = request.questions.as_slice() else {
-            return wire::error_response(request, RCODE_FORMERR);
+        let q = match soa_question(request) {
+            Ok(q) => q,
+            Err(formerr) => return formerr,
         };
-        if q.qtype != SOA {
-            return wire::error_response(request, RCODE_FORMERR);
-        }
         let origin = q.name.to_hickory();
         let Some(zone) = self.zones.get_mut(&origin) else {
             return wire::error_response(request, RCODE_NOTAUTH);
@@ -151,13 +149,10 @@ impl Node {
     /// RFC 2136 §3: the zone section checked and the update handed to the primary zone
     /// (`primary/update.rs`). A secondary does not forward (§6); it refuses.
     fn answer_update(&mut self, now: Time, from: SocketAddr, request: &Message) -> Vec<u8> {
-        let [zq] = request.questions.as_slice() else {
-            return wire::error_response(request, RCODE_FORMERR);
+        let origin = match soa_question(request) {
+            Ok(zq) => zq.name.to_hickory(),
+            Err(formerr) => return formerr,
         };
-        if zq.qtype != SOA {
-            return wire::error_response(request, RCODE_FORMERR);
-        }
-        let origin = zq.name.to_hickory();
         let Some(zone) = self.zones.get_mut(&origin) else {
             return wire::error_response(request, RCODE_NOTAUTH);
         };
@@ -245,5 +240,14 @@ impl Node {
             xfrout::cut(&mut self.ctx, now, peer, &out);
         }
         self.ctx.close(conn);
+    }
+}
+
+/// The one question a NOTIFY (RFC 1996 §3.7) or an UPDATE's zone section (RFC 2136 §3.1.1)
+/// carries: the zone's name with type SOA; anything else is answered FORMERR.
+fn soa_question(request: &Message) -> Result<&Question, Vec<u8>> {
+    match request.questions.as_slice() {
+        [q] if q.qtype == SOA => Ok(q),
+        _ => Err(wire::error_response(request, RCODE_FORMERR)),
     }
 }

@@ -303,3 +303,25 @@ fn negative_answers_carry_the_soa_at_min_of_ttl_and_minimum() {
         assert_eq!(soa.ttl, soa_ttl.min(minimum), "{name}");
     }
 }
+
+/// A NOTIFY (RFC 1996 §3.7) and an UPDATE's zone section (RFC 2136 §3.1.1) hold one question,
+/// of type SOA; any other is answered FORMERR, while the SOA form is accepted.
+#[test]
+fn notify_and_update_need_one_soa_question() {
+    let mut p = primary_node(zone(10, 0), Acl::Any);
+    // Well formed, a NOTIFY to a primary is acknowledged and an UPDATE refused (no update ACL).
+    let cases = [
+        (30u16, hickory_proto::op::OpCode::Notify, ResponseCode::NoError),
+        (31, hickory_proto::op::OpCode::Update, ResponseCode::Refused),
+    ];
+    for (id, op_code, well_formed) in cases {
+        for (qtype, rcode) in [(RecordType::A, ResponseCode::FormErr), (RecordType::SOA, well_formed)] {
+            let mut request = query(id, &origin(), qtype);
+            request.metadata.op_code = op_code;
+            p.handle_udp(Time::from_millis(1), addr(CLIENT), &request.to_vec().unwrap());
+            let Some(Transmit::Udp { payload, .. }) = p.poll_transmit() else { panic!("no answer") };
+            let reply = Message::from_vec(&payload).unwrap();
+            assert_eq!(reply.metadata.response_code, rcode, "{op_code:?} with {qtype:?}");
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The async shell around a sans-IO [`Node`]: one loop that feeds it datagrams, TCP
 //! connections and messages, performs its [`Transmit`]s, and reports its [`Event`]s.
 //!
-//! The same loop runs in simulation (turmoil-net sockets, harness-owned time) and on real sockets
+//! The same loop runs in simulation (xfrsim-net sockets, harness-owned time) and on real sockets
 //! (tokio, wall time); [`transport`] is the only module that knows which.
 
 mod flow;
@@ -21,7 +21,7 @@ use xfrsim_engine::{ConnId, ConnectFailure, Event, Node, Transmit};
 use crate::flow::{Flow, raise};
 
 pub use flow::{DriverStats, MAX_UNWRITTEN_BYTES};
-pub use transport::{Clock, HarnessClock, Tokio, Transport, TurmoilNet, WallClock, socket_calls};
+pub use transport::{Clock, HarnessClock, SimNet, Tokio, Transport, WallClock};
 
 /// Where a node lives while it runs: shared by the driver and whoever owns the node (the
 /// simulation harness, which fires deadlines and commands between steps, or `serve`).
@@ -174,11 +174,12 @@ pub async fn run<T: Transport, C: Clock>(slot: Rc<NodeSlot>, listen: Vec<SocketA
     // One pool of TCP client slots for every listener: the limit is the node's.
     // (A driver started for a node that is down serves nobody until it is restarted with it.)
     let tcp_clients = slot.with(|n| n.behaviour().tcp_clients.resolve(T::fd_limit())).unwrap_or(1);
+    let listen_queue = slot.with(|n| n.behaviour().tcp_listen_queue).unwrap_or(1);
     let client_slots = std::sync::Arc::new(Semaphore::new(tcp_clients as usize));
     let accept_warnings = Rc::new(AcceptWarnings::default());
     for addr in &listen {
         let udp = Rc::new(T::bind_udp(*addr).await?);
-        let listener = T::bind_tcp(*addr).await?;
+        let listener = T::bind_tcp(*addr, listen_queue).await?;
         let (socket, tx) = (udp.clone(), shell.events.clone());
         let local = addr.ip();
         socket_tasks.push(tokio::task::spawn_local(async move {
@@ -501,8 +502,7 @@ fn spawn_stream<T: Transport>(
     let write_flow = flow.as_ref().map(|(flow, _)| flow.clone());
     let (reader, mut writer) = tokio::io::split(stream);
     // Read through a buffer as large as a TCP receive window: one read then drains whatever
-    // arrived. Reading each 2-byte length alone would leave turmoil-net's window closed (it
-    // reopens it only on a read that frees half the buffer) and stall a large transfer.
+    // arrived, and the window reopens in one update instead of one per message.
     let mut reader = tokio::io::BufReader::with_capacity(RECV_BUFFER_BYTES, reader);
     let (write_tx, mut write_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let read_events = tx.clone();

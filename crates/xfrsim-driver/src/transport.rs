@@ -1,15 +1,13 @@
-//! The one module where simulated (turmoil-net) and real (tokio) networking are swapped. Everything
+//! The one module where simulated (xfrsim-net) and real (tokio) networking are swapped. Everything
 //! else in the driver is written against [`Transport`] and [`Clock`].
 
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use xfrsim_engine::Time;
 
 /// Sockets: a UDP socket, a TCP listener, outgoing TCP connections.
@@ -21,7 +19,8 @@ pub trait Transport: 'static {
     fn bind_udp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Udp>>;
     fn recv_from(socket: &Self::Udp, buf: &mut [u8]) -> impl Future<Output = io::Result<(usize, SocketAddr)>>;
     fn send_to(socket: &Self::Udp, buf: &[u8], to: SocketAddr) -> impl Future<Output = io::Result<usize>>;
-    fn bind_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>>;
+    /// A listener on `addr` with SO_REUSEADDR and a listen queue of `backlog`.
+    fn bind_tcp(addr: SocketAddr, backlog: u32) -> impl Future<Output = io::Result<Self::Listener>>;
     fn accept(listener: &Self::Listener) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>>;
     /// Fixes a UDP socket's peer: datagrams from others are dropped, and an ICMP error about
     /// what it sent comes back as an error on the next receive.
@@ -43,93 +42,35 @@ pub trait Clock: Clone + 'static {
     fn sleep_until(&self, deadline: Option<Time>) -> impl Future<Output = ()>;
 }
 
-/// turmoil-net's simulated sockets: a per-host kernel with real TCP (handshake, RST for a
-/// closed port, retransmission, flow control) whose packets the simulation harness carries.
-/// The socket calls go to the kernel of the host the harness made current before polling.
-pub struct TurmoilNet;
+/// The simulated network's sockets (xfrsim-net): UDP and TCP as Linux runs them, on the host
+/// the harness entered before polling.
+pub struct SimNet;
 
-thread_local! {
-    /// Socket calls that may have queued a packet in a simulated kernel (see [`socket_calls`]).
-    static SOCKET_CALLS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_call() {
-    SOCKET_CALLS.with(|calls| calls.set(calls.get() + 1));
-}
-
-/// How many socket calls on this thread's simulated network may have queued a packet (a send,
-/// a connect, a read that may reopen a TCP window, a close). The harness skips the pass that
-/// collects packets from every kernel when this has not moved and nothing else can have
-/// queued one: a pass costs as much as there are hosts.
-pub fn socket_calls() -> u64 {
-    SOCKET_CALLS.with(Cell::get)
-}
-
-/// A simulated socket whose packet-making calls are counted.
-pub struct Counted<S>(S);
-
-impl<S> Drop for Counted<S> {
-    fn drop(&mut self) {
-        count_call(); // closing a TCP socket sends FIN or RST, a listener RSTs its backlog
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        count_call();
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        count_call();
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        count_call();
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        count_call();
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
-type NetUdp = turmoil_net::shim::tokio::net::UdpSocket;
-type NetListener = turmoil_net::shim::tokio::net::TcpListener;
-type NetStream = turmoil_net::shim::tokio::net::TcpStream;
-
-impl Transport for TurmoilNet {
-    type Udp = NetUdp;
-    type Listener = Counted<NetListener>;
-    type Stream = Counted<NetStream>;
+impl Transport for SimNet {
+    type Udp = xfrsim_net::UdpSocket;
+    type Listener = xfrsim_net::TcpListener;
+    type Stream = xfrsim_net::TcpStream;
 
     async fn bind_udp(addr: SocketAddr) -> io::Result<Self::Udp> {
-        NetUdp::bind(addr).await
+        xfrsim_net::UdpSocket::bind(addr).await
     }
     async fn recv_from(socket: &Self::Udp, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         socket.recv_from(buf).await
     }
     async fn send_to(socket: &Self::Udp, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        count_call();
         socket.send_to(buf, to).await
     }
-    async fn bind_tcp(addr: SocketAddr) -> io::Result<Self::Listener> {
-        NetListener::bind(addr).await.map(Counted)
+    async fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<Self::Listener> {
+        xfrsim_net::TcpListener::bind(addr, backlog).await
     }
     async fn accept(listener: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
-        listener.0.accept().await.map(|(stream, peer)| (Counted(stream), peer))
+        listener.accept().await
     }
     async fn connect_udp(socket: &Self::Udp, to: SocketAddr) -> io::Result<()> {
         socket.connect(to).await
     }
-    /// turmoil-net cannot bind a TCP socket before connecting (its shim has no `TcpSocket`):
-    /// a connection leaves from the host's first address. The harness lists a server's
-    /// transfer source first, so that is the address transfers come from.
-    async fn connect(to: SocketAddr, _from: Option<IpAddr>) -> io::Result<Self::Stream> {
-        count_call();
-        NetStream::connect(to).await.map(Counted)
+    async fn connect(to: SocketAddr, from: Option<IpAddr>) -> io::Result<Self::Stream> {
+        xfrsim_net::TcpStream::connect(to, from).await
     }
     fn fd_limit() -> Option<u64> {
         None
@@ -153,8 +94,13 @@ impl Transport for Tokio {
     async fn send_to(socket: &Self::Udp, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
         socket.send_to(buf, to).await
     }
-    async fn bind_tcp(addr: SocketAddr) -> io::Result<Self::Listener> {
-        tokio::net::TcpListener::bind(addr).await
+    async fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<Self::Listener> {
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        // Every server the engine stands for binds its listeners so (BIND, Knot and NSD all
+        // set SO_REUSEADDR): a restarted server gets its port back at once.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(backlog)
     }
     async fn accept(listener: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
         listener.accept().await

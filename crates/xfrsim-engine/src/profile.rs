@@ -339,6 +339,9 @@ pub struct Behaviour {
     /// Inbound TCP connections at once (BIND `tcp-clients`, Knot `tcp-max-clients`, NSD
     /// `tcp-count`).
     pub tcp_clients: TcpClients,
+    /// The listen(2) backlog of the DNS TCP listeners: connections the kernel completes and
+    /// queues while the server accepts no more (Linux caps it at `net.core.somaxconn`).
+    pub tcp_listen_queue: u32,
     /// Requests of one TCP connection in progress at once, an answer not yet written counting
     /// as in progress: past it the server reads nothing more from that connection until an
     /// answer is written (backpressure, not buffering).
@@ -430,6 +433,9 @@ impl Behaviour {
                 // ARM `tcp-clients` 150; lib/isc/netmgr/tcp.c `isc__nm_tcp_..._accept`: past the
                 // quota a connection waits (`isc_quota_acquire_cb`) until a slot frees.
                 tcp_clients: TcpClients::Fixed(150),
+                // bin/named/config.c `tcp-listen-queue 10` (server.c raises 1..9 to 10);
+                // lib/isc/netmgr passes it to uv_listen.
+                tcp_listen_queue: 10,
                 // lib/isc/netmgr/netmgr-int.h `ISC_NETMGR_MAX_STREAM_CLIENTS_PER_CONN` 23:
                 // streamdns.c pauses reading at that many active requests; tcp.c also stops
                 // reading while 64 KiB of answers wait to be written.
@@ -517,6 +523,9 @@ impl Behaviour {
                 // knot.conf(5) `tcp-max-clients`: half the fd limit; tcp-handler.c
                 // `tcp_wait_for_events` ignores the listening sockets while throttled.
                 tcp_clients: TcpClients::HalfFdLimit,
+                // src/knot/server/tcp-handler.h `TCP_BACKLOG_SIZE` 10, used by server.c
+                // `server_init_iface`; not configurable.
+                tcp_listen_queue: 10,
                 // tcp-handler.c `tcp_handle`: one message received, answered in full, then back
                 // to polling.
                 tcp_pipelined: 1,
@@ -608,6 +617,9 @@ impl Behaviour {
                 // nsd.conf(5) `tcp-count` 100; server.c `handle_tcp_accept` stops accepting at
                 // the maximum (`tcp-reject-overflow` no).
                 tcp_clients: TcpClients::Fixed(100),
+                // configure.ac `TCP_BACKLOG` 256 (NSD 4.13 and earlier, Debian 12's 4.6); 4.14
+                // made it configurable (`tcp-listen-queue`) with -1 on Linux.
+                tcp_listen_queue: 256,
                 // server.c: `handle_tcp_reading` reads one query, `handle_tcp_writing` writes its
                 // answer, and only then is the connection read again.
                 tcp_pipelined: 1,
@@ -650,6 +662,7 @@ impl Behaviour {
             ("notify_tcp_timeout", !self.notify_tcp_timeout.is_zero()),
             ("tcp_clients", self.tcp_clients != TcpClients::Fixed(0)),
             ("tcp_pipelined", self.tcp_pipelined > 0),
+            ("tcp_listen_queue", self.tcp_listen_queue > 0),
         ]
         .into_iter()
         .find(|(_, ok)| !ok)

@@ -21,8 +21,8 @@ impl Harness {
     }
 
     fn filter_both(&mut self, a: &Endpoint, b: &Endpoint, protocols: Protocols, filter: Filter) {
-        self.net.set_filter(a.addr, b.addr, protocols, filter);
-        self.net.set_filter(b.addr, a.addr, protocols, filter);
+        self.net.net.set_filter(a.addr, b.addr, protocols, filter);
+        self.net.net.set_filter(b.addr, a.addr, protocols, filter);
     }
 
     /// Hands a command to a server's node; `false` when the server is down.
@@ -51,16 +51,16 @@ impl Harness {
         match &timed.fault {
             Fault::Partition(a, b) => self.filter_both(a, b, Protocols::Both, Filter::Drop),
             Fault::Reject(a, b) => self.filter_both(a, b, Protocols::Both, Filter::Reject),
-            Fault::PartitionOneway(a, b) => self.net.set_filter(a.addr, b.addr, Protocols::Both, Filter::Drop),
-            Fault::RejectOneway(a, b) => self.net.set_filter(a.addr, b.addr, Protocols::Both, Filter::Reject),
+            Fault::PartitionOneway(a, b) => self.net.net.set_filter(a.addr, b.addr, Protocols::Both, Filter::Drop),
+            Fault::RejectOneway(a, b) => self.net.net.set_filter(a.addr, b.addr, Protocols::Both, Filter::Reject),
             Fault::Heal(a, b) => self.filter_both(a, b, Protocols::Both, Filter::Open),
-            Fault::HealOneway(a, b) => self.net.set_filter(a.addr, b.addr, Protocols::Both, Filter::Open),
+            Fault::HealOneway(a, b) => self.net.net.set_filter(a.addr, b.addr, Protocols::Both, Filter::Open),
             Fault::Isolate(server) | Fault::Rejoin(server) => {
                 let filter = if matches!(timed.fault, Fault::Isolate(_)) { Filter::Drop } else { Filter::Open };
                 let ip = self.setup.server(*server).address();
                 for other in self.others(ip) {
-                    self.net.set_filter(ip, other, Protocols::Both, filter);
-                    self.net.set_filter(other, ip, Protocols::Both, filter);
+                    self.net.net.set_filter(ip, other, Protocols::Both, filter);
+                    self.net.net.set_filter(other, ip, Protocols::Both, filter);
                 }
             }
             Fault::Block { from, to, protocol, reject, oneway } => {
@@ -72,36 +72,36 @@ impl Harness {
             }
             Fault::Hold(a, b) => {
                 for (from, to) in [(a.addr, b.addr), (b.addr, a.addr)] {
-                    self.net.hold(from, to);
+                    self.net.net.hold(from, to);
                 }
             }
             Fault::Release(a, b) => {
                 for (from, to) in [(a.addr, b.addr), (b.addr, a.addr)] {
-                    self.net.release(from, to, now);
+                    self.net.net.release(from, to);
                 }
             }
             Fault::Latency(a, b, latency) => {
                 for (from, to) in [(a.addr, b.addr), (b.addr, a.addr)] {
-                    self.net.set_latency(from, to, *latency, *latency);
+                    self.net.net.set_latency(from, to, *latency, *latency);
                 }
             }
             Fault::Loss(a, b, rate) => {
                 for (from, to) in [(a.addr, b.addr), (b.addr, a.addr)] {
-                    self.net.set_loss(from, to, *rate);
+                    self.net.net.set_loss(from, to, *rate);
                 }
             }
             Fault::Link(LinkShape { a, b, latency, jitter, loss, bandwidth }) => {
                 for (from, to) in [(a.addr, b.addr), (b.addr, a.addr)] {
                     if latency.is_some() || jitter.is_some() {
-                        let (base, _) = self.net.latency(from, to);
+                        let (base, _) = self.net.net.latency(from, to);
                         let base = latency.unwrap_or(base);
-                        self.net.set_latency(from, to, base, base + jitter.unwrap_or_default());
+                        self.net.net.set_latency(from, to, base, base + jitter.unwrap_or_default());
                     }
                     if let Some(rate) = loss {
-                        self.net.set_loss(from, to, *rate);
+                        self.net.net.set_loss(from, to, *rate);
                     }
                     if let Some((bps, _)) = bandwidth {
-                        self.net.set_bandwidth(from, to, Some(*bps));
+                        self.net.net.set_bandwidth(from, to, Some(*bps));
                     }
                 }
             }
@@ -180,9 +180,9 @@ impl Harness {
             Protocol::Tcp => Protocols::Tcp,
             Protocol::Udp => Protocols::Udp,
         };
-        self.net.set_filter(from.addr, to.addr, protocols, filter);
+        self.net.net.set_filter(from.addr, to.addr, protocols, filter);
         if !oneway {
-            self.net.set_filter(to.addr, from.addr, protocols, filter);
+            self.net.net.set_filter(to.addr, from.addr, protocols, filter);
         }
     }
 }

@@ -2,13 +2,12 @@
 //! the driver; the harness owns time, applies the timeline and fires engine deadlines.
 //!
 //! # Scheduling
-//! Time advances from instant to instant. The next instant is the earliest of: the next packet
-//! arrival ([`Network::next_arrival`]), the next engine deadline, the next scripted action, and
-//! the next millisecond while a host is runnable or a TCP connection waits for an
-//! acknowledgement (its retransmission clock, see [`crate::network`]). Nothing is polled in
-//! between, so nothing can happen in between: the jump is exact by construction. With the warp
-//! off the harness visits every millisecond instead and does nothing at the instants where
-//! nothing is due, which makes it the oracle the warp is tested against.
+//! Time advances from instant to instant. The next instant is the earliest of: the network's
+//! next due entry (a packet's arrival or one of its TCP timers, [`Network::next_due`]), the
+//! next engine deadline and the next scripted action. Nothing is polled in between, so nothing
+//! can happen in between: the jump is exact by construction. With the warp off the harness
+//! visits every millisecond instead and does nothing at the instants where nothing is due,
+//! which makes it the oracle the warp is tested against.
 
 mod actions;
 
@@ -19,13 +18,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
-use xfrsim_driver::{HarnessClock, NodeSlot, TurmoilNet};
+use xfrsim_driver::{HarnessClock, NodeSlot, SimNet};
 use xfrsim_engine::{Acl, Node, NodeConfig, PersistedZone, Role, Time, ZoneConfig};
 use xfrsim_scenario::{LoadedScenario, ServerId, Setup, ZoneRole};
 use xfrsim_zone::{Zone, mix64};
 
 use crate::SimError;
-use crate::network::{Network, PortUnreachable};
+use crate::network::Network;
 use crate::record::{Recording, Status};
 
 /// One server of the scenario while it runs. Its zones are in the order of its
@@ -71,16 +70,8 @@ impl Harness {
         // One host per server, then one per closed host (a machine with no DNS service: its
         // kernel answers RST and port unreachable). Silent hosts are no host at all: nothing
         // routes to them, so packets vanish.
-        // A server's host lists its transfer source first: turmoil-net opens TCP connections
-        // from a host's first address.
-        let mut host_ips: Vec<Vec<std::net::IpAddr>> = setup
-            .servers
-            .iter()
-            .map(|server| {
-                let source = server.transfer_source();
-                std::iter::once(source).chain(server.addresses.iter().copied().filter(|ip| *ip != source)).collect()
-            })
-            .collect();
+        let mut host_ips: Vec<Vec<std::net::IpAddr>> =
+            setup.servers.iter().map(|server| server.addresses.clone()).collect();
         host_ips.extend(setup.closed_hosts.iter().map(|ip| vec![*ip]));
         let latency = (setup.min_latency, setup.max_latency);
         let net = Network::new(&host_ips, mix64(seed ^ 0x6e65_7477_6f72_6b00), latency);
@@ -184,7 +175,7 @@ impl Harness {
         self.net.spawn(self.hosts[index], async move {
             // Binding the server's own addresses on a fresh host (or a freed port) cannot fail;
             // if it does, the network model is broken: crash the run.
-            if let Err(error) = xfrsim_driver::run::<TurmoilNet, HarnessClock>(slot, listen.clone(), clock).await {
+            if let Err(error) = xfrsim_driver::run::<SimNet, HarnessClock>(slot, listen.clone(), clock).await {
                 panic!("server on {listen:?} failed to start: {error}");
             }
         });
@@ -215,7 +206,6 @@ impl Harness {
             return Ok(());
         }
         self.servers[index].restarts += 1;
-        self.net.free_port(self.hosts[index], 53, now);
         self.start_server(index, now)
     }
 
@@ -234,10 +224,6 @@ impl Harness {
         let steps = std::mem::take(&mut self.setup.schedule);
         let mut next_step = 0;
         let mut seen_lines = usize::MAX;
-        // Set when the last instant left a host runnable or a TCP retransmission clock running:
-        // the next millisecond is then an instant too.
-        let mut tick_next = false;
-        let mut icmp = Vec::new();
         // Servers touched at this instant (their deadline may have moved), and since the last
         // status sample. Everything here costs what happened, not how many servers there are.
         let mut touched: Vec<usize> = (0..self.servers.len()).collect();
@@ -249,19 +235,14 @@ impl Harness {
         loop {
             let now = self.now;
             self.clock.set(now);
-            self.net.stats.instants += 1;
-            let grid = std::mem::take(&mut tick_next);
-            let mut active = false;
-            // 1. Packets (and ICMP errors) that arrive now.
-            active |= self.net.deliver_due(now, &mut icmp);
-            for unreachable in icmp.drain(..) {
-                touched.extend(self.port_unreachable(now, unreachable));
-            }
+            self.net.instants += 1;
+            // 1. Packets that arrive now and the network's own timers (TCP retransmissions,
+            //    probes, TIME_WAIT) due now.
+            self.net.advance(now);
             // 2. Scripted actions (rare: they may touch any server).
             while next_step < steps.len() && Time::from_duration(steps[next_step].at) <= now {
                 self.apply(&steps[next_step], now)?;
                 next_step += 1;
-                active = true;
                 touched.extend(0..self.servers.len());
             }
             // 3. Engine deadlines, including those the steps above just set to now.
@@ -273,23 +254,16 @@ impl Harness {
                 slot.with(|n| n.handle_timeout(now));
                 slot.wake.notify_one();
                 touched.push(index);
-                active = true;
             }
-            // 4. Hosts run until none is runnable; one egress pass carries what they sent. An
-            //    instant reached only for the retransmission clock just makes the pass, unless
-            //    it put something on the wire or woke a task (a connection given up on).
-            active |= self.net.poll_hosts(&mut touched);
-            if active || grid {
-                // The pass runs every millisecond the retransmission clock needs it, and
-                // otherwise only when a kernel may hold a packet to collect.
-                let sent = (grid || self.net.may_have_output()) && self.net.egress(now);
-                let woke = self.net.poll_hosts(&mut touched);
-                // Whether a connection still waits for an acknowledgement changes only when
-                // something moved; a connection that the kernel gave up on without waking
-                // anyone is noticed at the next whole second. A host that ran after the pass
-                // and sent something has it collected at the next millisecond.
-                let recheck = active || sent || woke || now.as_millis().is_multiple_of(1000);
-                tick_next = self.net.runnable() || self.net.may_have_output() || !recheck || self.net.tcp_busy();
+            // 4. Hosts run until none is runnable. What they send leaves at once; whatever of it
+            //    arrives at this same instant (a link with no latency) is delivered and the
+            //    hosts it wakes run, until nothing is left for now.
+            loop {
+                self.net.poll_hosts(&mut touched);
+                if !self.net.next_due().is_some_and(|at| at <= now) {
+                    break;
+                }
+                self.net.advance(now);
             }
             for &index in &touched {
                 let deadline = self.servers[index].slot.node.borrow().as_ref().and_then(Node::poll_timeout);
@@ -307,9 +281,8 @@ impl Harness {
                 return Ok(());
             }
             self.now = if self.warp {
-                let tick = tick_next.then_some(now + TICK);
                 let action = steps.get(next_step).map(|s| Time::from_duration(s.at));
-                let next = [tick, self.net.next_arrival(), deadlines.first(), action, Some(end)];
+                let next = [self.net.next_due(), deadlines.first(), action, Some(end)];
                 // Anything due at or before `now` was handled; time never stands still.
                 next.into_iter().flatten().min().expect("end is there").max(now + TICK)
             } else {
@@ -319,18 +292,7 @@ impl Harness {
     }
 
     pub(crate) fn network_stats(&self) -> crate::NetworkStats {
-        self.net.stats
-    }
-
-    /// An ICMP port unreachable reached the server that sent the datagram; returns that server.
-    fn port_unreachable(&self, now: Time, unreachable: PortUnreachable) -> Option<usize> {
-        let host = self.net.host_of(unreachable.sender)?;
-        // Servers are the first hosts, in order; a closed host sends nothing.
-        let index = Some(host).filter(|h| *h < self.servers.len())?;
-        let slot = &self.servers[index].slot;
-        slot.with(|n| n.handle_udp_unreachable(now, unreachable.to, unreachable.id))?;
-        slot.wake.notify_one();
-        Some(index)
+        self.net.stats()
     }
 
     /// Records the status of every zone copy on the given servers (called whenever the timeline

@@ -5,17 +5,14 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use turmoil_net::{Packet, TcpFlags, TcpSegment, Transport as Wire};
 use xfrsim_engine::{SeededRng, Time};
 use xfrsim_zone::mix64;
 
-/// TTL of packets the harness makes itself (RSTs of a rejecting firewall, resets on restart).
-pub(super) const FORGED_TTL: u8 = 64;
+use crate::packet::Packet;
 
 /// What a filter does to the packets it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Filter {
+pub enum Filter {
     #[default]
     Open,
     /// Silence: the packet vanishes (a partition, a firewall that drops).
@@ -26,7 +23,7 @@ pub(crate) enum Filter {
 
 /// Which transport a filter applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Protocols {
+pub enum Protocols {
     Udp,
     Tcp,
     Both,
@@ -34,19 +31,19 @@ pub(crate) enum Protocols {
 
 /// One direction of a link between two addresses.
 #[derive(Debug)]
-pub(super) struct Link {
+pub(crate) struct Link {
     /// This link's own random stream (latency, loss): traffic elsewhere never shifts it.
     rng: SeededRng,
-    pub(super) udp: Filter,
-    pub(super) tcp: Filter,
+    pub(crate) udp: Filter,
+    pub(crate) tcp: Filter,
     /// `Hold`: packets wait here, in order, until released.
-    pub(super) held: Option<Vec<Packet>>,
+    pub(crate) held: Option<Vec<Packet>>,
     /// Latency range override (whole milliseconds, drawn per packet).
-    pub(super) latency: Option<(Duration, Duration)>,
+    pub(crate) latency: Option<(Duration, Duration)>,
     /// Probability that a packet is lost.
-    pub(super) loss: f64,
+    pub(crate) loss: f64,
     /// Bits per second; `None`: no limit.
-    pub(super) bandwidth_bps: Option<u64>,
+    pub(crate) bandwidth_bps: Option<u64>,
     /// When the link's transmitter is free again (bandwidth model).
     busy_until: Duration,
     /// Latest arrival scheduled on this link: a link is a FIFO, so jitter never reorders it.
@@ -54,7 +51,7 @@ pub(super) struct Link {
 }
 
 impl Link {
-    pub(super) fn new(seed: u64, from: IpAddr, to: IpAddr) -> Link {
+    pub(crate) fn new(seed: u64, from: IpAddr, to: IpAddr) -> Link {
         let ends = format!("{from}>{to}");
         Link {
             rng: SeededRng::new(mix64(seed ^ xfrsim_zone::fnv1a64(ends.as_bytes()))),
@@ -72,7 +69,7 @@ impl Link {
 
 impl Link {
     /// Whether the next packet is lost (a draw from this link's stream).
-    pub(super) fn loses(&mut self) -> bool {
+    pub(crate) fn loses(&mut self) -> bool {
         if self.loss <= 0.0 {
             return false;
         }
@@ -84,7 +81,7 @@ impl Link {
     /// When a packet of `size` bytes leaving at `now` arrives: its transmission time at the
     /// link's bandwidth after whatever is queued ahead of it, plus a latency drawn in whole
     /// milliseconds, never before the previous packet on the link (a link is a FIFO).
-    pub(super) fn arrival(&mut self, now: Time, size: u32, default_latency: (Duration, Duration)) -> Time {
+    pub(crate) fn arrival(&mut self, now: Time, size: u32, default_latency: (Duration, Duration)) -> Time {
         let (min, max) = self.latency.unwrap_or(default_latency);
         let span_ms = u64::try_from(max.saturating_sub(min).as_millis()).unwrap_or(0);
         let latency = min + Duration::from_millis(self.rng.below(span_ms + 1));
@@ -108,31 +105,4 @@ impl Link {
 fn whole_millis_up(d: Duration) -> Duration {
     let ms = d.as_nanos().div_ceil(1_000_000);
     Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
-}
-
-/// The RST a rejecting firewall sends back for `segment` (from `src` to `dst`), with the
-/// sequence numbers RFC 9293 §3.10.7.1 gives a reset for a segment with no connection; none
-/// for a RST.
-pub(super) fn rst_answering(src: IpAddr, dst: IpAddr, segment: &TcpSegment) -> Option<Packet> {
-    if segment.flags.rst {
-        return None;
-    }
-    let (seq, ack, ack_flag) = if segment.flags.ack {
-        (segment.ack, 0, false)
-    } else {
-        let len = u32::try_from(segment.payload.len()).unwrap_or(u32::MAX)
-            + u32::from(segment.flags.syn)
-            + u32::from(segment.flags.fin);
-        (0, segment.seq.wrapping_add(len), true)
-    };
-    let rst = TcpSegment {
-        src_port: segment.dst_port,
-        dst_port: segment.src_port,
-        seq,
-        ack,
-        flags: TcpFlags { rst: true, ack: ack_flag, ..TcpFlags::default() },
-        window: 0,
-        payload: Bytes::new(),
-    };
-    Some(Packet { src: dst, dst: src, ttl: FORGED_TTL, payload: Wire::Tcp(rst) })
 }

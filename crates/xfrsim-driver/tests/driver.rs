@@ -350,6 +350,9 @@ fn fd_limit_child() {
         let mut config = config("s", listen, vec![zone_config]);
         config.behaviour.min_refresh = Duration::from_secs(1);
         config.behaviour.min_retry = Duration::from_secs(1);
+        // The flood must outnumber the descriptors: a listen queue as short as BIND's 10 would
+        // keep most of it in the clients' SYN retries instead of in the kernel's accept queue.
+        config.behaviour.tcp_listen_queue = 1024;
         let expired_at: Rc<RefCell<Option<Time>>> = Rc::default();
         let seen = expired_at.clone();
         let node = Node::new(config, 7, Time::ZERO).unwrap();

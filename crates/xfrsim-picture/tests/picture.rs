@@ -24,7 +24,7 @@ fn a_lane_per_server_and_a_mark_per_event_with_its_line_on_hover() {
     assert_eq!(html.matches("data-lane=").count(), 3);
     assert_eq!(html.matches("<circle class=\"event\"").count(), events);
     // Parameters on hover: the 6523 lines, as the timeline has them.
-    assert!(html.contains("<title>00:45:25.138 ns2 6523 DNS_EVENT_XFR_MASTER_UNAVAILABLE"), "hover text");
+    assert!(html.contains("<title>00:45:25.149 ns2 6523 DNS_EVENT_XFR_MASTER_UNAVAILABLE"), "hover text");
 }
 
 #[test]

@@ -13,8 +13,8 @@
 //! peak_rss_mb=<n>`: loading and starting a scenario of 100,000 zones on a primary and a
 //! secondary, and of a quarter as many (linear start-up gives a growth near 4).
 //! Then `bench net-packets case=<tcp-bulk|udp-storm> packets=<n> wall_ms=<ms> packets_per_sec=<n>
-//! bytes=<n> sim_ms=<ms> instants=<n>` (the UDP line ending with `queries=<n>`): the simulated
-//! network alone, no DNS engine (see `bench_net.rs`).
+//! bytes=<n> sim_ms=<ms> instants=<n>`, ending with `resent_bytes=<n>` (TCP) or `queries=<n>`
+//! (UDP): the simulated network alone, no DNS engine (see `bench_net.rs`).
 //! Last, `bench explore-500 seeds=500 wall=<ms> seeds_per_min=<x> jobs=<n> failures=<k>`:
 //! `cargo xtask explore --seeds 0..500` on every core (each seed is two runs).
 

@@ -6,8 +6,10 @@
 //!
 //! Output, one line per case:
 //! `bench net-packets case=<tcp-bulk|udp-storm> packets=<n> wall_ms=<ms> packets_per_sec=<n>
-//! bytes=<n> sim_ms=<ms> instants=<n>`, the UDP case ending with `queries=<n>`. `bytes` is the
-//! payload the receiving application read (TCP) or the query and answer payloads (UDP).
+//! bytes=<n> sim_ms=<ms> instants=<n>`, then `resent_bytes=<n>` (TCP payload that reached the
+//! receiver more than once: on this lossless link, anything but 0 is a spurious retransmission)
+//! or `queries=<n>` (UDP). `bytes` is the payload the receiving application read (TCP) or the
+//! query and answer payloads (UDP).
 
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -88,6 +90,8 @@ struct Measured {
     wall: Duration,
     /// Payload the applications read.
     bytes: u64,
+    /// TCP payload delivered more than once (retransmissions that reached the receiver).
+    resent: u64,
     ran: Ran,
 }
 
@@ -240,7 +244,9 @@ fn tcp_bulk(total: u64) -> Result<Measured> {
     if received.get() != total {
         bail!("net-packets tcp-bulk: the server read {} of {total} bytes", received.get());
     }
-    Ok(Measured { packets: net.stats().packets, wall, bytes: received.get(), ran })
+    let stats = net.stats();
+    let resent = stats.tcp_payload_bytes.saturating_sub(total);
+    Ok(Measured { packets: stats.packets, wall, bytes: received.get(), resent, ran })
 }
 
 /// `storm.hosts` × `storm.sockets` client sockets, each sending `storm.queries` queries one
@@ -301,7 +307,7 @@ fn udp_storm(storm: Storm) -> Result<Measured> {
         bail!("net-packets udp-storm: {what} failed");
     }
     let bytes = (answered.get() * STORM_QUERY_BYTES * 2) as u64;
-    Ok(Measured { packets: net.stats().packets, wall, bytes, ran })
+    Ok(Measured { packets: net.stats().packets, wall, bytes, resent: 0, ran })
 }
 
 fn line(case: &str, m: &Measured) -> String {
@@ -317,7 +323,8 @@ fn line(case: &str, m: &Measured) -> String {
 }
 
 pub fn run() -> Result<ExitCode> {
-    println!("{}", line("tcp-bulk", &tcp_bulk(BULK_BYTES)?));
+    let bulk = tcp_bulk(BULK_BYTES)?;
+    println!("{} resent_bytes={}", line("tcp-bulk", &bulk), bulk.resent);
     println!("{} queries={}", line("udp-storm", &udp_storm(STORM)?), STORM.total());
     Ok(ExitCode::SUCCESS)
 }

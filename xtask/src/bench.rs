@@ -12,6 +12,9 @@
 //! Then `bench many-zones zones=100000 load_ms=<x> start_ms=<y> quarter_start_ms=<z> growth=<y/z>
 //! peak_rss_mb=<n>`: loading and starting a scenario of 100,000 zones on a primary and a
 //! secondary, and of a quarter as many (linear start-up gives a growth near 4).
+//! Then `bench net-packets case=<tcp-bulk|udp-storm> packets=<n> wall_ms=<ms> packets_per_sec=<n>
+//! bytes=<n> sim_ms=<ms> instants=<n>`, ending with `resent_bytes=<n>` (TCP) or `queries=<n>`
+//! (UDP): the simulated network alone, no DNS engine (see `bench_net.rs`).
 //! Last, `bench explore-500 seeds=500 wall=<ms> seeds_per_min=<x> jobs=<n> failures=<k>`:
 //! `cargo xtask explore --seeds 0..500` on every core (each seed is two runs).
 
@@ -140,7 +143,7 @@ fn peak_rss_mb() -> Option<u64> {
 /// Wall time of a closure. The one place xfrsim reads a real clock outside a real-socket
 /// driver: benchmarks measure wall time by definition.
 #[allow(clippy::disallowed_methods)]
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+pub(crate) fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let start = std::time::Instant::now();
     let value = f();
     (value, start.elapsed())
@@ -155,6 +158,9 @@ pub fn run_case(name: &str) -> Result<ExitCode> {
     }
     if name == "many-zones" {
         return many_zones();
+    }
+    if name == "net-packets" {
+        return crate::bench_net::run();
     }
     let case = CASES.iter().find(|c| c.name == name).with_context(|| format!("no bench case `{name}`"))?;
     let path: PathBuf = workspace_root().join("xtask/bench").join(case.file);
@@ -249,6 +255,12 @@ pub fn run_all() -> Result<ExitCode> {
     println!("bench scenario-load steps5k_ms={small:.1} steps40k_ms={large:.1} growth={:.1}", large / small.max(1e-9));
     eprintln!("running bench case many-zones ...");
     let output = Command::new(&exe).args(["bench", "--case", "many-zones"]).output().context("running a bench case")?;
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    ok &= output.status.success();
+    eprintln!("running bench case net-packets ...");
+    let output =
+        Command::new(&exe).args(["bench", "--case", "net-packets"]).output().context("running a bench case")?;
     print!("{}", String::from_utf8_lossy(&output.stdout));
     eprint!("{}", String::from_utf8_lossy(&output.stderr));
     ok &= output.status.success();

@@ -10,6 +10,7 @@ use xfrsim_scenario::DEFAULT_SEED;
 
 mod bench;
 mod bench_axfr;
+mod bench_net;
 mod fuzz;
 mod interop;
 

@@ -9,7 +9,8 @@ use xfrsim_engine::Time;
 
 use super::{Effects, Next, Tcb, TcpState, TimerKind, ts_clock};
 use crate::linux::{
-    MAX_CWND_SEGMENTS, MSS_BYTES, TCP_FASTRETRANS_THRESH, TCP_FIN_TIMEOUT, TCP_RECEIVE_WINDOW_BYTES, TCP_TIMEWAIT_LEN,
+    MAX_CWND_SEGMENTS, MSS_BYTES, TCP_FASTRETRANS_THRESH, TCP_FIN_TIMEOUT, TCP_RECEIVE_WINDOW_BYTES, TCP_RTO_MAX,
+    TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN,
 };
 use crate::packet::{Flags, Segment, seq_le, seq_lt};
 
@@ -20,6 +21,20 @@ impl Tcb {
             TcpState::SynSent => return self.input_syn_sent(seg, now, fx),
             TcpState::Closed => return Next::Keep,
             _ => {}
+        }
+        if self.state == TcpState::SynReceived
+            && seg.flags.syn
+            && !seg.flags.ack
+            && !seg.flags.rst
+            && seg.seq == self.irs
+        {
+            // A retransmitted SYN: the SYN-ACK was lost, so it goes again at once and the request
+            // timer restarts (net/ipv4/tcp_minisocks.c `tcp_check_req`). The SYN lies left of the
+            // window, so the acceptance test below would only ACK it.
+            self.send_syn(now, fx);
+            let interval = (TCP_TIMEOUT_INIT * (1u32 << self.retransmits)).min(TCP_RTO_MAX);
+            self.deadline[TimerKind::Retransmit as usize] = Some(now + interval);
+            return Next::Keep;
         }
         if !self.acceptable(seg) {
             // RFC 9293 §3.10.7.4: an unacceptable segment is answered with an ACK (which is how
@@ -33,13 +48,8 @@ impl Tcb {
             return self.reset_by_peer(fx);
         }
         if seg.flags.syn {
-            // A retransmitted SYN: the SYN-ACK was lost, send it again at once
-            // (net/ipv4/tcp_minisocks.c `tcp_check_req`); otherwise RFC 5961's challenge ACK.
-            if self.state == TcpState::SynReceived && seg.seq == self.irs {
-                self.send_syn(now, fx);
-            } else {
-                self.send_ack(now, fx);
-            }
+            // A SYN in the window: RFC 5961's challenge ACK.
+            self.send_ack(now, fx);
             return Next::Keep;
         }
         if !seg.flags.ack {
@@ -102,6 +112,8 @@ impl Tcb {
         }
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq.wrapping_add(1);
+        // Nothing offered yet: the window starts with what the first ACK says.
+        self.adv_edge = self.rcv_nxt;
         self.snd_una = seg.ack;
         self.snd_wnd = seg.window;
         self.ts_recent = seg.ts_val;

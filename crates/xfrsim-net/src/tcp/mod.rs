@@ -235,9 +235,11 @@ impl Tcb {
     pub(crate) fn read(&mut self, buf: &mut [u8], now: Time, fx: &mut Effects) -> io::Result<Option<usize>> {
         if !self.recv_buf.is_empty() {
             let n = buf.len().min(self.recv_buf.len());
-            for (dst, src) in buf.iter_mut().zip(self.recv_buf.drain(..n)) {
-                *dst = src;
-            }
+            let (front, back) = self.recv_buf.as_slices();
+            let from_front = n.min(front.len());
+            buf[..from_front].copy_from_slice(&front[..from_front]);
+            buf[from_front..n].copy_from_slice(&back[..n - from_front]);
+            self.recv_buf.drain(..n);
             self.window_update(now, fx);
             return Ok(Some(n));
         }

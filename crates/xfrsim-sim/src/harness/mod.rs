@@ -260,7 +260,7 @@ impl Harness {
             //    hosts it wakes run, until nothing is left for now.
             loop {
                 self.net.poll_hosts(&mut touched);
-                if !self.net.next_due().is_some_and(|at| at <= now) {
+                if self.net.next_due().is_none_or(|at| at > now) {
                     break;
                 }
                 self.net.advance(now);

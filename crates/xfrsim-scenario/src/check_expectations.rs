@@ -12,7 +12,7 @@ use xfrsim_engine::{Emitter, EventInfo, ParamKind, find_event, suggest_event};
 use crate::checker::Checker;
 use crate::diagnostics::{Diagnostic, did_you_mean, one_of};
 use crate::model::{EventMatch, Expectation, ServerSpec, ServerZone, ZoneState};
-use crate::{Scenario, fmt_duration};
+use crate::{Scenario, fmt_duration, parse_origin};
 
 /// The variants that start an expectation, for finding each one's place in the text.
 const EXPECTATION_NAMES: &[&str] = &["Event", "Before", "Converged", "Lag", "State"];
@@ -201,7 +201,40 @@ impl Checker<'_> {
         }
         self.check_role(server, event, info, zone)?;
         self.check_params(info, params)?;
+        self.check_client_sources(info, zone, params)?;
         self.check_window(from, until)
+    }
+
+    /// A connecting side given as a server name stands for the address the server connects
+    /// from; when its zones leave from different addresses and the expectation names no zone
+    /// that settles it, the name could mean either, so it is refused rather than guessed.
+    fn check_client_sources(
+        &self,
+        info: &EventInfo,
+        zone: Option<&str>,
+        params: &BTreeMap<String, String>,
+    ) -> Result<(), Diagnostic> {
+        for (key, value) in params {
+            let is_client = info.params.iter().any(|p| p.name == key && p.kind == ParamKind::Client);
+            let Some(index) = self.scenario.server_index(value).filter(|_| is_client) else { continue };
+            let server = &self.scenario.servers[index];
+            let addresses = client_addresses(server, zone);
+            if addresses.len() > 1 {
+                let listed: Vec<String> = addresses.iter().map(ToString::to_string).collect();
+                let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
+                return Err(self
+                    .error_at(
+                        value,
+                        format!(
+                            "`{value}` connects from {} (its zones' transfer_source), so parameter `{key}` does not say which",
+                            one_of(&listed)
+                        ),
+                    )
+                    .label("more than one address")
+                    .hint("give the expectation the `zone` whose transfers it means, or write the address"));
+            }
+        }
+        Ok(())
     }
 
     fn unknown_event(&self, event: &str) -> Diagnostic {
@@ -336,10 +369,27 @@ fn describe(state: &ZoneState) -> String {
     }
 }
 
-/// The address a server's connections leave from: what its `client` and `secondary`
-/// parameters show (the transfer source when a zone sets one, else its address).
-fn client_address(server: &ServerSpec) -> IpAddr {
-    server.zones.iter().find_map(|z| z.sources().1).unwrap_or(server.address)
+/// The addresses a server's connections for `zone` leave from, as its `client` and
+/// `secondary` parameters show them: each zone's `transfer_source`, else the server's address
+/// (the network binds each connection to its zone's source before connecting). With no zone
+/// named, or one the server does not hold, every zone of the server counts. Sorted, each once.
+fn client_addresses(server: &ServerSpec, zone: Option<&str>) -> Vec<IpAddr> {
+    let key = |name: &str| parse_origin(name).ok().map(|o| o.key());
+    let wanted = zone.and_then(key);
+    let holds = |z: &ServerZone| wanted.is_some() && key(z.zone()) == wanted;
+    let any_held = server.zones.iter().any(holds);
+    let mut addresses: Vec<IpAddr> = server
+        .zones
+        .iter()
+        .filter(|z| !any_held || holds(z))
+        .map(|z| z.sources().1.unwrap_or(server.address))
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    if addresses.is_empty() {
+        addresses.push(server.address);
+    }
+    addresses
 }
 
 /// An event match as events print it: the catalog's symbolic name and the parameters.
@@ -352,37 +402,42 @@ type Normalised = (String, BTreeMap<String, String>);
 /// picks; matching compares its IP) or an address. Runs after the checks, so every event and
 /// every reference resolves.
 pub(crate) fn normalise_params(scenario: &mut Scenario) {
-    let normalised = |scenario: &Scenario, event: &str, params: &BTreeMap<String, String>| -> Normalised {
-        let Some(info) = find_event(event) else {
-            // Refused by the checks before this runs; left as written if it ever gets here.
-            return (event.to_string(), params.clone());
+    let normalised =
+        |scenario: &Scenario, event: &str, zone: Option<&str>, params: &BTreeMap<String, String>| -> Normalised {
+            let Some(info) = find_event(event) else {
+                // Refused by the checks before this runs; left as written if it ever gets here.
+                return (event.to_string(), params.clone());
+            };
+            let params = params
+                .iter()
+                .map(|(key, value)| {
+                    let kind = info.params.iter().find(|p| p.name == key).map(|p| p.kind);
+                    let server = scenario.server_index(value).map(|i| &scenario.servers[i]);
+                    let value = match (kind, server) {
+                        (Some(ParamKind::Peer), _) => {
+                            scenario.resolve(value).map_or_else(|| value.clone(), |a| a.to_string())
+                        }
+                        // The checks refused a server whose zones leave from several addresses.
+                        (Some(ParamKind::Client), Some(server)) => client_addresses(server, zone)[0].to_string(),
+                        (Some(ParamKind::Address), Some(server)) => server.address.to_string(),
+                        _ => value.clone(),
+                    };
+                    (key.clone(), value)
+                })
+                .collect();
+            (info.name.to_string(), params)
         };
-        let params = params
-            .iter()
-            .map(|(key, value)| {
-                let kind = info.params.iter().find(|p| p.name == key).map(|p| p.kind);
-                let server = scenario.server_index(value).map(|i| &scenario.servers[i]);
-                let value = match (kind, server) {
-                    (Some(ParamKind::Peer), _) => {
-                        scenario.resolve(value).map_or_else(|| value.clone(), |a| a.to_string())
-                    }
-                    (Some(ParamKind::Client), Some(server)) => client_address(server).to_string(),
-                    (Some(ParamKind::Address), Some(server)) => server.address.to_string(),
-                    _ => value.clone(),
-                };
-                (key.clone(), value)
-            })
-            .collect();
-        (info.name.to_string(), params)
-    };
     let rewritten: Vec<Vec<Normalised>> = scenario
         .expect
         .iter()
         .map(|e| match e {
-            Expectation::Event { event, params, .. } => vec![normalised(scenario, event, params)],
-            Expectation::Before { first, then } => {
-                vec![normalised(scenario, &first.event, &first.params), normalised(scenario, &then.event, &then.params)]
+            Expectation::Event { event, zone, params, .. } => {
+                vec![normalised(scenario, event, zone.as_deref(), params)]
             }
+            Expectation::Before { first, then } => vec![
+                normalised(scenario, &first.event, first.zone.as_deref(), &first.params),
+                normalised(scenario, &then.event, then.zone.as_deref(), &then.params),
+            ],
             _ => vec![],
         })
         .collect();
@@ -507,5 +562,63 @@ mod tests {
                 panic!("{event}: {e}");
             }
         }
+    }
+
+    /// ns2 fetches example.com. from its address and example.org. from its second one, and
+    /// example.net. names no source: its own address again.
+    fn two_sources(expect: &str) -> Result<crate::LoadedScenario, String> {
+        let source = format!(
+            r#"(
+    duration: "1h",
+    zones: [(origin: "example.com."), (origin: "example.org."), (origin: "example.net.")],
+    servers: [
+        (name: "ns1", address: "192.0.2.1", zones: [
+            Primary(zone: "example.com."), Primary(zone: "example.org."), Primary(zone: "example.net."),
+        ]),
+        (name: "ns2", address: "192.0.2.2", other_addresses: ["198.51.100.2"], zones: [
+            Secondary(zone: "example.com.", masters: ["ns1"], transfer_source: "192.0.2.2"),
+            Secondary(zone: "example.org.", masters: ["ns1"], transfer_source: "198.51.100.2"),
+            Secondary(zone: "example.net.", masters: ["ns1"]),
+        ]),
+    ],
+    expect: [{expect}],
+)"#
+        );
+        crate::parse(&source, std::path::Path::new("t.ron")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_server_name_as_the_connecting_side_is_the_named_zones_source() {
+        let loaded = two_sources(
+            r#"Event(on: "ns1", event: "6001", zone: "EXAMPLE.org.", params: {"secondary": "ns2"}),
+               Event(on: "ns1", event: "6001", zone: "example.net.", params: {"secondary": "ns2"}),
+               Before(first: (on: "ns1", event: "6000", zone: "example.org.", params: {"secondary": "ns2"}),
+                      then: (on: "ns1", event: "6000", zone: "example.com.", params: {"secondary": "ns2"}))"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let all: Vec<String> = loaded
+            .scenario
+            .expect
+            .iter()
+            .flat_map(|e| match e {
+                Expectation::Event { params, .. } => params.values().cloned().collect::<Vec<_>>(),
+                Expectation::Before { first, then } => {
+                    first.params.values().chain(then.params.values()).cloned().collect()
+                }
+                _ => vec![],
+            })
+            .collect();
+        assert_eq!(all, ["198.51.100.2", "192.0.2.2", "198.51.100.2", "192.0.2.2"]);
+    }
+
+    #[test]
+    fn a_server_name_leaving_from_several_addresses_needs_a_zone() {
+        let error = two_sources(r#"Event(on: "ns1", event: "6001", params: {"secondary": "ns2"})"#)
+            .err()
+            .expect("no zone named: refused");
+        assert!(error.contains("`ns2` connects from `192.0.2.2` or `198.51.100.2`"), "{error}");
+        // An address written out needs no zone.
+        two_sources(r#"Event(on: "ns1", event: "6001", params: {"secondary": "198.51.100.2"})"#)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -221,30 +221,15 @@ impl<'a> Checker<'a> {
                     return Err(self.error_at(&ip.to_string(), format!("address {ip} is used twice")).label("used again").hint("each address belongs to one server or host"));
                 }
             }
-            let mut transfer_source = None;
             for zone in &server.zones {
-                let (notify_source, zone_transfer_source) = zone.sources();
-                for (option, ip) in [("notify_source", notify_source), ("transfer_source", zone_transfer_source)] {
+                let (notify_source, transfer_source) = zone.sources();
+                for (option, ip) in [("notify_source", notify_source), ("transfer_source", transfer_source)] {
                     if let Some(ip) = ip.filter(|ip| !server.addresses().any(|own| own == *ip)) {
                         return Err(self.error_at(
                             &ip.to_string(),
                             format!("server `{}`: {option} {ip} is not one of its addresses", server.name),
                         ).label("not this server's").hint("list it in the server's `address` or `other_addresses` first"));
                     }
-                }
-                // turmoil-net opens every TCP connection of a host from the host's first
-                // address, so one transfer source per server is what the simulation can honour.
-                if let Some(ip) = zone_transfer_source {
-                    if transfer_source.is_some_and(|other| other != ip) {
-                        return Err(self.error_at(
-                            &ip.to_string(),
-                            format!(
-                                "server `{}`: zones with different transfer_source addresses; the simulated network opens every TCP connection of a server from one address",
-                                server.name
-                            ),
-                        ).label("differs from another zone's").hint("give the server's zones the same transfer_source"));
-                    }
-                    transfer_source = Some(ip);
                 }
             }
             Ok(())

@@ -93,12 +93,6 @@ impl SetupServer {
     pub fn slot(&self, zone: ZoneId) -> Option<usize> {
         self.slot_of.get(&zone).copied()
     }
-
-    /// The address TCP connections leave from: the first zone's `transfer_source`, else
-    /// `address` (the loader refuses zones of one server that disagree).
-    pub fn transfer_source(&self) -> IpAddr {
-        self.zones.iter().find_map(|z| z.transfer_source).unwrap_or(self.address())
-    }
 }
 
 /// A scenario ready to run.

@@ -401,6 +401,8 @@ impl Tcb {
         }
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq.wrapping_add(1);
+        // Nothing offered yet: the window starts at what the first ACK says.
+        self.adv_edge = self.rcv_nxt;
         self.snd_una = seg.ack;
         self.snd_wnd = seg.window;
         self.ts_recent = seg.ts_val;
@@ -671,7 +673,9 @@ impl Tcb {
     }
 
     fn send_packet(&mut self, now: Time, seq: u32, flags: Flags, payload: Bytes, fx: &mut Effects) {
-        let window = if flags.syn { TCP_RECEIVE_WINDOW_BYTES } else { self.window_now() };
+        // The right edge never moves left (RFC 9293 §3.8.6: a receiver SHOULD NOT shrink
+        // the window; net/ipv4/tcp_output.c `tcp_select_window` keeps what it offered).
+        let window = if flags.syn { TCP_RECEIVE_WINDOW_BYTES } else { self.window_now().max(self.offered()) };
         if flags.ack && !flags.rst {
             self.adv_edge = self.rcv_nxt.wrapping_add(window);
         }

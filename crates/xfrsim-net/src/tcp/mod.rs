@@ -720,15 +720,20 @@ impl Tcb {
         Bytes::from(out)
     }
 
-    /// Sends the first unacknowledged segment again (fast retransmit, partial ACK).
-    fn retransmit_head(&mut self, now: Time, fx: &mut Effects) {
-        let len = (self.send_buf.len() as u32).min(MSS_BYTES);
-        let fin = self.fin_sent() && self.snd_una.wrapping_add(len) == self.data_end();
+    /// Sends the first unacknowledged segment again (fast retransmit, partial ACK, RTO), never
+    /// past what was sent before (a head sent short because the window was small stays that
+    /// short, as the kernel resends the same skb); returns the sequence space it covers.
+    fn retransmit_head(&mut self, now: Time, fx: &mut Effects) -> u32 {
+        let fin_sent = self.fin_sent();
+        let sent = self.snd_max.wrapping_sub(self.snd_una).saturating_sub(u32::from(fin_sent));
+        let len = (self.send_buf.len() as u32).min(MSS_BYTES).min(sent);
+        let fin = fin_sent && self.snd_una.wrapping_add(len) == self.data_end();
         if len == 0 && !fin {
-            return;
+            return 0;
         }
         let payload = self.payload(self.snd_una, len);
         self.send_packet(now, self.snd_una, Flags { ack: true, fin, ..Flags::default() }, payload, fx);
+        len + u32::from(fin)
     }
 
     /// Sends what the congestion and peer windows allow, then sets the retransmission and
@@ -872,6 +877,11 @@ impl Tcb {
         self.retransmits += 1;
         self.backoff += 1;
         self.rto = (self.rto * 2).min(TCP_RTO_MAX);
+        // The first unacknowledged segment goes whatever the peer's window: if the peer shrank
+        // it to nothing, this is what probes it (net/ipv4/tcp_timer.c `tcp_retransmit_timer`;
+        // `tcp_retransmit_skb` sends the head even past the window's edge).
+        let covered = self.retransmit_head(now, fx);
+        self.snd_nxt = self.snd_una.wrapping_add(covered);
         self.transmit(now, fx);
         Next::Keep
     }

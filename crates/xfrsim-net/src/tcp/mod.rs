@@ -320,6 +320,20 @@ impl Tcb {
             TcpState::Closed => return Next::Keep,
             _ => {}
         }
+        if self.state == TcpState::SynReceived
+            && seg.flags.syn
+            && !seg.flags.ack
+            && !seg.flags.rst
+            && seg.seq == self.irs
+        {
+            // A retransmitted SYN: the SYN-ACK was lost, so it goes again at once and the request
+            // timer restarts (net/ipv4/tcp_minisocks.c `tcp_check_req`). The SYN lies left of the
+            // window, so the acceptance test below would only ACK it.
+            self.send_syn(now, fx);
+            let interval = (TCP_TIMEOUT_INIT * (1u32 << self.retransmits)).min(TCP_RTO_MAX);
+            self.deadline[TimerKind::Retransmit as usize] = Some(now + interval);
+            return Next::Keep;
+        }
         if !self.acceptable(seg) {
             // RFC 9293 §3.10.7.4: an unacceptable segment is answered with an ACK (which is how
             // a zero-window probe learns the window), unless it is a RST.
@@ -332,13 +346,8 @@ impl Tcb {
             return self.reset_by_peer(fx);
         }
         if seg.flags.syn {
-            // A retransmitted SYN: the SYN-ACK was lost, send it again at once
-            // (net/ipv4/tcp_minisocks.c `tcp_check_req`); otherwise RFC 5961's challenge ACK.
-            if self.state == TcpState::SynReceived && seg.seq == self.irs {
-                self.send_syn(now, fx);
-            } else {
-                self.send_ack(now, fx);
-            }
+            // A SYN in the window: RFC 5961's challenge ACK.
+            self.send_ack(now, fx);
             return Next::Keep;
         }
         if !seg.flags.ack {

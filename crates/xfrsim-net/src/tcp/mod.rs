@@ -18,6 +18,8 @@
 //! in for it), receive-buffer autotuning and keepalive.
 
 mod rtt;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;

@@ -474,6 +474,15 @@ impl Reader {
     }
 }
 
+impl App for Writer {
+    fn act(&mut self, net: &mut Net) {
+        Writer::act(self, net);
+    }
+    fn next_wake(&self) -> Option<Time> {
+        None
+    }
+}
+
 struct Transfer {
     writer: Writer,
     reader: Reader,
@@ -639,16 +648,7 @@ fn cut_path(latency: Duration, cut: Rc<Cell<Option<Time>>>) -> Path {
 fn a_black_holed_connect_retries_at_1_3_7_15_31_63_s_and_fails_at_127_s() {
     let mut net = Net::new(Box::new(|_, _, _| Vec::new()));
     let mut writer = Writer::new(Arc::new(Vec::new()), vec![1]);
-    struct One<'a>(&'a mut Writer);
-    impl App for One<'_> {
-        fn act(&mut self, net: &mut Net) {
-            self.0.act(net);
-        }
-        fn next_wake(&self) -> Option<Time> {
-            None
-        }
-    }
-    net.run(Time::from_secs(1000), &mut One(&mut writer));
+    net.run(Time::from_secs(1000), &mut writer);
     let syns = net.sent_by(CLIENT, |s| s.flags.syn);
     assert_eq!(secs(&syns), [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 63.0]);
     assert_eq!(writer.error, Some(io::ErrorKind::TimedOut));

@@ -20,6 +20,8 @@
 mod input;
 mod output;
 mod rtt;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;

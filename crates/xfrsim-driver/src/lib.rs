@@ -477,8 +477,11 @@ impl<T: Transport> Shell<T> {
     }
 }
 
-/// How much the reader of a TCP connection takes from the socket at once (a 64 KiB window).
-const RECV_BUFFER_BYTES: usize = 65_536;
+/// How much the reader of a TCP connection takes from the socket at once: a page, which holds
+/// many small messages (SOA answers, IXFR deltas); a message longer than that is read straight
+/// into its own buffer. (tokio's `BufReader` zeroes its buffer, so a 64 KiB one cost a 64 KiB
+/// memset per connection.)
+const RECV_BUFFER_BYTES: usize = 4096;
 
 /// What the reader and writer of one connection share with the loop.
 struct StreamIo<S> {
@@ -501,8 +504,8 @@ fn spawn_stream<T: Transport>(
     let StreamIo { conn, events: tx, cut, flow } = io;
     let write_flow = flow.as_ref().map(|(flow, _)| flow.clone());
     let (reader, mut writer) = tokio::io::split(stream);
-    // Read through a buffer as large as a TCP receive window: one read then drains whatever
-    // arrived, and the window reopens in one update instead of one per message.
+    // Length prefixes and short messages come through the buffer, two reads per message at
+    // most; the kernel reopens its window as the reads free it.
     let mut reader = tokio::io::BufReader::with_capacity(RECV_BUFFER_BYTES, reader);
     let (write_tx, mut write_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let read_events = tx.clone();

@@ -179,9 +179,10 @@ impl State {
 
     /// Puts a packet on the wire at `now`: through its link's filters, hold, loss and delay.
     fn send(&mut self, packet: Packet) {
-        let now = self.now;
+        let (now, seed, default_latency) = (self.now, self.seed, self.default_latency);
         let key = (packet.src, packet.dst);
-        let link = self.link(key);
+        let routable = self.by_ip.contains_key(&packet.dst);
+        let link = self.links.entry(key).or_insert_with(|| Link::new(seed, key.0, key.1));
         let filter = match packet.body {
             Body::Udp(_) => link.udp,
             Body::Tcp(_) => link.tcp,
@@ -195,11 +196,9 @@ impl State {
             Filter::Drop => return,
             Filter::Reject => return self.reject(&packet),
         }
-        if !self.by_ip.contains_key(&packet.dst) {
+        if !routable {
             return; // no host there: nothing answers, the packet just vanishes
         }
-        let default_latency = self.default_latency;
-        let link = self.link(key);
         if let Some(held) = link.held.as_mut() {
             if held.len() < MAX_HELD_PACKETS {
                 held.push(packet);

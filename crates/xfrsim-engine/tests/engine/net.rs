@@ -1,5 +1,5 @@
 //! A tiny deterministic network for driving engine nodes in virtual time: fixed latency,
-//! ordered delivery queue, TCP as paired connection ids, and a few faults. Not turmoil — just
+//! ordered delivery queue, TCP as paired connection ids, and a few faults. Not the simulated network (xfrsim-net) — just
 //! enough to test the engine's behaviour without any runtime.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -12,21 +12,16 @@
 //! query and answer payloads (UDP).
 
 use std::cell::Cell;
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::task::LocalSet;
 use xfrsim_engine::Time;
-use xfrsim_net::{Network, TcpListener, TcpStream, UdpSocket};
+use xfrsim_net::{Network, Processes, TcpListener, TcpStream, UdpSocket};
 
 use crate::bench::timed;
 
@@ -51,31 +46,11 @@ const STORM_LATENCY: (Duration, Duration) = (Duration::from_millis(1), Duration:
 /// A run that has not finished by then is stuck (a lost wake-up, a packet never delivered).
 const SIM_LIMIT: Duration = Duration::from_secs(3_600);
 
-/// Hosts woken since last polled, in host order.
-type Runnable = Arc<Mutex<BTreeSet<usize>>>;
-
-struct HostWaker {
-    index: usize,
-    runnable: Runnable,
-}
-
-impl Wake for HostWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.runnable.lock().expect("one thread").insert(self.index);
-    }
-}
-
-/// The hosts' processes on one network, driven as crates/xfrsim-sim/src/network.rs drives
-/// them, without the engine and the scenario around it.
+/// The hosts' processes on one network, run as the simulator runs them, without the engine
+/// and the scenario around it.
 struct Hosts {
     net: Network,
-    tasks: Vec<LocalSet>,
-    wakers: Vec<Waker>,
-    runnable: Runnable,
-    runtime: tokio::runtime::Runtime,
+    processes: Processes,
 }
 
 /// Where a run stopped: the simulated time at the end and the instants visited.
@@ -113,35 +88,11 @@ const STORM: Storm = Storm { hosts: STORM_HOSTS, sockets: STORM_SOCKETS, queries
 
 impl Hosts {
     fn new(net: Network, hosts: usize) -> Result<Hosts> {
-        let runnable = Runnable::default();
-        let wakers =
-            (0..hosts).map(|index| Waker::from(Arc::new(HostWaker { index, runnable: runnable.clone() }))).collect();
-        let tasks = (0..hosts)
-            .map(|_| {
-                let mut set = LocalSet::new();
-                set.unhandled_panic(tokio::runtime::UnhandledPanic::ShutdownRuntime);
-                set
-            })
-            .collect();
-        let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-        Ok(Hosts { net, tasks, wakers, runnable, runtime })
+        Ok(Hosts { processes: Processes::new(net.clone(), hosts), net })
     }
 
     fn spawn(&mut self, host: usize, task: impl Future<Output = ()> + 'static) {
-        self.tasks[host].spawn_local(task);
-        self.runnable.lock().expect("one thread").insert(host);
-    }
-
-    /// Polls woken hosts until none is left.
-    fn poll_hosts(&mut self) {
-        let _runtime = self.runtime.enter();
-        loop {
-            let next = self.runnable.lock().expect("one thread").pop_first();
-            let Some(index) = next else { break };
-            let _entered = self.net.enter(index);
-            let mut cx = Context::from_waker(&self.wakers[index]);
-            let _: Poll<()> = Pin::new(&mut self.tasks[index]).poll(&mut cx);
-        }
+        self.processes.spawn(host, task);
     }
 
     /// Runs from time zero until `done` says so, visiting only instants where a packet
@@ -152,15 +103,8 @@ impl Hosts {
         loop {
             instants += 1;
             self.net.advance(now);
-            // What the hosts send at this instant may arrive at it too: run until nothing is
-            // due now (the harness's step 4).
-            loop {
-                self.poll_hosts();
-                if self.net.next_due().is_none_or(|at| at > now) {
-                    break;
-                }
-                self.net.advance(now);
-            }
+            // What the hosts send at this instant may arrive at it too (the harness's step 4).
+            self.processes.settle(now, &mut Vec::new());
             if done() {
                 return Ok(Ran { sim: now, instants });
             }
@@ -169,17 +113,6 @@ impl Hosts {
                 Some(_) => bail!("net-packets: not done after {} s of simulated time", SIM_LIMIT.as_secs()),
                 None => bail!("net-packets: nothing left to happen at {now}, and not done"),
             };
-        }
-    }
-}
-
-impl Drop for Hosts {
-    fn drop(&mut self) {
-        // Sockets close on their own host while the network is still there.
-        for (index, tasks) in std::mem::take(&mut self.tasks).into_iter().enumerate() {
-            let _entered = self.net.enter(index);
-            let _runtime = self.runtime.enter();
-            drop(tasks);
         }
     }
 }

@@ -6,11 +6,12 @@
 //! runs between instants and the cost of a packet does not depend on how many hosts there are.
 //!
 //! Processes use the sockets of [`UdpSocket`], [`TcpListener`] and [`TcpStream`] while the
-//! harness has entered their host ([`Network::enter`]).
+//! harness has entered their host ([`Network::enter`]); [`Processes`] runs them so.
 
 mod link;
 pub mod linux;
 mod packet;
+mod processes;
 mod socket;
 mod state;
 mod tcp;
@@ -24,6 +25,7 @@ use xfrsim_engine::Time;
 
 pub use link::{Filter, Protocols};
 pub use packet::{Body, Datagram, Flags, Packet, Segment};
+pub use processes::Processes;
 pub use socket::{TcpListener, TcpStream, UdpSocket};
 pub use state::MAX_HELD_PACKETS;
 pub use tcp::TcpState;

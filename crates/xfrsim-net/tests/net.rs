@@ -3,43 +3,22 @@
 //! was woken; time jumps to `next_due()` and nowhere else.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::task::LocalSet;
 use xfrsim_engine::Time;
-use xfrsim_net::{Network, TcpListener, TcpStream, UdpSocket};
-
-type Runnable = Arc<Mutex<BTreeSet<usize>>>;
-
-struct HostWaker {
-    host: usize,
-    runnable: Runnable,
-}
-
-impl Wake for HostWaker {
-    fn wake(self: Arc<Self>) {
-        self.runnable.lock().unwrap().insert(self.host);
-    }
-}
+use xfrsim_net::{Network, Processes, TcpListener, TcpStream, UdpSocket};
 
 /// A completed task's value and the simulated time it completed at.
 type Outcome<T> = Rc<RefCell<Option<(Time, T)>>>;
 
 struct Sim {
     net: Network,
-    runtime: tokio::runtime::Runtime,
-    tasks: Vec<Option<LocalSet>>,
-    wakers: Vec<Waker>,
-    runnable: Runnable,
+    processes: Processes,
     clock: Rc<Cell<Time>>,
     /// Instants time stopped at.
     instants: u64,
@@ -56,15 +35,10 @@ fn ms(n: u64) -> Duration {
 impl Sim {
     /// Hosts of the given addresses, every link `latency` one way.
     fn new(hosts: &[Vec<IpAddr>], latency: Duration) -> Sim {
-        let runnable = Runnable::default();
+        let net = Network::new(hosts, 7, (latency, latency));
         Sim {
-            net: Network::new(hosts, 7, (latency, latency)),
-            runtime: tokio::runtime::Builder::new_current_thread().build().unwrap(),
-            tasks: (0..hosts.len()).map(|_| Some(LocalSet::new())).collect(),
-            wakers: (0..hosts.len())
-                .map(|host| Waker::from(Arc::new(HostWaker { host, runnable: runnable.clone() })))
-                .collect(),
-            runnable,
+            processes: Processes::new(net.clone(), hosts.len()),
+            net,
             clock: Rc::new(Cell::new(Time::ZERO)),
             instants: 0,
         }
@@ -78,25 +52,16 @@ impl Sim {
     fn spawn<T: 'static>(&mut self, host: usize, task: impl Future<Output = T> + 'static) -> Outcome<T> {
         let out: Outcome<T> = Rc::new(RefCell::new(None));
         let (slot, clock) = (out.clone(), self.clock.clone());
-        self.tasks[host].as_ref().expect("the process runs").spawn_local(async move {
+        self.processes.spawn(host, async move {
             let value = task.await;
             *slot.borrow_mut() = Some((clock.get(), value));
         });
-        self.runnable.lock().unwrap().insert(host);
         out
     }
 
     /// Polls every woken host, with the network entered for it, until none is woken.
     fn poll(&mut self) {
-        let _runtime = self.runtime.enter();
-        loop {
-            let next = self.runnable.lock().unwrap().pop_first();
-            let Some(host) = next else { break };
-            let Some(tasks) = self.tasks[host].as_mut() else { continue };
-            let _entered = self.net.enter(host);
-            let mut cx = Context::from_waker(&self.wakers[host]);
-            let _: Poll<()> = Pin::new(tasks).poll(&mut cx);
-        }
+        self.processes.poll(&mut Vec::new());
     }
 
     /// Runs until nothing is due before `until`, then sets the clock to `until`. Every instant
@@ -113,17 +78,6 @@ impl Sim {
         if until > self.now() {
             self.clock.set(until);
             self.net.advance(until);
-        }
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        // Each host's sockets close on their own host, while the runtime is there.
-        let _runtime = self.runtime.enter();
-        for host in 0..self.tasks.len() {
-            let _entered = self.net.enter(host);
-            drop(self.tasks[host].take());
         }
     }
 }

@@ -366,6 +366,28 @@ impl State {
             .copied()
     }
 
+    /// The listener's host, if it takes another connection now.
+    fn admitting(&mut self, lid: SocketId) -> Option<usize> {
+        if self.accept_queue_full(lid) {
+            return None;
+        }
+        match self.sockets.get(&lid) {
+            Some(Socket::Listener(listener)) => Some(listener.host),
+            _ => None,
+        }
+    }
+
+    /// Whether the listener's accept queue is full (`sk_acceptq_is_full`: backlog + 1 fit),
+    /// counting the overflow when it is.
+    fn accept_queue_full(&mut self, lid: SocketId) -> bool {
+        let full =
+            matches!(self.sockets.get(&lid), Some(Socket::Listener(l)) if l.accept_queue.len() > l.backlog as usize);
+        if full {
+            self.stats.listen_overflows += 1;
+        }
+        full
+    }
+
     fn isn(&mut self, local: SocketAddr, peer: SocketAddr) -> u32 {
         self.connections_opened += 1;
         mix64(self.seed ^ addr_hash(local, peer) ^ mix64(self.connections_opened)) as u32
@@ -382,17 +404,13 @@ impl State {
     }
 
     fn syn_arrives(&mut self, lid: SocketId, local: SocketAddr, peer: SocketAddr, seg: &Segment) {
-        let Some(Socket::Listener(listener)) = self.sockets.get(&lid) else { return };
         // A full accept queue drops the SYN; the client retries it on its schedule
-        // (net/ipv4/tcp_input.c `tcp_conn_request`, `sk_acceptq_is_full`: backlog + 1 fit).
-        if listener.accept_queue.len() > listener.backlog as usize {
-            self.stats.listen_overflows += 1;
-            return;
-        }
-        let host = listener.host;
-        let now = self.now;
-        let mut fx = Effects::default();
-        if listener.syn_queue.len() >= listener.backlog as usize {
+        // (net/ipv4/tcp_input.c `tcp_conn_request`).
+        let Some(host) = self.admitting(lid) else { return };
+        let (now, mut fx) = (self.now, Effects::default());
+        let syn_queue_full =
+            matches!(self.sockets.get(&lid), Some(Socket::Listener(l)) if l.syn_queue.len() >= l.backlog as usize);
+        if syn_queue_full {
             // The SYN queue is full: answer with a cookie and keep nothing.
             let iss = self.cookie(local, peer, seg.seq);
             let _stateless = Tcb::accept_syn(local, peer, iss, seg, now, &mut fx);
@@ -410,14 +428,8 @@ impl State {
 
     /// The ACK that returns a SYN cookie: the child is built established and queued.
     fn cookie_completes(&mut self, lid: SocketId, local: SocketAddr, peer: SocketAddr, seg: &Segment) {
-        let Some(Socket::Listener(listener)) = self.sockets.get(&lid) else { return };
-        if listener.accept_queue.len() > listener.backlog as usize {
-            self.stats.listen_overflows += 1;
-            return;
-        }
-        let host = listener.host;
-        let now = self.now;
-        let mut fx = Effects::default();
+        let Some(host) = self.admitting(lid) else { return };
+        let (now, mut fx) = (self.now, Effects::default());
         let syn =
             Segment { seq: seg.seq.wrapping_sub(1), flags: Flags { syn: true, ..Flags::default() }, ..seg.clone() };
         let iss = seg.ack.wrapping_sub(1);
@@ -444,9 +456,8 @@ impl State {
         // (`tcp_abort_on_overflow` = 0): the SYN-ACK timer keeps the request alive.
         if let Some(lid) = conn.listener
             && conn.tcb.state == crate::tcp::TcpState::SynReceived
-            && matches!(self.sockets.get(&lid), Some(Socket::Listener(l)) if l.accept_queue.len() > l.backlog as usize)
+            && self.accept_queue_full(lid)
         {
-            self.stats.listen_overflows += 1;
             return;
         }
         let Some(Socket::Tcp(conn)) = self.sockets.get_mut(&id) else { return };
@@ -578,7 +589,7 @@ impl State {
 
 /// The RST answering `seg` from `src` to `dst` when no connection takes it, with RFC 9293
 /// §3.10.7.1's numbers; none for a RST.
-fn reset_for(src: IpAddr, dst: IpAddr, seg: &Segment) -> Option<Packet> {
+pub(crate) fn reset_for(src: IpAddr, dst: IpAddr, seg: &Segment) -> Option<Packet> {
     if seg.flags.rst {
         return None;
     }

@@ -19,7 +19,7 @@ use xfrsim_engine::{SeededRng, Time};
 
 use super::*;
 use crate::linux::{MSS_BYTES, TCP_RECEIVE_WINDOW_BYTES, TCP_RTO_MAX, TCP_SEND_BUFFER_BYTES};
-use crate::packet::{Body, Flags, Packet, Segment, seq_lt};
+use crate::packet::{Body, Flags, Segment, seq_lt};
 
 const CLIENT: usize = 0;
 const SERVER: usize = 1;
@@ -183,25 +183,9 @@ impl Net {
             return self.apply(SERVER, fx);
         }
         if !self.live(to) {
-            // No connection takes it: a RST with RFC 9293 §3.10.7.1's numbers.
-            if !seg.flags.rst {
-                let (seq, ack, ack_flag) =
-                    if seg.flags.ack { (seg.ack, 0, false) } else { (0, seg.seq.wrapping_add(seg.len()), true) };
-                fx.packets.push(Packet {
-                    src: addr(to).ip(),
-                    dst: addr(1 - to).ip(),
-                    body: Body::Tcp(Segment {
-                        src_port: seg.dst_port,
-                        dst_port: seg.src_port,
-                        seq,
-                        ack,
-                        flags: Flags { rst: true, ack: ack_flag, ..Flags::default() },
-                        window: 0,
-                        ts_val: 0,
-                        ts_ecr: 0,
-                        payload: Bytes::new(),
-                    }),
-                });
+            // No connection takes it: the network's RST (RFC 9293 §3.10.7.1's numbers).
+            if let Some(reset) = crate::state::reset_for(addr(1 - to).ip(), addr(to).ip(), &seg) {
+                fx.packets.push(reset);
                 self.apply(to, fx);
             }
             return;

@@ -255,16 +255,9 @@ impl Harness {
                 slot.wake.notify_one();
                 touched.push(index);
             }
-            // 4. Hosts run until none is runnable. What they send leaves at once; whatever of it
-            //    arrives at this same instant (a link with no latency) is delivered and the
-            //    hosts it wakes run, until nothing is left for now.
-            loop {
-                self.net.poll_hosts(&mut touched);
-                if self.net.next_due().is_none_or(|at| at > now) {
-                    break;
-                }
-                self.net.advance(now);
-            }
+            // 4. Hosts run until nothing is left for now (what they send at this instant may
+            //    arrive at it too).
+            self.net.settle(now, &mut touched);
             for &index in &touched {
                 let deadline = self.servers[index].slot.node.borrow().as_ref().and_then(Node::poll_timeout);
                 deadlines.set(index, deadline);

@@ -36,6 +36,11 @@ pub const TCP_RETRIES2: u32 = 15;
 /// process has closed (102.2 s) (net/ipv4/tcp_timer.c `tcp_orphan_retries`).
 pub const TCP_ORPHAN_RETRIES: u32 = 8;
 
+/// `net.ipv4.tcp_invalid_ratelimit` = 500 ms: at most one immediate answer per half second to
+/// segments that need one out of turn, such as the SYN-ACK resent for a retransmitted SYN
+/// (net/ipv4/tcp_input.c `tcp_oow_rate_limited`).
+pub const TCP_INVALID_RATELIMIT: Duration = Duration::from_millis(500);
+
 /// `TCP_TIMEWAIT_LEN`: the side that closes first keeps the connection 60 s in TIME_WAIT.
 pub const TCP_TIMEWAIT_LEN: Duration = Duration::from_secs(60);
 /// `net.ipv4.tcp_fin_timeout` = 60: how long a closed (orphaned) socket waits in FIN_WAIT2

@@ -1,6 +1,7 @@
 //! The xfrsim simulation harness: runs a scenario on a simulated network and judges it.
 //!
-//! [`run`] builds one turmoil-net host per server, each running the engine through the driver,
+//! [`run`] builds one host per server on the simulated network (xfrsim-net), each running the
+//! engine through the driver,
 //! applies the timeline, and returns an [`Outcome`]: the timeline (one line per event or
 //! action), its digest, and each expectation's verdict.
 

@@ -9,8 +9,8 @@ use xfrsim_engine::Time;
 
 use super::{Effects, Next, Tcb, TcpState, TimerKind, ts_clock};
 use crate::linux::{
-    MAX_CWND_SEGMENTS, MSS_BYTES, TCP_FASTRETRANS_THRESH, TCP_FIN_TIMEOUT, TCP_RECEIVE_WINDOW_BYTES, TCP_RTO_MAX,
-    TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN,
+    MAX_CWND_SEGMENTS, MSS_BYTES, TCP_FASTRETRANS_THRESH, TCP_FIN_TIMEOUT, TCP_INVALID_RATELIMIT,
+    TCP_RECEIVE_WINDOW_BYTES, TCP_RTO_MAX, TCP_TIMEOUT_INIT, TCP_TIMEWAIT_LEN,
 };
 use crate::packet::{Flags, Segment, seq_le, seq_lt};
 
@@ -29,8 +29,13 @@ impl Tcb {
             && seg.seq == self.irs
         {
             // A retransmitted SYN: the SYN-ACK was lost, so it goes again at once and the request
-            // timer restarts (net/ipv4/tcp_minisocks.c `tcp_check_req`). The SYN lies left of the
+            // timer restarts (net/ipv4/tcp_minisocks.c `tcp_check_req`), at most once per
+            // `tcp_invalid_ratelimit` (`tcp_oow_rate_limited`). The SYN lies left of the
             // window, so the acceptance test below would only ACK it.
+            if self.synack_resent_at.is_some_and(|at| now.saturating_since(at) < TCP_INVALID_RATELIMIT) {
+                return Next::Keep;
+            }
+            self.synack_resent_at = Some(now);
             self.send_syn(now, fx);
             let interval = (TCP_TIMEOUT_INIT * (1u32 << self.retransmits)).min(TCP_RTO_MAX);
             self.deadline[TimerKind::Retransmit as usize] = Some(now + interval);
@@ -116,6 +121,7 @@ impl Tcb {
         self.adv_edge = self.rcv_nxt;
         self.snd_una = seg.ack;
         self.snd_wnd = seg.window;
+        (self.snd_wl1, self.snd_wl2) = (seg.seq, seg.ack);
         self.ts_recent = seg.ts_val;
         self.rtt_sample(seg, now);
         self.retransmits = 0;
@@ -196,7 +202,13 @@ impl Tcb {
             return Next::Keep; // an old duplicate
         }
         let old_wnd = self.snd_wnd;
-        self.snd_wnd = seg.window;
+        // RFC 9293 §3.10.7.4: the window comes from the newest segment only (Linux
+        // `tcp_may_update_window`), so an older ACK that took longer cannot shrink it.
+        if seq_lt(self.snd_wl1, seg.seq) || (self.snd_wl1 == seg.seq && seq_le(self.snd_wl2, ack)) {
+            self.snd_wnd = seg.window;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = ack;
+        }
         // Any ACK shows the peer alive (net/ipv4/tcp_input.c `tcp_ack`: `icsk_probes_out = 0`).
         self.probes_out = 0;
         if ack != self.snd_una {

@@ -96,6 +96,12 @@ pub(crate) struct Tcb {
     /// Highest sequence number sent plus one (`snd_nxt` goes back to `snd_una` after an RTO).
     snd_max: u32,
     snd_wnd: u32,
+    /// The segment that last updated `snd_wnd`: its sequence and acknowledgement numbers
+    /// (RFC 9293 §3.10.7.4 SND.WL1 and SND.WL2), so an older, reordered ACK cannot shrink it.
+    snd_wl1: u32,
+    snd_wl2: u32,
+    /// When a retransmitted SYN last got an immediate SYN-ACK (`tcp_invalid_ratelimit`).
+    synack_resent_at: Option<Time>,
     /// Bytes from `snd_una` on: sent and unacknowledged, then unsent.
     send_buf: VecDeque<u8>,
     /// End sequence number and first send time of each segment in flight, oldest first.
@@ -160,6 +166,9 @@ impl Tcb {
             snd_nxt: iss.wrapping_add(1),
             snd_max: iss.wrapping_add(1),
             snd_wnd: 0,
+            snd_wl1: 0,
+            snd_wl2: 0,
+            synack_resent_at: None,
             send_buf: VecDeque::new(),
             sent_at: VecDeque::new(),
             fin_queued: false,
@@ -213,6 +222,7 @@ impl Tcb {
         tcb.rcv_nxt = syn.seq.wrapping_add(1);
         tcb.ts_recent = syn.ts_val;
         tcb.snd_wnd = syn.window;
+        tcb.snd_wl1 = syn.seq;
         tcb.send_syn(now, fx);
         tcb.deadline[TimerKind::Retransmit as usize] = Some(now + TCP_TIMEOUT_INIT);
         tcb

@@ -831,3 +831,66 @@ fn data_in_flight_is_retransmitted_past_a_window_that_shrank_to_zero() {
     let client = net.tcb(CLIENT);
     assert_eq!(client.snd_una, client.snd_max, "everything acknowledged");
 }
+
+/// The segments of `fx`, taken out.
+fn segments(fx: &mut Effects) -> Vec<Segment> {
+    fx.packets
+        .drain(..)
+        .filter_map(|p| match p.body {
+            Body::Tcp(seg) => Some(seg),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A client connection past its handshake, with the SYN-ACK it took.
+fn established_client() -> (Tcb, Segment) {
+    let mut fx = Effects::default();
+    let mut client = Tcb::connect(addr(CLIENT), addr(SERVER), 1_000, Time::ZERO, &mut fx);
+    let syn = segments(&mut fx).remove(0);
+    let _server = Tcb::accept_syn(addr(SERVER), addr(CLIENT), 9_000, &syn, Time::from_millis(10), &mut fx);
+    let syn_ack = segments(&mut fx).remove(0);
+    assert_eq!(client.input(&syn_ack, Time::from_millis(20), &mut fx), Next::Keep);
+    (client, syn_ack)
+}
+
+/// RFC 9293 §3.10.7.4 (SND.WL1/WL2): a segment sent before the one that last set the window,
+/// arriving after it (reordered), leaves the window alone; a newer one sets it.
+#[test]
+fn a_reordered_older_segment_does_not_set_the_peers_window() {
+    let (mut client, syn_ack) = established_client();
+    let mut fx = Effects::default();
+    let data_at = |offset: u32, window: u32| Segment {
+        seq: syn_ack.seq.wrapping_add(1).wrapping_add(offset),
+        ack: 1_001,
+        flags: Flags { ack: true, ..Flags::default() },
+        window,
+        payload: Bytes::from(vec![7u8; 100]),
+        ..syn_ack.clone()
+    };
+    // The server sent bytes 0..100 offering 1,000, then 100..200 offering 40,000; the second
+    // arrives first.
+    client.input(&data_at(100, 40_000), Time::from_millis(30), &mut fx);
+    assert_eq!(client.snd_wnd, 40_000);
+    client.input(&data_at(0, 1_000), Time::from_millis(31), &mut fx);
+    assert_eq!(client.snd_wnd, 40_000, "the older segment's window was taken");
+    client.input(&data_at(200, 20_000), Time::from_millis(32), &mut fx);
+    assert_eq!(client.snd_wnd, 20_000, "the newest segment's window is taken");
+}
+
+/// A retransmitted SYN gets an immediate SYN-ACK at most once per `tcp_invalid_ratelimit`.
+#[test]
+fn immediate_syn_ack_resends_are_rate_limited() {
+    let mut fx = Effects::default();
+    let _client = Tcb::connect(addr(CLIENT), addr(SERVER), 1_000, Time::ZERO, &mut fx);
+    let syn = segments(&mut fx).remove(0);
+    let mut server = Tcb::accept_syn(addr(SERVER), addr(CLIENT), 9_000, &syn, Time::ZERO, &mut fx);
+    assert_eq!(segments(&mut fx).len(), 1, "the first SYN-ACK");
+    let resent_at = |server: &mut Tcb, at: u64, fx: &mut Effects| {
+        server.input(&syn, Time::from_millis(at), fx);
+        segments(fx).iter().filter(|s| s.flags.syn && s.flags.ack).count()
+    };
+    assert_eq!(resent_at(&mut server, 100, &mut fx), 1, "the first retransmitted SYN is answered at once");
+    assert_eq!(resent_at(&mut server, 400, &mut fx), 0, "within 500 ms of the last: not again");
+    assert_eq!(resent_at(&mut server, 600, &mut fx), 1, "500 ms later: answered again");
+}

@@ -23,6 +23,7 @@ use crate::zonetext::{ORIGIN, ZoneChange, ZoneText};
 
 mod answers;
 mod events;
+mod listen;
 mod refusals;
 
 use refusals::{acl_refused, closed_port, not_authoritative};
@@ -122,6 +123,15 @@ impl Check {
     }
 }
 
+/// The profile that stands for a real server.
+fn profile_of(peer: Peer) -> xfrsim_engine::Profile {
+    match peer {
+        Peer::Bind => xfrsim_engine::Profile::Bind,
+        Peer::Knot => xfrsim_engine::Profile::Knot,
+        Peer::Nsd => xfrsim_engine::Profile::Nsd,
+    }
+}
+
 /// Every check, peers in order, then the checks that need no peer.
 pub fn all_checks() -> Vec<Check> {
     let mut checks = Vec::new();
@@ -139,6 +149,7 @@ pub fn all_checks() -> Vec<Check> {
         }
         add("acl-refused", acl_refused);
         add("server-answers", answers::server_answers);
+        add("listen-queue", listen::listen_queue);
         add("not-authoritative", not_authoritative);
         add("content-fidelity", content_fidelity);
         // Event sequences: the real secondary and ours side by side.

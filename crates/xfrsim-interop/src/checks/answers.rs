@@ -8,23 +8,15 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
-use xfrsim_engine::{Acl, Behaviour, Profile, ZoneConfig, wire};
+use xfrsim_engine::{Acl, Behaviour, ZoneConfig, wire};
 use xfrsim_zone::wire::TYPE_AXFR;
 
-use super::{SERIAL, Session, generated_zone, origin, port, primary_config};
+use super::{SERIAL, Session, generated_zone, origin, port, primary_config, profile_of};
 use crate::peer::{Peer, PeerRole};
 use crate::zonetext::ZoneText;
 
 /// How long a refusal may take on loopback.
 const ANSWER_WITHIN: Duration = Duration::from_secs(5);
-
-fn profile_of(peer: Peer) -> Profile {
-    match peer {
-        Peer::Bind => Profile::Bind,
-        Peer::Knot => Profile::Knot,
-        Peer::Nsd => Profile::Nsd,
-    }
-}
 
 /// The RCODE of the answer to an AXFR query sent over UDP.
 fn axfr_over_udp(to: SocketAddr, zone: &Name) -> Result<u8, String> {

@@ -152,6 +152,40 @@ fn port_unreachable_refuses_a_connected_udp_socket_and_not_an_unconnected_one() 
     assert_eq!(at, Time::from_millis(100));
 }
 
+/// The host's ICMP travels back like any packet: with the way back cut (a one-way partition)
+/// it never arrives, and the connected socket hears nothing; a rejecting firewall's answer, by
+/// contrast, is made beside the sender's path and comes back at once.
+#[test]
+fn a_port_unreachable_is_lost_in_a_partition_of_the_way_back() {
+    use xfrsim_net::{Filter, Protocols};
+    let mut sim = Sim::new(&[vec![ip(1)], vec![ip(2)]], ms(10));
+    sim.net.set_filter(ip(2), ip(1), Protocols::Both, Filter::Drop);
+    let closed = SocketAddr::new(ip(2), 5353);
+    let refused = sim.spawn(0, async move {
+        let socket = UdpSocket::bind(SocketAddr::new(ip(1), 0)).await.unwrap();
+        socket.connect(closed).await.unwrap();
+        socket.send_to(b"query", closed).await.unwrap();
+        let mut buf = [0u8; 64];
+        socket.recv_from(&mut buf).await.map(|(n, _)| n)
+    });
+    sim.run_until(Time::from_secs(5));
+    assert!(refused.borrow().is_none(), "the ICMP crossed a partition of the way back");
+
+    let mut sim = Sim::new(&[vec![ip(1)], vec![ip(2)]], ms(10));
+    sim.net.set_filter(ip(1), ip(2), Protocols::Udp, Filter::Reject);
+    let rejected = sim.spawn(0, async move {
+        let socket = UdpSocket::bind(SocketAddr::new(ip(1), 0)).await.unwrap();
+        socket.connect(closed).await.unwrap();
+        socket.send_to(b"query", closed).await.unwrap();
+        let mut buf = [0u8; 64];
+        socket.recv_from(&mut buf).await.map(|(n, _)| n)
+    });
+    sim.run_until(Time::from_secs(5));
+    let (at, result) = take(&rejected);
+    assert_eq!(kind(&result), Some(io::ErrorKind::ConnectionRefused));
+    assert_eq!(at, Time::from_millis(10), "the firewall answers from beside the sender's path");
+}
+
 /// A listener closed with a connection in its accept queue resets it
 /// (net/ipv4/inet_connection_sock.c `inet_csk_listen_stop`): the client, which completed its
 /// handshake with the kernel, reads ECONNRESET rather than EOF.

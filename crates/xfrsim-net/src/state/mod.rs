@@ -63,6 +63,14 @@ pub(crate) enum Socket {
     Tcp(Box<Conn>),
 }
 
+/// Who answers a packet that is refused: the destination host itself, or a rejecting
+/// firewall in front of it.
+#[derive(Clone, Copy)]
+enum Origin {
+    Host,
+    Firewall,
+}
+
 /// What waits in the time index.
 enum Due {
     Arrive(Packet),
@@ -216,7 +224,7 @@ impl State {
     /// RFC 9293 §3.10.7.1's numbers), an ICMP port unreachable for UDP.
     fn reject(&mut self, packet: &Packet) {
         match &packet.body {
-            Body::Udp(d) => self.port_unreachable(packet.src, packet.dst, d),
+            Body::Udp(d) => self.port_unreachable(packet.src, packet.dst, d, Origin::Firewall),
             Body::Tcp(seg) => {
                 if let Some(reply) = reset_for(packet.src, packet.dst, seg) {
                     self.send_around_filters(reply);
@@ -236,8 +244,9 @@ impl State {
     }
 
     /// ICMP port unreachable from `dst` back to the sender of `datagram`, within Linux's rate
-    /// limit per peer.
-    fn port_unreachable(&mut self, src: IpAddr, dst: IpAddr, datagram: &Datagram) {
+    /// limit per peer. The host's own travels the reverse link like any packet (a partition or
+    /// a hold in that direction keeps it); a rejecting firewall's skips that link's filters.
+    fn port_unreachable(&mut self, src: IpAddr, dst: IpAddr, datagram: &Datagram, origin: Origin) {
         let now = self.now;
         let bucket = self
             .icmp_buckets
@@ -254,7 +263,11 @@ impl State {
             quoted_src: SocketAddr::new(src, datagram.src_port),
             quoted_dst: SocketAddr::new(dst, datagram.dst_port),
         };
-        self.send_around_filters(Packet { src: dst, dst: src, body });
+        let packet = Packet { src: dst, dst: src, body };
+        match origin {
+            Origin::Host => self.send(packet),
+            Origin::Firewall => self.send_around_filters(packet),
+        }
     }
 
     fn flush(&mut self, fx: Effects) {
@@ -277,7 +290,7 @@ impl State {
                 let to = SocketAddr::new(packet.dst, datagram.dst_port);
                 let Some(id) = self.udp_lookup(host, to, from) else {
                     // RFC 1122 §3.2.2.1: nothing listens there, say so.
-                    return self.port_unreachable(packet.src, packet.dst, &datagram);
+                    return self.port_unreachable(packet.src, packet.dst, &datagram, Origin::Host);
                 };
                 let Some(Socket::Udp(socket)) = self.sockets.get_mut(&id) else { return };
                 if socket.rx_bytes + datagram.payload.len() > UDP_RECEIVE_BUFFER_BYTES {

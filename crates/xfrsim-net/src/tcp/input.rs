@@ -50,6 +50,14 @@ impl Tcb {
             return Next::Keep;
         }
         if seg.flags.rst {
+            // RFC 5961 §3.2 (net/ipv4/tcp_input.c `tcp_validate_incoming`): a RST resets only
+            // at exactly the next expected sequence number; elsewhere in the window it draws a
+            // challenge ACK, which a peer that really lost the connection answers with a RST
+            // that fits. A handshake in progress takes any RST in its window (`tcp_check_req`).
+            if self.state != TcpState::SynReceived && seg.seq != self.rcv_nxt {
+                self.send_ack(now, fx);
+                return Next::Keep;
+            }
             return self.reset_by_peer(fx);
         }
         if seg.flags.syn {
@@ -60,6 +68,12 @@ impl Tcb {
         if !seg.flags.ack {
             return Next::Keep;
         }
+        if self.state != TcpState::SynReceived && seq_lt(self.snd_max, seg.ack) {
+            // It acknowledges what was never sent: answered with an ACK and otherwise dropped,
+            // data and FIN too (RFC 9293 §3.10.7.4; Linux `tcp_ack`, TCP_ACK_UNSENT_DATA).
+            self.send_ack(now, fx);
+            return Next::Keep;
+        }
         self.note_timestamp(seg);
         let mut next = Next::Keep;
         if self.state == TcpState::SynReceived {
@@ -68,8 +82,7 @@ impl Tcb {
                 return Next::Keep;
             }
             self.state = TcpState::Established;
-            self.retransmits = 0;
-            self.deadline[TimerKind::Retransmit as usize] = None;
+            self.after_handshake();
             next = Next::Established;
         }
         if self.process_ack(seg, now, fx) == Next::Remove {
@@ -124,14 +137,24 @@ impl Tcb {
         (self.snd_wl1, self.snd_wl2) = (seg.seq, seg.ack);
         self.ts_recent = seg.ts_val;
         self.rtt_sample(seg, now);
-        self.retransmits = 0;
-        self.deadline[TimerKind::Retransmit as usize] = None;
+        self.after_handshake();
         self.state = TcpState::Established;
         self.send_ack(now, fx);
         if let Some(waker) = self.write_waker.take() {
             fx.wakers.push(waker);
         }
         Next::Keep
+    }
+
+    /// The handshake is over: its retransmission timer stops, and a handshake that needed more
+    /// than one retransmission starts data with a window of one segment
+    /// (net/ipv4/tcp_input.c `tcp_init_transfer`; RFC 6298 §5.7's caution).
+    pub(super) fn after_handshake(&mut self) {
+        if self.retransmits > 1 {
+            self.cwnd = 1;
+        }
+        self.retransmits = 0;
+        self.deadline[TimerKind::Retransmit as usize] = None;
     }
 
     /// RFC 9293 §3.10.7.4's acceptance test against the receive window.
@@ -194,10 +217,6 @@ impl Tcb {
     /// (RFC 5681, RFC 6582) and the RTO (RFC 6298 §5).
     pub(super) fn process_ack(&mut self, seg: &Segment, now: Time, fx: &mut Effects) -> Next {
         let ack = seg.ack;
-        if seq_lt(self.snd_max, ack) {
-            self.send_ack(now, fx); // acknowledges what was never sent
-            return Next::Keep;
-        }
         if seq_lt(ack, self.snd_una) {
             return Next::Keep; // an old duplicate
         }
@@ -258,6 +277,9 @@ impl Tcb {
                 self.cwnd = self.ssthresh;
                 self.recover = Some(self.snd_max);
                 self.retransmit_head(now, fx);
+                // The resent head restarts the retransmission timer, as any retransmission
+                // does (net/ipv4/tcp_output.c `tcp_xmit_retransmit_queue`).
+                self.deadline[TimerKind::Retransmit as usize] = Some(now + self.rto);
             }
         }
         if old_wnd == 0 && self.snd_wnd > 0 {

@@ -299,15 +299,23 @@ impl Tcb {
         self.write_waker = None;
         match self.state {
             TcpState::SynSent | TcpState::SynReceived | TcpState::Closed => Next::Remove,
+            // Whatever the state, data left unread resets the connection (`data_was_unread`).
+            TcpState::Established
+            | TcpState::CloseWait
+            | TcpState::FinWait1
+            | TcpState::FinWait2
+            | TcpState::Closing
+            | TcpState::LastAck
+                if !self.recv_buf.is_empty() =>
+            {
+                self.send_reset(now, fx);
+                self.state = TcpState::Closed;
+                Next::Remove
+            }
             TcpState::TimeWait | TcpState::Closing | TcpState::LastAck | TcpState::FinWait1 => Next::Keep,
             TcpState::FinWait2 => {
                 self.deadline[TimerKind::Linger as usize] = Some(now + TCP_FIN_TIMEOUT);
                 Next::Keep
-            }
-            TcpState::Established | TcpState::CloseWait if !self.recv_buf.is_empty() => {
-                self.send_reset(now, fx);
-                self.state = TcpState::Closed;
-                Next::Remove
             }
             TcpState::Established | TcpState::CloseWait => {
                 self.fin_queued = true;

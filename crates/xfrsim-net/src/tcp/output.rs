@@ -71,12 +71,15 @@ impl Tcb {
         self.send_packet(now, self.iss, Flags { syn: true, ack, ..Flags::default() }, Bytes::new(), fx);
     }
 
+    /// A pure ACK (and below, a RST) carries the highest sequence number sent: Linux's
+    /// `snd_nxt` never moves back, ours does after an RTO (go-back-N), and a segment numbered
+    /// below the peer's `rcv_nxt` would be dropped there.
     pub(super) fn send_ack(&mut self, now: Time, fx: &mut Effects) {
-        self.send_packet(now, self.snd_nxt, Flags { ack: true, ..Flags::default() }, Bytes::new(), fx);
+        self.send_packet(now, self.snd_max, Flags { ack: true, ..Flags::default() }, Bytes::new(), fx);
     }
 
     pub(super) fn send_reset(&mut self, now: Time, fx: &mut Effects) {
-        self.send_packet(now, self.snd_nxt, Flags { rst: true, ack: true, ..Flags::default() }, Bytes::new(), fx);
+        self.send_packet(now, self.snd_max, Flags { rst: true, ack: true, ..Flags::default() }, Bytes::new(), fx);
     }
 
     pub(super) fn payload(&self, seq: u32, len: u32) -> Bytes {
@@ -135,7 +138,11 @@ impl Tcb {
                     self.sent_at.push_back((end, now));
                 }
                 self.snd_nxt = end.wrapping_add(u32::from(fin));
-            } else if self.fin_queued && self.snd_nxt == data_end && in_flight < self.cwnd * MSS_BYTES {
+            } else if self.fin_queued
+                && self.snd_nxt == data_end
+                && in_flight < self.cwnd * MSS_BYTES
+                && (self.snd_wnd > 0 || seq_lt(data_end, self.snd_max))
+            {
                 // A FIN needs no window (RFC 9293 §3.8.6.2.1 lets it through a closed one).
                 self.send_packet(
                     now,
@@ -170,7 +177,9 @@ impl Tcb {
         }
         // Data waits, nothing is in flight and the window is shut: probe it
         // (include/net/tcp.h `tcp_check_probe_timer`).
-        let probe = self.snd_una == self.snd_max && seq_lt(self.snd_nxt, data_end) && self.snd_wnd == 0;
+        // A FIN counts as data here: Linux sends it only within the window (`tcp_snd_wnd_test`).
+        let unsent = seq_lt(self.snd_nxt, data_end) || (self.fin_queued && !self.fin_sent());
+        let probe = self.snd_una == self.snd_max && unsent && self.snd_wnd == 0;
         let interval = self.probe_interval();
         let persist = &mut self.deadline[TimerKind::Persist as usize];
         if !probe {
@@ -193,7 +202,10 @@ impl Tcb {
     pub(crate) fn on_timer(&mut self, kind: TimerKind, now: Time, fx: &mut Effects) -> Next {
         self.deadline[kind as usize] = None;
         match kind {
-            TimerKind::Linger => Next::Remove,
+            TimerKind::Linger => {
+                self.state = TcpState::Closed;
+                Next::Remove
+            }
             TimerKind::Persist => self.on_persist(now, fx),
             TimerKind::Retransmit => match self.state {
                 TcpState::SynSent => {
@@ -265,7 +277,10 @@ impl Tcb {
             return Next::Keep;
         }
         let limit = if self.orphan { TCP_ORPHAN_RETRIES } else { TCP_RETRIES2 };
-        if self.probes_out >= limit {
+        // A closed socket whose probes have backed off to the maximum gives up even though the
+        // peer answers (net/ipv4/tcp_timer.c `tcp_probe_timer`, SOCK_DEAD branch).
+        let dead_and_stuck = self.orphan && self.probe_interval() >= TCP_RTO_MAX && self.backoff >= TCP_ORPHAN_RETRIES;
+        if self.probes_out >= limit || dead_and_stuck {
             return self.time_out(fx);
         }
         // A zero-window probe: an old sequence number, which the peer must answer with an ACK

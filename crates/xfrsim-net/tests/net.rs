@@ -111,6 +111,17 @@ fn a_closed_tcp_port_refuses_after_one_round_trip() {
     assert_eq!(sim.net.stats().packets, 2, "one SYN, one RST, no retransmission");
 }
 
+/// Host 0 sends a query to `to` from a UDP socket connected to it, and waits for an answer.
+fn query_from_a_connected_socket(sim: &mut Sim, to: SocketAddr) -> Outcome<io::Result<usize>> {
+    sim.spawn(0, async move {
+        let socket = UdpSocket::bind(SocketAddr::new(ip(1), 0)).await.unwrap();
+        socket.connect(to).await.unwrap();
+        socket.send_to(b"query", to).await.unwrap();
+        let mut buf = [0u8; 64];
+        socket.recv_from(&mut buf).await.map(|(n, _)| n)
+    })
+}
+
 /// An ICMP port unreachable reaches a *connected* UDP socket as ECONNREFUSED on its next call;
 /// an unconnected socket hears nothing of it (net/ipv4/udp.c `__udp4_lib_err`: without
 /// IP_RECVERR only connected sockets get the error) and goes on receiving.
@@ -129,13 +140,7 @@ fn port_unreachable_refuses_a_connected_udp_socket_and_not_an_unconnected_one() 
         }
     });
     let closed = SocketAddr::new(ip(2), 5353);
-    let connected = sim.spawn(0, async move {
-        let socket = UdpSocket::bind(SocketAddr::new(ip(1), 0)).await.unwrap();
-        socket.connect(closed).await.unwrap();
-        socket.send_to(b"query", closed).await.unwrap();
-        let mut buf = [0u8; 64];
-        socket.recv_from(&mut buf).await.map(|(n, _)| n)
-    });
+    let connected = query_from_a_connected_socket(&mut sim, closed);
     let unconnected = sim.spawn(0, async move {
         let socket = UdpSocket::bind(SocketAddr::new(ip(1), 0)).await.unwrap();
         socket.send_to(b"query", closed).await.unwrap();
@@ -161,25 +166,13 @@ fn a_port_unreachable_is_lost_in_a_partition_of_the_way_back() {
     let mut sim = Sim::new(&[vec![ip(1)], vec![ip(2)]], ms(10));
     sim.net.set_filter(ip(2), ip(1), Protocols::Both, Filter::Drop);
     let closed = SocketAddr::new(ip(2), 5353);
-    let refused = sim.spawn(0, async move {
-        let socket = UdpSocket::bind(SocketAddr::new(ip(1), 0)).await.unwrap();
-        socket.connect(closed).await.unwrap();
-        socket.send_to(b"query", closed).await.unwrap();
-        let mut buf = [0u8; 64];
-        socket.recv_from(&mut buf).await.map(|(n, _)| n)
-    });
+    let refused = query_from_a_connected_socket(&mut sim, closed);
     sim.run_until(Time::from_secs(5));
     assert!(refused.borrow().is_none(), "the ICMP crossed a partition of the way back");
 
     let mut sim = Sim::new(&[vec![ip(1)], vec![ip(2)]], ms(10));
     sim.net.set_filter(ip(1), ip(2), Protocols::Udp, Filter::Reject);
-    let rejected = sim.spawn(0, async move {
-        let socket = UdpSocket::bind(SocketAddr::new(ip(1), 0)).await.unwrap();
-        socket.connect(closed).await.unwrap();
-        socket.send_to(b"query", closed).await.unwrap();
-        let mut buf = [0u8; 64];
-        socket.recv_from(&mut buf).await.map(|(n, _)| n)
-    });
+    let rejected = query_from_a_connected_socket(&mut sim, closed);
     sim.run_until(Time::from_secs(5));
     let (at, result) = take(&rejected);
     assert_eq!(kind(&result), Some(io::ErrorKind::ConnectionRefused));

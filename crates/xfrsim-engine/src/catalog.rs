@@ -254,8 +254,8 @@ pub const EVENTS: &[EventInfo] = &[
             ),
         ],
         fires: "On a secondary, once per master per refresh round when that master fails: the SOA query over UDP \
-                timed out and the TCP try failed too (BIND profile: 30 s after the round began), or it was \
-                refused at once. The round goes on with the next master; with none left, it retries after RETRY.",
+                timed out and the TCP try failed too (BIND profile: 45 s after the round began, three 5 s \
+                tries with EDNS, three without, then a 15 s TCP connect), or it was refused at once. The round goes on with the next master; with none left, it retries after RETRY.",
         bind: "zone example.com/IN: refresh: retry limit for primary 192.0.2.99#53 exceeded (source 0.0.0.0#0) \
                / refresh: failure trying primary 192.0.2.99#53 (source 0.0.0.0#0): timed out",
         knot: "[example.com.] refresh, remote 192.0.2.99@53, address 192.0.2.99@53, failed (connection timeout)",
